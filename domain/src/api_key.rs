@@ -22,7 +22,9 @@ pub const KEY_BYTES: usize = 32;
 #[non_exhaustive]
 pub enum ApiKeyError {
     /// The operating system's random generator failed.
-    #[error("the operating system's random number generator failed ({0}); check that /dev/urandom or getrandom(2) is available")]
+    #[error(
+        "the operating system's random number generator failed ({0}); check that /dev/urandom or getrandom(2) is available"
+    )]
     Entropy(String),
     /// argon2 refused its parameters or input.
     #[error("hashing the API key with argon2id failed ({0}); this is a bug, please report it")]
@@ -71,7 +73,8 @@ pub fn generate() -> Result<GeneratedKey, ApiKeyError> {
 
 fn argon2id() -> Result<Argon2<'static>, ApiKeyError> {
     // OWASP's second recommended argon2id setting (19 MiB, 2 passes): about 15 ms per verify.
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiKeyError::Hash(e.to_string()))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiKeyError::Hash(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -96,7 +99,10 @@ pub fn verify(presented: &str, stored_hash: &str) -> bool {
 
 /// The lookup prefix of a presented key, or `None` when it is not shaped like one of ours.
 pub fn parse_prefix(presented: &str) -> Option<&str> {
-    let rest = presented.trim().strip_prefix(KEY_MARKER)?.strip_prefix('_')?;
+    let rest = presented
+        .trim()
+        .strip_prefix(KEY_MARKER)?
+        .strip_prefix('_')?;
     let (prefix, secret) = rest.split_once('_')?;
     let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
     (prefix.len() == PREFIX_LEN && is_hex(prefix) && !secret.is_empty() && is_hex(secret))
