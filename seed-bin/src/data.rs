@@ -23,6 +23,8 @@ pub const ROLES: &[&str] = &[
     "CLIENT_ADMIN",
     "PLATFORM_ADMIN",
 ];
+/// Company sizes the schema accepts.
+pub const COMPANY_SIZES: &[&str] = &["small", "medium", "large", "enterprise"];
 /// Access levels (the `access_level` enum).
 pub const ACCESS_LEVELS: &[&str] = &["READ_ONLY", "READ_WRITE", "ADMIN"];
 
@@ -42,7 +44,8 @@ pub struct Account {
     pub slug: Spanned<String>,
     pub name: String,
     pub industry: String,
-    pub headquarters: String,
+    pub company_size: Spanned<String>,
+    pub headquarters_country: String,
     pub engagements: Vec<String>,
 }
 
@@ -144,6 +147,17 @@ fn validate(file: &CoreFile, text: &str, source: &Path) -> Result<()> {
                 a.slug.span(),
                 "slug",
                 format!("duplicate account slug `{slug}`"),
+            ));
+        }
+        if !COMPANY_SIZES.contains(&a.company_size.get_ref().as_str()) {
+            return Err(err(
+                a.company_size.span(),
+                "company_size",
+                format!(
+                    "unknown company size `{}`; valid: {}",
+                    a.company_size.get_ref(),
+                    COMPANY_SIZES.join(", ")
+                ),
             ));
         }
         if a.engagements.is_empty() {

@@ -16,9 +16,11 @@ pub mod fingerprint;
 pub mod ids;
 pub mod ledger;
 pub mod migrations;
+pub mod plan;
 pub mod runner;
 pub mod stage;
 pub mod stages;
+pub mod upsert;
 pub mod verify;
 
 use clap::Parser;

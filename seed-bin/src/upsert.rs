@@ -1,0 +1,30 @@
+//! Chunked upserts on natural keys.
+
+/// Rows per INSERT: the widest table (assets) binds 23 columns per row, and PostgreSQL's
+/// protocol caps a statement at 65 535 bind parameters; 2 000 × 23 = 46 000 stays under it.
+pub const CHUNK_ROWS: usize = 2_000;
+
+/// `upsert!(conn, table, rows, (conflict columns), [columns to update])`: one multi-row
+/// `INSERT … ON CONFLICT (natural key) DO UPDATE SET col = excluded.col` per chunk.
+/// Rows must not repeat a key inside one call (PostgreSQL refuses to update a row twice).
+#[macro_export]
+macro_rules! upsert {
+    ($conn:expr, $table:ident, $rows:expr, ($($target:ident),+), [$($col:ident),+ $(,)?]) => {{
+        use diesel::ExpressionMethods as _;
+        use diesel::upsert::excluded;
+        use domain::schema::$table::dsl as t;
+        let mut written = 0usize;
+        for chunk in $rows.chunks($crate::upsert::CHUNK_ROWS) {
+            written += diesel_async::RunQueryDsl::execute(
+                diesel::insert_into(domain::schema::$table::table)
+                    .values(chunk)
+                    .on_conflict(($(t::$target),+))
+                    .do_update()
+                    .set(($(t::$col.eq(excluded(t::$col)),)+)),
+                $conn,
+            )
+            .await?;
+        }
+        written
+    }};
+}
