@@ -3,3 +3,4 @@
 //! `tests/support/lib.rs`).
 
 mod harness;
+mod schema_isolation;

@@ -10,14 +10,16 @@
 //! `assets::table.inner_join(engagements::table.on(engagements::client_account_id
 //! .eq(assets::client_account_id).and(engagements::id.eq(assets::engagement_id))))`.
 
-pub mod assessments;
-pub mod assets;
+// Module names differ from the table names on purpose: `use domain::models::*`
+// and `use domain::schema::*` together must not make `assets` ambiguous.
 pub mod discovery;
+pub mod inventory;
+pub mod planning;
 pub mod reference;
 pub mod tenancy;
 
-pub use assessments::*;
-pub use assets::*;
 pub use discovery::*;
+pub use inventory::*;
+pub use planning::*;
 pub use reference::*;
 pub use tenancy::*;
