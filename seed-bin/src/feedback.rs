@@ -47,6 +47,11 @@ impl Reporter {
         }
     }
 
+    /// Whether `--quiet` was given.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// The output format.
     pub fn format(&self) -> LogFormat {
         self.format
