@@ -4,3 +4,12 @@
 
 mod harness;
 mod schema_isolation;
+mod seed_api_key;
+mod seed_common;
+mod seed_concurrency;
+mod seed_crash;
+mod seed_data_file;
+mod seed_determinism;
+mod seed_guards;
+mod seed_idempotency;
+mod seed_verify;

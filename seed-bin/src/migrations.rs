@@ -16,6 +16,15 @@ use diesel_migrations::MigrationHarness;
 /// migrations while `migrate` runs, nor two seeders at once.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6772_6174_65;
 
+/// How long to wait for another migrator before giving up (exit 6).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
 #[derive(diesel::QueryableByName)]
 struct Present {
     #[diesel(sql_type = Bool)]
@@ -61,10 +70,26 @@ async fn with_locked<T: Send + 'static>(
                 url: redact(&url),
                 cause: e.to_string(),
             })?;
-        let lock =
-            diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
-        diesel::RunQueryDsl::execute(lock, &mut conn)
-            .map_err(SeedError::db("waiting for the migration lock"))?;
+        // Poll with try-lock rather than block: a session blocked in pg_advisory_lock sits in
+        // an open transaction, and another seeder's CREATE INDEX CONCURRENTLY waits for every
+        // open transaction, so blocking would deadlock.
+        let started = std::time::Instant::now();
+        loop {
+            let attempt = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind::<BigInt, _>(MIGRATION_LOCK_KEY);
+            let got: Locked = diesel::RunQueryDsl::get_result(attempt, &mut conn)
+                .map_err(SeedError::db("taking the migration lock"))?;
+            if got.locked {
+                break;
+            }
+            if started.elapsed() > LOCK_WAIT {
+                return Err(SeedError::LockTimeout(format!(
+                    "another migrator or seeder has held the migration lock for over {} s; wait for it to finish (see pg_stat_activity) and rerun",
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let out = f(&mut conn).map_err(SeedError::Migration);
         // The lock also goes away with the connection; unlocking is for tidiness.
         let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)")
