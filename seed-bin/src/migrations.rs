@@ -14,7 +14,7 @@ use diesel_migrations::MigrationHarness;
 
 /// Same key as the migrate engine's lock ("migrate" in ASCII), so seed never applies
 /// migrations while `migrate` runs, nor two seeders at once.
-const MIGRATION_LOCK_KEY: i64 = 0x6d69_6772_6174_65;
+const MIGRATION_LOCK_KEY: i64 = 0x006d_6967_7261_7465;
 
 /// How long to wait for another migrator before giving up (exit 6).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);

@@ -227,7 +227,7 @@ pub fn assets(ctx: &Ctx, t: &Tenant) -> Vec<PlannedAsset> {
             os: Some(os),
             os_version: Some(ver),
             technology: Some(tech),
-            environment: *pick(rng, ENVIRONMENTS),
+            environment: ENVIRONMENTS[rng.random_range(0..ENVIRONMENTS.len())],
             cpu_cores: Some(cores),
             memory_gb: Some((cores * *pick(rng, &[2, 4, 8])) as f64),
             storage_gb: Some(*pick(rng, &[100.0, 250.0, 500.0, 1000.0, 2000.0])),
