@@ -10,6 +10,7 @@ mod seed_concurrency;
 mod seed_crash;
 mod seed_data_file;
 mod seed_determinism;
+mod seed_failure;
 mod seed_guards;
 mod seed_idempotency;
 mod seed_verify;
