@@ -64,3 +64,22 @@ fn a_damaged_stage_is_detected_by_its_fingerprint_and_repaired() {
     // Same rows (the repaired ones moved physically, so compare rows, not dumps).
     assert_eq!(dataset(&db), before);
 }
+
+#[test]
+fn json_events_and_list_describe_the_run() {
+    let db = groundwork_e2e::TestDb::empty();
+    let out = seed(&db, &["--stage", "0,1", "--log-format", "json"], 0);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    for kind in ["start", "insert", "complete", "api_key", "summary"] {
+        assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
+    }
+    let list = text(&seed(&db, &["--list"], 0));
+    assert!(
+        list.contains("01_core_entities") && list.contains("succeeded") && list.contains("never"),
+        "{list}"
+    );
+}

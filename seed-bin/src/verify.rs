@@ -425,7 +425,7 @@ pub async fn run(conn: &mut AsyncPgConnection, ctx: &Ctx) -> Result<usize> {
                 serde_json::json!({"event": "check", "check": c.name, "expected": c.expected, "actual": c.actual, "ok": c.ok})
             );
         }
-    } else {
+    } else if !(ctx_quiet(ctx) && failed == 0) {
         let mut table = Table::new();
         table
             .load_preset(UTF8_FULL_CONDENSED)

@@ -44,3 +44,19 @@ fn usage_errors_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("06_assets") && err.contains("bogus"), "{err}");
 }
+
+#[test]
+fn an_unreachable_database_exits_3_without_printing_the_password() {
+    let out = seed(&[
+        "--database-url",
+        "postgres://someone:s3cret@127.0.0.1:1/nowhere",
+        "--stage",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect") && !err.contains("s3cret"),
+        "{err}"
+    );
+}
