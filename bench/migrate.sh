@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Benchmark: apply the full migration set to a fresh database with
+# `migrate up` and with `diesel migration run`, and time `migrate status`.
+#
+#   bash bench/migrate.sh [RUNS]        (default 10 runs each; release build)
+#
+# Needs a PostgreSQL at $BENCH_SERVER_URL (default the local trust server)
+# and diesel_cli on PATH. Prints the median of each and the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+RUNS=${1:-10}
+SERVER=${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
+DB=groundwork_bench_migrate
+
+cargo build --release -q -p migrate-bin
+MIGRATE=target/release/migrate
+
+now_ms() { date +%s%N | awk '{printf "%.3f", $1/1000000}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+fresh_db() { psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null; }
+
+time_cmd() { # label, command...
+  local t0 t1; t0=$(now_ms); "$@" >/dev/null 2>&1; t1=$(now_ms)
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b-a}'
+}
+
+: >/tmp/gw_bench_migrate; : >/tmp/gw_bench_diesel; : >/tmp/gw_bench_status
+for _ in $(seq "$RUNS"); do
+  fresh_db; time_cmd env DATABASE_URL="$SERVER/$DB" $MIGRATE --env dev up >>/tmp/gw_bench_migrate
+  fresh_db; time_cmd diesel migration run --database-url "$SERVER/$DB" --migrations-dir migrations >>/tmp/gw_bench_diesel
+done
+fresh_db; DATABASE_URL="$SERVER/$DB" $MIGRATE --env dev up >/dev/null
+for _ in $(seq "$RUNS"); do
+  time_cmd env DATABASE_URL="$SERVER/$DB" $MIGRATE --env dev status >>/tmp/gw_bench_status
+done
+psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+
+m=$(median </tmp/gw_bench_migrate); d=$(median </tmp/gw_bench_diesel); s=$(median </tmp/gw_bench_status)
+echo "runs: $RUNS (median wall time, ms)"
+echo "migrate up              $m"
+echo "diesel migration run    $d"
+echo "migrate status          $s"
+awk -v m="$m" -v d="$d" 'BEGIN {printf "ratio migrate/diesel    %.2f (target <= 1.10)\n", m/d}'
