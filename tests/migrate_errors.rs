@@ -147,29 +147,47 @@ fn failing_migration_exits_8_rolls_back_and_keeps_earlier_ones() {
         db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'half_done'"),
         0
     );
-    // Rerunning fails the same way and changes nothing.
-    let before = db.full_dump();
+    // Rerunning fails the same way and changes nothing but the audit log.
+    let outside_audit = || groundwork_e2e::pg_dump(db.url(), &["--exclude-schema=groundwork"]);
+    let before = outside_audit();
     run_expect(
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
         8,
     );
-    assert_eq!(before, db.full_dump());
+    assert_eq!(before, outside_audit());
+    assert_eq!(
+        db.count("SELECT count(*) FROM groundwork.audit_migrations WHERE version = '20260201000000' AND outcome = 'failed'"),
+        2
+    );
 }
 
 #[test]
-fn failing_first_migration_leaves_a_fresh_database_untouched() {
+fn failing_first_migration_leaves_only_its_audit_record() {
     let db = TestDb::empty();
     let f = Fixture::empty();
-    f.add("2026-01-01-000000_bad", "SELEC 1;", None);
-    let before = db.full_dump();
+    f.add(
+        "2026-01-01-000000_bad",
+        "CREATE TABLE t (id int);\nSELEC 1;",
+        None,
+    );
+    let outside_audit = || groundwork_e2e::pg_dump(db.url(), &["--exclude-schema=groundwork"]);
+    let before = outside_audit();
     run_expect(
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
         8,
     );
     assert_eq!(
         before,
-        db.full_dump(),
-        "not even bookkeeping tables may remain"
+        outside_audit(),
+        "everything but the audit log is as before"
+    );
+    assert_eq!(
+        db.rows_as_text("SELECT outcome, action, version FROM groundwork.audit_migrations"),
+        ["(failed,apply,20260101000000)"]
+    );
+    assert_eq!(
+        db.rows_as_text("SELECT outcome FROM groundwork.audit_runs"),
+        ["(failed)"]
     );
 }
 

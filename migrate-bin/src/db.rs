@@ -32,6 +32,47 @@ CREATE TABLE IF NOT EXISTS groundwork.migration_checksums (
     applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- NULL for migrations applied by diesel_cli and adopted later.
     duration_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS groundwork.environment (
+    -- A single row: the primary key can only be true.
+    singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),
+    env TEXT NOT NULL CHECK (env IN ('dev', 'test', 'staging', 'prod')),
+    stamped_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    stamped_by TEXT NOT NULL DEFAULT current_user
+);
+CREATE TABLE IF NOT EXISTS groundwork.audit_runs (
+    id BIGSERIAL PRIMARY KEY,
+    command TEXT NOT NULL,
+    env TEXT NOT NULL,
+    db_user TEXT NOT NULL DEFAULT current_user,
+    os_user TEXT,
+    host TEXT,
+    binary_version TEXT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    finished_at TIMESTAMPTZ,
+    -- running | succeeded | failed | interrupted (the process died; found by the next run)
+    outcome TEXT NOT NULL DEFAULT 'running',
+    error TEXT,
+    backup_path TEXT,
+    backup_size_bytes BIGINT,
+    backup_sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS groundwork.audit_migrations (
+    id BIGSERIAL PRIMARY KEY,
+    run_id BIGINT NOT NULL REFERENCES groundwork.audit_runs (id),
+    version VARCHAR(50) NOT NULL,
+    name TEXT NOT NULL,
+    -- apply | revert | accept_checksum
+    action TEXT NOT NULL,
+    run_in_transaction BOOLEAN NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    duration_ms BIGINT,
+    -- succeeded | failed
+    outcome TEXT NOT NULL,
+    error TEXT,
+    -- For a failed non-transactional migration: how many statements had taken effect.
+    statements_done INTEGER,
+    detail TEXT
 );";
 
 /// Parses `url` without connecting. Errors are usage errors (exit 2).
@@ -135,7 +176,7 @@ struct Present {
     present: bool,
 }
 
-async fn relation_exists(
+pub(crate) async fn relation_exists(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> Result<bool, diesel::result::Error> {
@@ -177,6 +218,14 @@ pub(crate) async fn load_applied(
 }
 
 /// Creates the bookkeeping tables if missing.
+/// Creates the `groundwork` schema and its tables if missing.
+pub(crate) async fn ensure_groundwork_tables(
+    conn: &mut AsyncPgConnection,
+) -> Result<(), diesel::result::Error> {
+    conn.batch_execute(GROUNDWORK_DDL).await
+}
+
+/// Creates all bookkeeping tables (diesel's and ours) if missing.
 pub(crate) async fn ensure_bookkeeping(
     conn: &mut AsyncPgConnection,
 ) -> Result<(), diesel::result::Error> {
@@ -256,5 +305,19 @@ pub(crate) async fn record_reverted(
         .bind::<Text, _>(version)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Records the environment stamp unless the database already has one.
+pub(crate) async fn stamp_environment(
+    conn: &mut AsyncPgConnection,
+    env: &str,
+) -> Result<(), diesel::result::Error> {
+    diesel::sql_query(
+        "INSERT INTO groundwork.environment (env) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
+    )
+    .bind::<Text, _>(env)
+    .execute(conn)
+    .await?;
     Ok(())
 }

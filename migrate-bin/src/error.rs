@@ -145,6 +145,54 @@ pub enum MigrateError {
         done: Vec<String>,
     },
 
+    /// The database is stamped with another environment than the run names.
+    #[error(
+        "refused: this database is stamped as environment `{stamped}`, but the run says `{requested}` \
+         (--env or APP_ENV). Check that DATABASE_URL points at the database you mean; if it does, \
+         rerun with --env {stamped}. Nothing was changed"
+    )]
+    EnvironmentMismatch {
+        /// The environment recorded in the database.
+        stamped: crate::settings::Environment,
+        /// The environment the run named.
+        requested: crate::settings::Environment,
+    },
+
+    /// Another session held the migration lock for longer than `--lock-wait`.
+    #[error(
+        "another migration run holds the migration lock on this database (held by {}); gave up after \
+         waiting {waited_secs:.1} s (--lock-wait). Wait for it to finish and rerun, or raise --lock-wait; \
+         nothing was changed",
+        holder.as_deref().unwrap_or("a session that has just ended")
+    )]
+    LockTimeout {
+        /// How long we waited.
+        waited_secs: f64,
+        /// Who holds it, as far as `pg_stat_activity` tells.
+        holder: Option<String>,
+    },
+
+    /// Applied migrations differ from the source, or the database has migrations the source
+    /// does not know.
+    #[error("{}", describe_drift(changed, ahead, source_desc))]
+    Drift {
+        /// `version name: recorded <sha> now <sha>` for each changed migration.
+        changed: Vec<String>,
+        /// Versions applied in the database but unknown to the source.
+        ahead: Vec<String>,
+        /// Where migrations were read from.
+        source_desc: String,
+    },
+
+    /// The pre-migration backup could not be taken or verified.
+    #[error(
+        "backup failed: {reason}. Nothing was applied; fix the cause and rerun (see docs/production-runbook.md)"
+    )]
+    BackupFailed {
+        /// What went wrong.
+        reason: String,
+    },
+
     /// A query of the engine's own bookkeeping failed.
     #[error(
         "database error while {context}: {error}. Check the server log; rerun with RUST_LOG=debug for details"
@@ -155,6 +203,30 @@ pub enum MigrateError {
         /// The server's or driver's message.
         error: String,
     },
+}
+
+fn describe_drift(changed: &[String], ahead: &[String], source_desc: &str) -> String {
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!(
+            "applied migrations whose up.sql changed since they were applied: {}. Restore the \
+             original files (a released migration must never be edited; add a new migration instead), \
+             or, if the change is known to be harmless (e.g. a comment), accept it with \
+             `migrate accept-checksum VERSION`",
+            changed.join("; ")
+        ));
+    }
+    if !ahead.is_empty() {
+        parts.push(format!(
+            "the database has migrations applied that {source_desc} does not contain: {} (the database \
+             is ahead of this binary; deploy the binary that applied them)",
+            ahead.join(", ")
+        ));
+    }
+    format!(
+        "drift: {}. Nothing was changed; `migrate verify` shows the details",
+        parts.join(". Also, ")
+    )
 }
 
 fn describe_migration_failure(

@@ -33,8 +33,10 @@ pub fn code(error: &MigrateError) -> u8 {
         | MigrateError::InvalidArgument(_)
         | MigrateError::Irreversible { .. } => USAGE,
         MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => CONNECT,
-        MigrateError::Refused(_) => REFUSED,
-        MigrateError::DatabaseAhead { .. } => DRIFT,
+        MigrateError::Refused(_) | MigrateError::EnvironmentMismatch { .. } => REFUSED,
+        MigrateError::DatabaseAhead { .. } | MigrateError::Drift { .. } => DRIFT,
+        MigrateError::LockTimeout { .. } => LOCK_TIMEOUT,
+        MigrateError::BackupFailed { .. } => BACKUP_FAILED,
         MigrateError::MigrationFailed { .. } => FAILED,
         MigrateError::Database { .. } => INTERNAL,
     }
@@ -63,6 +65,24 @@ mod tests {
             }),
             CONNECT
         );
-        let _ = (LOCK_TIMEOUT, BACKUP_FAILED);
+        assert_eq!(
+            code(&MigrateError::LockTimeout {
+                waited_secs: 1.0,
+                holder: None
+            }),
+            LOCK_TIMEOUT
+        );
+        assert_eq!(
+            code(&MigrateError::BackupFailed { reason: "x".into() }),
+            BACKUP_FAILED
+        );
+        assert_eq!(
+            code(&MigrateError::Drift {
+                changed: vec![],
+                ahead: vec!["1".into()],
+                source_desc: "s".into()
+            }),
+            DRIFT
+        );
     }
 }
