@@ -7,3 +7,5 @@ mod migrate_core;
 mod migrate_diesel_compat;
 mod migrate_errors;
 mod migrate_fixtures;
+mod migrate_guards;
+mod migrate_prod;

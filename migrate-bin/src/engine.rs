@@ -298,6 +298,16 @@ impl Engine {
     ) -> Result<(), MigrateError> {
         guard::acquire_lock(&mut self.conn, wait, on_wait).await?;
         self.locked = true;
+        // If this process is killed mid-statement, PostgreSQL would otherwise keep running the
+        // statement (and holding the migration lock) until it next talks to the client; this
+        // makes it notice the dead client within a second (PostgreSQL 14+, Linux servers).
+        self.conn
+            .batch_execute(
+                "DO $$ BEGIN IF current_setting('server_version_num')::int >= 140000 THEN \
+                 PERFORM set_config('client_connection_check_interval', '1000', false); END IF; END $$",
+            )
+            .await
+            .map_err(|e| MigrateError::db("setting client_connection_check_interval", &e))?;
         Ok(())
     }
 
