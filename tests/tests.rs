@@ -9,3 +9,4 @@ mod migrate_errors;
 mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
+mod schema_isolation;
