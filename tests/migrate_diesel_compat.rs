@@ -100,3 +100,50 @@ fn migrate_status_shows_migrations_applied_by_diesel_and_adopts_them() {
     );
     assert_eq!(diesel_schema, db.schema_dump());
 }
+
+fn diesel_on_project(db: &TestDb, args: &[&str]) -> String {
+    let root = groundwork_e2e::workspace_root();
+    let out = Command::new("diesel")
+        .args(["migration"])
+        .args(args)
+        .arg("--migration-dir")
+        .arg(root.join("migrations"))
+        .env("DATABASE_URL", db.url())
+        .current_dir(groundwork_e2e::scratch_dir())
+        .output()
+        .expect("run diesel (install diesel_cli 2.3 and put it on PATH)");
+    assert!(
+        out.status.success(),
+        "diesel failed:\n{}",
+        output_text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn project_migrations_agree_between_migrate_and_diesel_both_ways() {
+    // migrate (embedded) → diesel sees every project migration applied.
+    let db = TestDb::empty();
+    run_expect(migrate_cmd(&db).arg("up"), 0);
+    let list = diesel_on_project(&db, &["list"]);
+    assert!(
+        !list.contains("[ ]"),
+        "diesel sees pending migrations:\n{list}"
+    );
+    let applied = list.matches("[X]").count();
+    assert!(applied >= 1, "{list}");
+
+    // diesel → migrate status shows the same, and up adopts them without drift.
+    let other = TestDb::empty();
+    diesel_on_project(&other, &["run"]);
+    let out = run_expect(migrate_cmd(&other).args(["--json", "status"]), 0);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["applied_count"], applied, "{status}");
+    assert_eq!(status["pending_count"], 0);
+    run_expect(migrate_cmd(&other).arg("verify"), 0);
+    run_expect(migrate_cmd(&other).arg("up"), 0);
+    assert_eq!(
+        db.schema_dump().replace(db.name(), "X"),
+        other.schema_dump().replace(other.name(), "X")
+    );
+}
