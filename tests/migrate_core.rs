@@ -192,3 +192,23 @@ fn setup_creates_a_missing_database_and_migrates_it() {
         .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .unwrap();
 }
+
+#[test]
+fn a_closed_stdout_does_not_crash_the_run() {
+    let db = TestDb::empty();
+    let f = Fixture::standard();
+    let mut child = migrate_cmd(&db)
+        .args(["--migrations-dir", &f.arg(), "up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `migrate up | head -0`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(
+        db.count("SELECT count(*) FROM __diesel_schema_migrations"),
+        4,
+        "every migration still applied"
+    );
+}

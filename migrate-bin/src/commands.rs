@@ -24,6 +24,15 @@ use crate::redact::redact;
 use crate::settings::{Environment, Settings};
 use crate::source::{Migration, MigrationSource};
 
+/// `println!` that ignores a closed stdout (`migrate status | head`): output is a report,
+/// and a reader that stopped listening must neither crash the run nor stop a migration.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Output options shared by the commands.
 struct Output {
     json: bool,
@@ -56,7 +65,7 @@ impl Output {
                 migration,
                 duration,
             } => {
-                println!(
+                say!(
                     "Applied {} {} ({} ms)",
                     migration.version,
                     migration.name,
@@ -67,7 +76,7 @@ impl Output {
                 migration,
                 duration,
             } => {
-                println!(
+                say!(
                     "Reverted {} {} ({} ms)",
                     migration.version,
                     migration.name,
@@ -80,15 +89,15 @@ impl Output {
 
     fn summary(&self, action: &str, done: &[Done], nothing: &str) {
         if self.json {
-            println!("{}", serde_json::json!({ action: done }));
+            say!("{}", serde_json::json!({ action: done }));
         } else if done.is_empty() && !self.quiet {
-            println!("{nothing}");
+            say!("{nothing}");
         }
     }
 
     fn info(&self, line: &str) {
         if !self.json && !self.quiet {
-            println!("{line}");
+            say!("{line}");
         }
     }
 }
@@ -190,7 +199,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             engine.finish(&result).await;
             let done = result?;
             if out.json {
-                println!(
+                say!(
                     "{}",
                     serde_json::json!({ "created": created, "applied": done })
                 );
@@ -249,7 +258,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             engine.finish(&result).await;
             let (old, new) = result?;
             if out.json {
-                println!(
+                say!(
                     "{}",
                     serde_json::json!({ "version": version, "old_checksum": old, "new_checksum": new })
                 );
@@ -567,29 +576,29 @@ fn print_plan(
                 "sql": m.up_sql,
             })).collect::<Vec<_>>(),
         });
-        println!("{value}");
+        say!("{value}");
         return;
     }
     if let Some(err) = verification.to_error("the migrations source") {
-        println!("BLOCKED: `up` would refuse: {err}");
+        say!("BLOCKED: `up` would refuse: {err}");
     }
     if let Some(hint) = verification.cleanup_hint() {
-        println!("Warning: {hint}");
+        say!("Warning: {hint}");
     }
     if pending.is_empty() {
-        println!("Nothing to apply: the database is up to date.");
+        say!("Nothing to apply: the database is up to date.");
         return;
     }
-    println!("{} pending migration(s):", pending.len());
+    say!("{} pending migration(s):", pending.len());
     for m in pending {
-        println!();
-        println!("== {} {} ({})", m.version, m.name, tx_label(m));
+        say!();
+        say!("== {} {} ({})", m.version, m.name, tx_label(m));
         for w in lint::scan(&m.up_sql, &exists) {
-            println!("   warning [{}]: {}", w.kind, w.message);
+            say!("   warning [{}]: {}", w.kind, w.message);
         }
         if with_sql {
             for line in m.up_sql.lines() {
-                println!("   | {line}");
+                say!("   | {line}");
             }
         }
     }
@@ -608,34 +617,35 @@ fn print_verification(v: &Verification, out: &Output) {
             "invalid_indexes": v.invalid_indexes,
             "cleanup_hint": v.cleanup_hint(),
         });
-        println!("{value}");
+        say!("{value}");
         return;
     }
-    println!(
+    say!(
         "Environment stamp: {}",
         v.environment
             .map_or_else(|| "(none yet)".to_string(), |e| e.to_string())
     );
-    println!("{} applied migration(s) match their files", v.ok.len());
+    say!("{} applied migration(s) match their files", v.ok.len());
     for c in &v.changed {
-        println!(
+        say!(
             "CHANGED  {} {}: recorded {} but the file now hashes to {}",
-            c.version, c.name, c.recorded, c.current
+            c.version,
+            c.name,
+            c.recorded,
+            c.current
         );
     }
     for a in &v.ahead {
-        println!("UNKNOWN  {a}: applied in the database but not in this binary (database ahead)");
+        say!("UNKNOWN  {a}: applied in the database but not in this binary (database ahead)");
     }
     for u in &v.unrecorded {
-        println!(
-            "UNRECORDED {u}: applied by diesel_cli, no checksum yet (recorded by the next `up`)"
-        );
+        say!("UNRECORDED {u}: applied by diesel_cli, no checksum yet (recorded by the next `up`)");
     }
     if let Some(hint) = v.cleanup_hint() {
-        println!("PARTIAL  {hint}");
+        say!("PARTIAL  {hint}");
     }
     if v.is_clean() {
-        println!("OK: no drift");
+        say!("OK: no drift");
     }
 }
 
@@ -656,7 +666,7 @@ fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, setti
             })).collect::<Vec<_>>(),
             "unknown_applied": status.unknown_applied,
         });
-        println!("{value}");
+        say!("{value}");
         return;
     }
     let mut table = Table::new();
@@ -676,8 +686,8 @@ fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, setti
     for v in &status.unknown_applied {
         table.add_row([v.as_str(), "(not in this binary)", "applied", ""]);
     }
-    println!("{table}");
-    println!(
+    say!("{table}");
+    say!(
         "{} applied, {} pending{}; environment stamp: {}",
         status.applied_count(),
         status.pending_count(),
@@ -695,11 +705,11 @@ fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, setti
 
 fn print_history(runs: &[audit::RunRecord], out: &Output) {
     if out.json {
-        println!("{}", serde_json::json!({ "runs": runs }));
+        say!("{}", serde_json::json!({ "runs": runs }));
         return;
     }
     if runs.is_empty() {
-        println!("No runs recorded yet.");
+        say!("No runs recorded yet.");
         return;
     }
     let mut table = Table::new();
@@ -737,7 +747,7 @@ fn print_history(runs: &[audit::RunRecord], out: &Output) {
             r.backup_path.clone().unwrap_or_default(),
         ]);
     }
-    println!("{table}");
+    say!("{table}");
 }
 
 #[derive(diesel::QueryableByName)]
