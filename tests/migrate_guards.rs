@@ -366,3 +366,28 @@ fn a_failed_non_transactional_migration_is_explained_on_the_next_run() {
         "{err}"
     );
 }
+
+#[test]
+fn after_a_failed_run_the_next_run_is_not_blocked() {
+    let db = TestDb::empty();
+    let f = Fixture::standard();
+    let bad = f.add(
+        "2026-02-01-000000_fixable",
+        "CREATE TABLE fixable (id int);\nSELEC 1;\n",
+        Some("DROP TABLE fixable;"),
+    );
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
+        8,
+    );
+    // The failed migration was never applied, so fixing it is not drift; the lock is free.
+    std::fs::write(bad.join("up.sql"), "CREATE TABLE fixable (id int);\n").unwrap();
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "--lock-wait", "0s", "up"]),
+        0,
+    );
+    assert_eq!(
+        db.rows_as_text("SELECT outcome FROM groundwork.audit_runs ORDER BY id"),
+        ["(failed)", "(succeeded)"]
+    );
+}
