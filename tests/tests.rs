@@ -3,6 +3,12 @@
 //! `tests/support/lib.rs`).
 
 mod harness;
+mod migrate_core;
+mod migrate_diesel_compat;
+mod migrate_errors;
+mod migrate_fixtures;
+mod migrate_guards;
+mod migrate_prod;
 mod schema_isolation;
 mod seed_api_key;
 mod seed_common;
