@@ -44,13 +44,9 @@ fn demo_stages_are_refused_in_prod_by_flag_and_by_app_env() {
 #[test]
 fn demo_stages_and_reset_are_refused_when_the_database_is_stamped_prod() {
     let db = seeded();
-    // The stamp the migrate engine writes on a production database.
+    // seed stamped the database `dev` when it migrated it; make it look like production.
     db.client()
-        .batch_execute(
-            "CREATE SCHEMA IF NOT EXISTS groundwork;
-             CREATE TABLE IF NOT EXISTS groundwork.environment (env text NOT NULL);
-             DELETE FROM groundwork.environment; INSERT INTO groundwork.environment VALUES ('prod');",
-        )
+        .batch_execute("UPDATE groundwork.environment SET env = 'prod'")
         .unwrap();
     let before = db.full_dump();
     let out = text(&seed(&db, &["--stage", "06_assets", "--force"], 4));
@@ -75,4 +71,16 @@ fn reset_empties_and_reseeds_to_the_same_rows() {
     assert_eq!(crate::seed_common::dataset(&db), before);
     seed(&db, &["reset", "--hard", "--quiet"], 0);
     assert_eq!(crate::seed_common::dataset(&db), before);
+}
+
+#[test]
+fn a_database_migrated_by_migrate_is_seeded_under_its_stamp() {
+    let db = TestDb::migrated(); // stamped `test`
+    let before = db.full_dump();
+    // The run must name the stamped environment, or none.
+    let out = text(&seed(&db, &["--env", "dev", "--stage", "all"], 4));
+    assert!(out.contains("stamped `test`"), "{out}");
+    assert_eq!(db.full_dump(), before);
+    seed(&db, &["--stage", "all", "--quiet"], 0);
+    seed(&db, &["--env", "test", "verify", "--quiet"], 0);
 }

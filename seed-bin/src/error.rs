@@ -44,6 +44,9 @@ pub enum SeedError {
         "applying pending migrations failed: {0}. Run `migrate status` and `migrate up` to see the details."
     )]
     Migration(String),
+    /// The migration engine refused or failed; `code` is its exit code.
+    #[error("{message}")]
+    Engine { code: u8, message: String },
     /// `seed verify` found problems (the report was already printed).
     #[error("seed verify found {0} problem(s); see the report above")]
     VerifyFailed(usize),

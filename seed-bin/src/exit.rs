@@ -31,6 +31,7 @@ pub fn code(err: &SeedError) -> u8 {
             FAILED
         }
         SeedError::VerifyFailed(_) => VERIFY_FAILED,
+        SeedError::Engine { code, .. } => *code,
         SeedError::Database { .. } | SeedError::Io { .. } | SeedError::Internal(_) => INTERNAL,
     }
 }

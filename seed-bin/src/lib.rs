@@ -124,7 +124,7 @@ async fn prepare_schema(url: &str, env: AppEnv, reporter: &feedback::Reporter) -
             Ok(())
         }
         AppEnv::Staging | AppEnv::Prod => {
-            let pending = migrations::pending(url).await?;
+            let pending = migrations::pending(url, env.as_str()).await?;
             if pending.is_empty() {
                 Ok(())
             } else {
