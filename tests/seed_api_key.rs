@@ -84,3 +84,39 @@ fn write_env_keeps_other_lines_and_sets_mode_0600() {
     );
     assert!(domain::api_key::verify(&key, &stored(&db).0));
 }
+
+#[test]
+fn a_demo_password_from_the_environment_is_stored_hashed_and_kept() {
+    let db = TestDb::empty();
+    let run = || {
+        let out = seed_cmd(&db)
+            .env("SEED_DEMO_PASSWORD", "correct horse battery staple")
+            .args(["--stage", "0,1", "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        assert!(
+            !text(&out).contains("correct horse"),
+            "the password is never printed"
+        );
+    };
+    run();
+    let hashes = || -> Vec<String> {
+        db.client()
+            .query("SELECT password_hash FROM users ORDER BY email", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let first = hashes();
+    assert_eq!(first.len(), 6);
+    for h in &first {
+        assert!(h.starts_with("$argon2id$"));
+        assert!(domain::api_key::verify("correct horse battery staple", h));
+        assert!(!domain::api_key::verify("wrong", h));
+    }
+    seed(&db, &["--stage", "1", "--force", "--quiet"], 0); // without the variable: hashes kept
+    run();
+    assert_eq!(hashes(), first, "a hash that still verifies is kept");
+}

@@ -32,6 +32,9 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+/// Variable holding an optional local password for the demo users.
+pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
+
 /// Name of the variable `--write-env` sets.
 pub const KEY_ENV_VAR: &str = "TEST_AGENT_KEY";
 
@@ -157,6 +160,10 @@ async fn execute(cli: Cli) -> Result<()> {
         core,
         artifacts_dir: cli.common.artifacts_dir.clone(),
         rotate_key: cli.rotate_key,
+        // Environment only (never a flag): a flag would show in `ps` and shell history.
+        demo_password: std::env::var(DEMO_PASSWORD_VAR)
+            .ok()
+            .filter(|p| !p.is_empty()),
         reporter,
         new_key: Mutex::new(None),
     };

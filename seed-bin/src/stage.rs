@@ -109,6 +109,8 @@ pub struct Ctx {
     pub core: CoreData,
     pub artifacts_dir: PathBuf,
     pub rotate_key: bool,
+    /// Local password for the core file's users (from `SEED_DEMO_PASSWORD`), stored hashed.
+    pub demo_password: Option<String>,
     pub reporter: Reporter,
     /// A newly created API key, printed by the runner after its stage committed.
     pub new_key: Mutex<Option<String>>,

@@ -23,7 +23,11 @@ pub const KEY_NAME: &str = "test-agent";
 const TABLES: &[OwnedTable] = &[
     table("client_accounts"),
     table("engagements"),
-    table("users"),
+    // A local password's hash is salted at random (SEED_DEMO_PASSWORD).
+    OwnedTable {
+        name: "users",
+        not_fingerprinted: &["password_hash", "updated_at"],
+    },
     table("user_account_roles"),
     table("tags"),
     // The key's hash and prefix are random by design; its rotation bumps updated_at.
@@ -336,12 +340,41 @@ impl Stage for ThisStage {
                 (client_account_id, name),
                 [color, description, created_at, updated_at]
             );
+            if let Some(password) = &ctx.demo_password {
+                set_passwords(conn, password, us.iter().map(|u| u.id).collect()).await?;
+            }
             if let Some(main) = tenants.as_slice().first() {
                 ensure_key(ctx, conn, main).await?;
             }
             Ok(())
         })
     }
+}
+
+/// Gives the users a local password: a hash that already verifies is kept (so reruns write
+/// nothing); others are replaced by a fresh argon2id hash.
+async fn set_passwords(conn: &mut AsyncPgConnection, password: &str, ids: Vec<Uuid>) -> Result<()> {
+    use domain::schema::users;
+    let current: Vec<(Uuid, Option<String>)> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::password_hash))
+        .load(conn)
+        .await?;
+    for (id, hash) in current {
+        if hash
+            .as_deref()
+            .is_some_and(|h| domain::api_key::verify(password, h))
+        {
+            continue;
+        }
+        let new =
+            domain::api_key::hash(password).map_err(|e| SeedError::Internal(e.to_string()))?;
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(new))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Keeps the existing test agent key; creates one when missing or when `--rotate-key` asks.
