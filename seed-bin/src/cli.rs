@@ -39,15 +39,15 @@ pub struct Cli {
     pub force: bool,
 
     /// After a stage fails, keep running the stages that do not depend on it; exit non-zero at the end.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub keep_going: bool,
 
     /// Replace the test agent API key (stage 01) with a new one and print it once.
     #[arg(long)]
     pub rotate_key: bool,
 
-    /// Write a newly created API key into `.env` as TEST_AGENT_KEY (mode 0600, other lines kept).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = ".env")]
+    /// Write a newly created API key into `.env` (or `--write-env=FILE`) as TEST_AGENT_KEY (mode 0600, other lines kept).
+    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = ".env")]
     pub write_env: Option<PathBuf>,
 
     #[command(flatten)]
