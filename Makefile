@@ -1,45 +1,51 @@
 # Everyday commands. Settings come from .env (copied from .env.example on
 # first use); flags and environment variables override it.
 CARGO ?= cargo
-MIGRATE = $(CARGO) run --quiet --release -p migrate-bin --
-SEED = $(CARGO) run --quiet --release -p seed-bin --
+# Both binaries are built in one cargo invocation so their dependencies are
+# compiled once with the same features.
+MIGRATE = target/release/migrate
+SEED = target/release/seed
+BUILD = $(CARGO) build --quiet --release -p migrate-bin -p seed-bin
 
-.PHONY: db-up migrate db-status db-history db-verify seed seed-reset seed-verify test lint bench-migrate
+.PHONY: bins db-up migrate db-status db-history db-verify seed seed-reset seed-verify test lint bench-migrate
 
 .env:
 	cp .env.example .env
 
+bins:
+	$(BUILD)
+
 ## db-up: create the dev database if missing, migrate it and seed the demo dataset
-db-up: .env
+db-up: .env bins
 	$(MIGRATE) setup
-	$(SEED) --stage all
+	$(SEED) --stage all --write-env
 
 ## migrate: apply pending migrations
-migrate: .env
+migrate: .env bins
 	$(MIGRATE) up
 
 ## db-status: applied and pending migrations
-db-status: .env
+db-status: .env bins
 	$(MIGRATE) status
 
 ## db-history: the audit log of migration runs
-db-history: .env
+db-history: .env bins
 	$(MIGRATE) history
 
 ## db-verify: checksums and drift
-db-verify: .env
+db-verify: .env bins
 	$(MIGRATE) verify
 
 ## seed: run every seed stage (unchanged stages are skipped)
-seed: .env
+seed: .env bins
 	$(SEED) --stage all
 
 ## seed-reset: empty the domain tables and reseed
-seed-reset: .env
+seed-reset: .env bins
 	$(SEED) reset
 
 ## seed-verify: check the data against the catalogue
-seed-verify: .env
+seed-verify: .env bins
 	$(SEED) verify
 
 ## test: the whole test suite (needs a PostgreSQL, see README)
