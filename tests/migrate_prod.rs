@@ -324,3 +324,66 @@ fn plan_lists_pending_migrations_with_warnings_and_sql() {
     assert_eq!(plan["pending"][0]["warnings"].as_array().unwrap().len(), 2);
     assert_eq!(before, db.full_dump(), "plan changes nothing");
 }
+
+/// Runs `migrate` for `db` under a pseudo-terminal (util-linux `script`), typing `answer` at
+/// the confirmation prompt.
+fn prod_up_on_terminal(
+    db: &TestDb,
+    f: &Fixture,
+    backups: &Path,
+    answer: &str,
+) -> std::process::Output {
+    let cmd = format!(
+        "{} --migrations-dir {} --env prod --require-backup --backup-dir {} up",
+        groundwork_e2e::bin_path("migrate").display(),
+        f.arg(),
+        backups.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("DATABASE_URL", db.url())
+        .env_remove("APP_ENV")
+        .current_dir(groundwork_e2e::scratch_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1) from util-linux");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{answer}").unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn prod_on_a_terminal_asks_and_applies_nothing_unless_the_answer_is_yes() {
+    let f = Fixture::standard();
+    let backups = tempfile::tempdir().unwrap();
+    let db = prod_db(&f, backups.path());
+    let before = db.full_dump();
+    let backups_before = files_in(backups.path());
+
+    let out = prod_up_on_terminal(&db, &f, backups.path(), "no");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains("Type 'yes' to continue"), "{text}");
+    assert!(text.contains("not confirmed"), "{text}");
+    assert_eq!(before, db.full_dump());
+    assert_eq!(
+        backups_before,
+        files_in(backups.path()),
+        "no backup before confirmation"
+    );
+
+    let out = prod_up_on_terminal(&db, &f, backups.path(), "yes");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Applied 20260111090000"), "{text}");
+    assert_eq!(
+        backups_before + 1,
+        files_in(backups.path()),
+        "one verified backup"
+    );
+}
