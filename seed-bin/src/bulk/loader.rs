@@ -1,0 +1,555 @@
+//! Step 1 of a load: staging tables, parallel binary `COPY` streams, cleanup and the sweep of
+//! stale staging tables (the rules are in the module docs of `bulk`).
+
+use super::error::describe;
+use super::merge::{self, MergeCounts};
+use super::{BulkError, BulkRow, BulkTable, Field, Result, ident, ident_list};
+use diesel_async::AsyncPgConnection;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// First key of the two-key advisory lock a loader holds for its life (ASCII `bulk`); the
+/// second key is the run id. Two-key locks live apart from the runner's one-key locks.
+const BULK_LOCK_NAMESPACE: i32 = 0x6275_6c6b;
+
+/// Batches a generator may have in flight per stream, beyond the one being written.
+pub const CHANNEL_BATCHES: usize = 2;
+
+/// PostgreSQL truncates identifiers longer than this; staging names are kept within it.
+const MAX_IDENT: usize = 63;
+
+/// Called with the number of rows each time a batch has been written to a stream.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Streams to use by default: one per CPU, at most the connection pool's size (each stream is
+/// one more connection).
+pub fn default_streams(pool_size: u32) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.min(pool_size.max(1) as usize)
+}
+
+/// Splits `items` into at most `parts` contiguous, non-empty chunks of near-equal size (e.g.
+/// tenants across streams). Contiguous chunks keep each stream's rows in generation order.
+pub fn split<T: Clone>(items: &[T], parts: usize) -> Vec<Vec<T>> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let parts = parts.clamp(1, items.len());
+    let (base, extra) = (items.len() / parts, items.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for i in 0..parts {
+        let len = base + usize::from(i < extra);
+        out.push(items[start..start + len].to_vec());
+        start += len;
+    }
+    out
+}
+
+/// Groups an iterator of rows into `Vec`s of `size` rows: a lazy row generator becomes a
+/// bounded-batch generator.
+pub fn batched<I: Iterator>(iter: I, size: usize) -> impl Iterator<Item = Vec<I::Item>> {
+    let size = size.max(1);
+    let mut iter = iter.fuse();
+    std::iter::from_fn(move || {
+        let batch: Vec<I::Item> = iter.by_ref().take(size).collect();
+        (!batch.is_empty()).then_some(batch)
+    })
+}
+
+/// `user@host:port/database`, never the password.
+fn describe_target(cfg: &Config) -> String {
+    let host = cfg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(s) => s.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        cfg.get_user().unwrap_or(""),
+        cfg.get_dbname().unwrap_or("")
+    )
+}
+
+async fn open(cfg: &Config, target: &str) -> Result<Client> {
+    let (client, connection) = cfg.connect(NoTls).await.map_err(|e| BulkError::Connect {
+        target: target.to_string(),
+        cause: describe(&e),
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "bulk-load connection ended with an error");
+        }
+    });
+    Ok(client)
+}
+
+fn db_err(
+    table: &str,
+    doing: impl Into<String>,
+) -> impl FnOnce(tokio_postgres::Error) -> BulkError {
+    let (table, doing) = (table.to_string(), doing.into());
+    move |e| BulkError::Database {
+        table,
+        doing,
+        cause: describe(&e),
+    }
+}
+
+/// The run id encoded in a staging table's name (`stg_<run>_<seq>_<table>`).
+fn run_id_of(staging: &str) -> Option<i32> {
+    staging
+        .strip_prefix("stg_")?
+        .split('_')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Opens connections for bulk loads of one seed run and owns their staging tables.
+pub struct BulkLoader {
+    cfg: Config,
+    target: String,
+    holder: Client,
+    run_id: i32,
+    streams: usize,
+    seq: AtomicU32,
+    created: Mutex<Vec<String>>,
+}
+
+/// Rows copied into a staging table, waiting to be merged.
+#[derive(Debug)]
+#[must_use = "staged rows reach the target table only through `merge`"]
+pub struct Staged {
+    table: BulkTable,
+    staging: String,
+    rows: u64,
+}
+
+impl Staged {
+    /// Rows in the staging table.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The staging table's name (in schema `groundwork`).
+    pub fn staging_table(&self) -> &str {
+        &self.staging
+    }
+
+    /// Merges into the target table and drops the staging table, on `conn` — the stage's
+    /// connection, inside its transaction, so both roll back with the stage.
+    pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<MergeCounts> {
+        merge::merge(conn, &self.table, &self.staging, self.rows).await
+    }
+}
+
+impl BulkLoader {
+    /// Opens the holder connection, takes the run's lock and sweeps stale staging tables.
+    /// `streams` is the number of parallel `COPY` connections a load may open (at least 1).
+    pub async fn connect(url: &str, streams: usize) -> Result<BulkLoader> {
+        let mut cfg: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            // The parser's message never echoes the URL, so no password can leak through it.
+            BulkError::Url(e.to_string())
+        })?;
+        cfg.application_name("groundwork-seed-bulk");
+        let target = describe_target(&cfg);
+        let holder = open(&cfg, &target).await?;
+        let run_id: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .map_err(db_err("groundwork", "reading the backend pid"))?
+            .get(0);
+        holder
+            .execute(
+                "SELECT pg_advisory_lock($1, $2)",
+                &[&BULK_LOCK_NAMESPACE, &run_id],
+            )
+            .await
+            .map_err(db_err("groundwork", "taking the bulk loader's lock"))?;
+        // Concurrent seeders may race to create the schema; the loser's unique violation
+        // means it exists, which is all we need.
+        if let Err(e) = holder
+            .batch_execute("CREATE SCHEMA IF NOT EXISTS groundwork")
+            .await
+        {
+            let exists = e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
+            if !exists {
+                return Err(db_err("groundwork", "creating schema groundwork")(e));
+            }
+        }
+        let loader = BulkLoader {
+            cfg,
+            target,
+            holder,
+            run_id,
+            streams: streams.max(1),
+            seq: AtomicU32::new(0),
+            created: Mutex::new(Vec::new()),
+        };
+        loader.sweep().await?;
+        Ok(loader)
+    }
+
+    /// Parallel `COPY` streams a load may open.
+    pub fn streams(&self) -> usize {
+        self.streams
+    }
+
+    /// This loader's run id (the holder connection's backend pid).
+    pub fn run_id(&self) -> i32 {
+        self.run_id
+    }
+
+    /// Drops staging tables of loaders whose holder connection is gone; returns how many.
+    pub async fn sweep(&self) -> Result<usize> {
+        let rows = self
+            .holder
+            .query(
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = 'groundwork' AND c.relkind = 'r' AND c.relname LIKE 'stg\\_%'",
+                &[],
+            )
+            .await
+            .map_err(db_err("groundwork", "listing staging tables"))?;
+        let mut dropped = 0;
+        for row in rows {
+            let name: String = row.get(0);
+            let Some(run) = run_id_of(&name) else {
+                continue;
+            };
+            // Our own id on a leftover table: an earlier session with the same pid died.
+            let stale = run == self.run_id || {
+                let got: bool = self
+                    .holder
+                    .query_one(
+                        "SELECT pg_try_advisory_lock($1, $2)",
+                        &[&BULK_LOCK_NAMESPACE, &run],
+                    )
+                    .await
+                    .map_err(db_err("groundwork", "probing a staging table's owner"))?
+                    .get(0);
+                got
+            };
+            if !stale {
+                continue;
+            }
+            let drop = self
+                .holder
+                .batch_execute(&format!("DROP TABLE IF EXISTS groundwork.{}", ident(&name)))
+                .await;
+            if run != self.run_id {
+                let _ = self
+                    .holder
+                    .execute(
+                        "SELECT pg_advisory_unlock($1, $2)",
+                        &[&BULK_LOCK_NAMESPACE, &run],
+                    )
+                    .await;
+            }
+            drop.map_err(db_err(
+                "groundwork",
+                format!("dropping stale staging table {name}"),
+            ))?;
+            tracing::info!(table = %name, "dropped a staging table left by an earlier run");
+            dropped += 1;
+        }
+        Ok(dropped)
+    }
+
+    fn staging_name(&self, table: &str) -> String {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut name = format!("stg_{}_{seq}_{table}", self.run_id);
+        // Table names are ASCII identifiers, so truncating by bytes stays on a char boundary.
+        name.truncate(MAX_IDENT);
+        name
+    }
+
+    /// Creates a staging table for `table` and fills it from `producers`, each an iterator of
+    /// row batches run on its own blocking thread and `COPY` connection, at most
+    /// [`streams`](Self::streams) at a time. Calls `progress` after each written batch.
+    pub async fn stage<R, P>(
+        &self,
+        table: &BulkTable,
+        producers: Vec<P>,
+        progress: Option<Progress>,
+    ) -> Result<Staged>
+    where
+        R: BulkRow,
+        P: Iterator<Item = Vec<R>> + Send + 'static,
+    {
+        let staging = self.staging_name(table.table);
+        self.holder
+            .batch_execute(&format!(
+                "CREATE UNLOGGED TABLE groundwork.{} (LIKE public.{} INCLUDING DEFAULTS)",
+                ident(&staging),
+                ident(table.table)
+            ))
+            .await
+            .map_err(db_err(table.table, "creating its staging table"))?;
+        if let Ok(mut c) = self.created.lock() {
+            c.push(staging.clone());
+        }
+        match self.copy_all(table, &staging, producers, progress).await {
+            Ok(rows) => Ok(Staged {
+                table: *table,
+                staging,
+                rows,
+            }),
+            Err(e) => {
+                // Best effort: `cleanup` retries whatever this leaves behind.
+                let _ = self
+                    .holder
+                    .batch_execute(&format!(
+                        "DROP TABLE IF EXISTS groundwork.{}",
+                        ident(&staging)
+                    ))
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// [`stage`](Self::stage) then [`Staged::merge`] on `conn`.
+    pub async fn upsert<R, P>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        table: &BulkTable,
+        producers: Vec<P>,
+        progress: Option<Progress>,
+    ) -> Result<MergeCounts>
+    where
+        R: BulkRow,
+        P: Iterator<Item = Vec<R>> + Send + 'static,
+    {
+        self.stage(table, producers, progress)
+            .await?
+            .merge(conn)
+            .await
+    }
+
+    async fn copy_all<R, P>(
+        &self,
+        table: &BulkTable,
+        staging: &str,
+        producers: Vec<P>,
+        progress: Option<Progress>,
+    ) -> Result<u64>
+    where
+        R: BulkRow,
+        P: Iterator<Item = Vec<R>> + Send + 'static,
+    {
+        // Column types come from the server: enum OIDs differ per database.
+        let probe = format!(
+            "SELECT {} FROM public.{} LIMIT 0",
+            ident_list(table.columns),
+            ident(table.table)
+        );
+        let stmt = self
+            .holder
+            .prepare(&probe)
+            .await
+            .map_err(db_err(table.table, "reading its column types"))?;
+        let types: Arc<[Type]> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
+        let copy_sql: Arc<str> = format!(
+            "COPY groundwork.{} ({}) FROM STDIN (FORMAT binary)",
+            ident(staging),
+            ident_list(table.columns)
+        )
+        .into();
+        let permits = Arc::new(Semaphore::new(self.streams));
+        let mut tasks = JoinSet::new();
+        for producer in producers {
+            let (cfg, target) = (self.cfg.clone(), self.target.clone());
+            let (types, copy_sql, permits) = (types.clone(), copy_sql.clone(), permits.clone());
+            let (table, progress) = (*table, progress.clone());
+            tasks.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| BulkError::Generator {
+                        table: table.table.into(),
+                        cause: e.to_string(),
+                    })?;
+                let (tx, rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
+                let generator = tokio::task::spawn_blocking(move || {
+                    for batch in producer {
+                        // The stream failed and dropped its receiver: stop generating.
+                        if tx.blocking_send(batch).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let copied =
+                    copy_stream(&cfg, &target, &table, &types, &copy_sql, rx, progress).await;
+                let generated = generator.await;
+                let n = copied?;
+                generated.map_err(|e| BulkError::Generator {
+                    table: table.table.into(),
+                    cause: e.to_string(),
+                })?;
+                Ok::<u64, BulkError>(n)
+            });
+        }
+        let mut total = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let result = joined.map_err(|e| BulkError::Generator {
+                table: table.table.into(),
+                cause: e.to_string(),
+            });
+            match result.and_then(|r| r) {
+                Ok(n) => total += n,
+                Err(e) => {
+                    // Dropping the other streams' writers aborts their COPYs.
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    return Err(e);
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Drops this run's staging tables that still exist (after a failed stage, its rolled-back
+    /// transaction brought them back). Call it once the stage's transaction has ended: the
+    /// drop waits for the merge's lock otherwise.
+    pub async fn cleanup(&self) -> Result<usize> {
+        let names: Vec<String> = match self.created.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(_) => return Ok(0),
+        };
+        let mut dropped = 0;
+        for name in names {
+            let existed: bool = self
+                .holder
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&format!("groundwork.{}", ident(&name))],
+                )
+                .await
+                .map_err(db_err("groundwork", "looking up a staging table"))?
+                .get(0);
+            if existed {
+                self.holder
+                    .batch_execute(&format!("DROP TABLE IF EXISTS groundwork.{}", ident(&name)))
+                    .await
+                    .map_err(db_err(
+                        "groundwork",
+                        format!("dropping staging table {name}"),
+                    ))?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Cleans up and closes the holder connection (which releases the run's lock).
+    pub async fn close(self) -> Result<()> {
+        self.cleanup().await?;
+        Ok(())
+    }
+}
+
+/// tokio-postgres names a value that failed to encode by its position only; name the column.
+fn encode_error(table: &BulkTable, e: &tokio_postgres::Error) -> BulkError {
+    let text = describe(e);
+    let column = text
+        .strip_prefix("error serializing parameter ")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .and_then(|i| table.columns.get(i));
+    let (doing, cause) = match column {
+        Some(c) => (
+            format!("encoding column `{c}`"),
+            text.split_once(": ")
+                .map_or(text.clone(), |(_, rest)| rest.to_string()),
+        ),
+        None => ("sending rows with COPY".to_string(), text),
+    };
+    BulkError::Database {
+        table: table.table.into(),
+        doing,
+        cause,
+    }
+}
+
+async fn copy_stream<R: BulkRow>(
+    cfg: &Config,
+    target: &str,
+    table: &BulkTable,
+    types: &[Type],
+    copy_sql: &str,
+    mut rx: mpsc::Receiver<Vec<R>>,
+    progress: Option<Progress>,
+) -> Result<u64> {
+    let client = open(cfg, target).await?;
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(copy_sql)
+        .await
+        .map_err(db_err(table.table, "starting COPY into its staging table"))?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    tokio::pin!(writer);
+    let ncols = types.len();
+    while let Some(batch) = rx.recv().await {
+        let mut values: Vec<Field<'_>> = Vec::with_capacity(ncols);
+        for row in &batch {
+            row.write(&mut values);
+            if values.len() != ncols {
+                return Err(BulkError::RowShape {
+                    table: table.table.into(),
+                    got: values.len(),
+                    expected: ncols,
+                    columns: table.columns.join(", "),
+                });
+            }
+            if let Err(e) = writer.as_mut().write_raw(values.drain(..)).await {
+                return Err(encode_error(table, &e));
+            }
+        }
+        if let Some(p) = &progress {
+            p(batch.len() as u64);
+        }
+    }
+    writer
+        .as_mut()
+        .finish()
+        .await
+        .map_err(db_err(table.table, "finishing COPY into its staging table"))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn split_is_contiguous_and_balanced() {
+        let v: Vec<u32> = (0..10).collect();
+        let parts = split(&v, 3);
+        assert_eq!(parts, vec![vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
+        assert_eq!(split(&v[..2], 8).len(), 2);
+        assert!(split::<u32>(&[], 4).is_empty());
+    }
+
+    #[test]
+    fn batched_bounds_batches() {
+        let b: Vec<Vec<u32>> = batched(0..7u32, 3).collect();
+        assert_eq!(b, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        assert_eq!(batched(0..0u32, 3).count(), 0);
+    }
+
+    #[test]
+    fn staging_names_carry_the_run_id() {
+        assert_eq!(run_id_of("stg_4242_0_assets"), Some(4242));
+        assert_eq!(run_id_of("stg_x_0_assets"), None);
+        assert_eq!(run_id_of("assets"), None);
+    }
+}
