@@ -33,6 +33,7 @@ mod error;
 mod field;
 mod loader;
 mod merge;
+pub mod rows;
 
 #[cfg(test)]
 mod tests;
