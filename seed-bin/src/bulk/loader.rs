@@ -122,8 +122,9 @@ pub struct BulkLoader {
     holder: Client,
     run_id: i32,
     streams: usize,
-    seq: AtomicU32,
-    created: Mutex<Vec<String>>,
+    segment_rows: u64,
+    seq: Arc<AtomicU32>,
+    created: Arc<Mutex<Vec<String>>>,
 }
 
 /// Rows copied into a staging table, waiting to be merged.
@@ -149,7 +150,7 @@ impl Staged {
     /// Merges into the target table and drops the staging table, on `conn` — the stage's
     /// connection, inside its transaction, so both roll back with the stage.
     pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<MergeCounts> {
-        merge::merge(conn, &self.table, &self.staging, self.rows).await
+        merge::merge(conn, &self.table, &self.staging, self.rows, false).await
     }
 }
 
@@ -193,8 +194,9 @@ impl BulkLoader {
             holder,
             run_id,
             streams: streams.max(1),
-            seq: AtomicU32::new(0),
-            created: Mutex::new(Vec::new()),
+            segment_rows: SEGMENT_ROWS,
+            seq: Arc::new(AtomicU32::new(0)),
+            created: Arc::new(Mutex::new(Vec::new())),
         };
         loader.sweep().await?;
         Ok(loader)
@@ -203,6 +205,11 @@ impl BulkLoader {
     /// Parallel `COPY` streams a load may open.
     pub fn streams(&self) -> usize {
         self.streams
+    }
+
+    /// Rows per staging segment of [`upsert`](Self::upsert) (default [`SEGMENT_ROWS`]).
+    pub fn set_segment_rows(&mut self, rows: u64) {
+        self.segment_rows = rows.max(1);
     }
 
     /// This loader's run id (the holder connection's backend pid).
@@ -266,17 +273,20 @@ impl BulkLoader {
         Ok(dropped)
     }
 
-    fn staging_name(&self, table: &str) -> String {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut name = format!("stg_{}_{seq}_{table}", self.run_id);
-        // Table names are ASCII identifiers, so truncating by bytes stays on a char boundary.
-        name.truncate(MAX_IDENT);
-        name
+    fn naming(&self) -> Naming {
+        Naming {
+            run_id: self.run_id,
+            seq: self.seq.clone(),
+            created: self.created.clone(),
+        }
     }
 
-    /// Creates a staging table for `table` and fills it from `producers`, each an iterator of
+    /// Creates one staging table for `table` and fills it from `producers`, each an iterator of
     /// row batches run on its own blocking thread and `COPY` connection, at most
     /// [`streams`](Self::streams) at a time. Calls `progress` after each written batch.
+    ///
+    /// Staging needs no transaction, so a stage can stage before opening its transaction and
+    /// keep that short; [`upsert`](Self::upsert) overlaps staging and merging instead.
     pub async fn stage<R, P>(
         &self,
         table: &BulkTable,
@@ -287,25 +297,38 @@ impl BulkLoader {
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
     {
-        let staging = self.staging_name(table.table);
+        let staging = self.naming().next(table.table);
         self.holder
-            .batch_execute(&format!(
-                "CREATE UNLOGGED TABLE groundwork.{} (LIKE public.{} INCLUDING DEFAULTS)",
-                ident(&staging),
-                ident(table.table)
-            ))
+            .batch_execute(&create_sql(&staging, table))
             .await
             .map_err(db_err(table.table, "creating its staging table"))?;
-        if let Ok(mut c) = self.created.lock() {
-            c.push(staging.clone());
+        let (mut segments, mut tasks) = self
+            .spawn_streams(table, producers, progress, Segments::One(staging.clone()))
+            .await?;
+        let mut rows = 0;
+        let mut failure = None;
+        while let Some(seg) = segments.recv().await {
+            match seg {
+                Ok((_, n)) => rows += n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
         }
-        match self.copy_all(table, &staging, producers, progress).await {
-            Ok(rows) => Ok(Staged {
+        let failure = match failure {
+            Some(e) => Some(e),
+            None => join_all(&mut tasks, table).await.err(),
+        };
+        match failure {
+            None => Ok(Staged {
                 table: *table,
                 staging,
                 rows,
             }),
-            Err(e) => {
+            Some(e) => {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
                 // Best effort: `cleanup` retries whatever this leaves behind.
                 let _ = self
                     .holder
@@ -319,7 +342,14 @@ impl BulkLoader {
         }
     }
 
-    /// [`stage`](Self::stage) then [`Staged::merge`] on `conn`.
+    /// Loads `producers` into `table` on `conn` (the stage's connection, inside its
+    /// transaction), pipelined: every stream fills a fresh staging *segment* of
+    /// [`SEGMENT_ROWS`] rows (see [`set_segment_rows`](Self::set_segment_rows)) at a time, and each finished segment is merged (and dropped) on
+    /// `conn` while the streams keep copying, so the merge — the part that must run in the
+    /// stage's transaction, on one backend — overlaps generation and `COPY`.
+    ///
+    /// Two rows with the same natural key in one load are an error even when they land in
+    /// different segments: the merge refuses to update a row this transaction already wrote.
     pub async fn upsert<R, P>(
         &self,
         conn: &mut AsyncPgConnection,
@@ -331,19 +361,59 @@ impl BulkLoader {
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
     {
-        self.stage(table, producers, progress)
-            .await?
-            .merge(conn)
-            .await
+        let (mut segments, mut tasks) = self
+            .spawn_streams(
+                table,
+                producers,
+                progress,
+                Segments::Rotate(self.segment_rows),
+            )
+            .await?;
+        let mut total = MergeCounts::default();
+        let mut failure = None;
+        while let Some(seg) = segments.recv().await {
+            let merged = match seg {
+                Ok((name, rows)) => merge::merge(conn, table, &name, rows, true).await,
+                Err(e) => Err(e),
+            };
+            match merged {
+                Ok(c) => {
+                    total.rows += c.rows;
+                    total.inserted += c.inserted;
+                    total.updated += c.updated;
+                    total.unchanged += c.unchanged;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let failure = match failure {
+            Some(e) => Some(e),
+            None => join_all(&mut tasks, table).await.err(),
+        };
+        match failure {
+            None => Ok(total),
+            Some(e) => {
+                // Dropping the other streams' writers aborts their COPYs; their segments are
+                // dropped by `cleanup` once the stage's transaction has ended.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                Err(e)
+            }
+        }
     }
 
-    async fn copy_all<R, P>(
+    /// Starts one task per producer (at most `streams` running); each reports its finished
+    /// segments, or its error, on the returned channel, which closes when all are done.
+    async fn spawn_streams<R, P>(
         &self,
         table: &BulkTable,
-        staging: &str,
         producers: Vec<P>,
         progress: Option<Progress>,
-    ) -> Result<u64>
+        segments: Segments,
+    ) -> Result<(mpsc::UnboundedReceiver<Result<(String, u64)>>, JoinSet<()>)>
     where
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
@@ -360,63 +430,34 @@ impl BulkLoader {
             .await
             .map_err(db_err(table.table, "reading its column types"))?;
         let types: Arc<[Type]> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
-        let copy_sql: Arc<str> = format!(
-            "COPY groundwork.{} ({}) FROM STDIN (FORMAT binary)",
-            ident(staging),
-            ident_list(table.columns)
-        )
-        .into();
         let permits = Arc::new(Semaphore::new(self.streams));
+        let (out, rx) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
         for producer in producers {
-            let (cfg, target) = (self.cfg.clone(), self.target.clone());
-            let (types, copy_sql, permits) = (types.clone(), copy_sql.clone(), permits.clone());
-            let (table, progress) = (*table, progress.clone());
+            let stream = Stream {
+                cfg: self.cfg.clone(),
+                target: self.target.clone(),
+                table: *table,
+                types: types.clone(),
+                progress: progress.clone(),
+                segments: segments.clone(),
+                naming: self.naming(),
+            };
+            let (permits, out) = (permits.clone(), out.clone());
             tasks.spawn(async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| BulkError::Generator {
-                        table: table.table.into(),
+                let result = match permits.acquire_owned().await {
+                    Ok(_permit) => stream.run(producer, &out).await,
+                    Err(e) => Err(BulkError::Generator {
+                        table: stream.table.table.into(),
                         cause: e.to_string(),
-                    })?;
-                let (tx, rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
-                let generator = tokio::task::spawn_blocking(move || {
-                    for batch in producer {
-                        // The stream failed and dropped its receiver: stop generating.
-                        if tx.blocking_send(batch).is_err() {
-                            break;
-                        }
-                    }
-                });
-                let copied =
-                    copy_stream(&cfg, &target, &table, &types, &copy_sql, rx, progress).await;
-                let generated = generator.await;
-                let n = copied?;
-                generated.map_err(|e| BulkError::Generator {
-                    table: table.table.into(),
-                    cause: e.to_string(),
-                })?;
-                Ok::<u64, BulkError>(n)
-            });
-        }
-        let mut total = 0;
-        while let Some(joined) = tasks.join_next().await {
-            let result = joined.map_err(|e| BulkError::Generator {
-                table: table.table.into(),
-                cause: e.to_string(),
-            });
-            match result.and_then(|r| r) {
-                Ok(n) => total += n,
-                Err(e) => {
-                    // Dropping the other streams' writers aborts their COPYs.
-                    tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
-                    return Err(e);
+                    }),
+                };
+                if let Err(e) = result {
+                    let _ = out.send(Err(e));
                 }
-            }
+            });
         }
-        Ok(total)
+        Ok((rx, tasks))
     }
 
     /// Drops this run's staging tables that still exist (after a failed stage, its rolled-back
@@ -482,48 +523,176 @@ fn encode_error(table: &BulkTable, e: &tokio_postgres::Error) -> BulkError {
     }
 }
 
-async fn copy_stream<R: BulkRow>(
-    cfg: &Config,
-    target: &str,
-    table: &BulkTable,
-    types: &[Type],
-    copy_sql: &str,
-    mut rx: mpsc::Receiver<Vec<R>>,
-    progress: Option<Progress>,
-) -> Result<u64> {
-    let client = open(cfg, target).await?;
-    let sink = client
-        .copy_in::<_, bytes::Bytes>(copy_sql)
-        .await
-        .map_err(db_err(table.table, "starting COPY into its staging table"))?;
-    let writer = BinaryCopyInWriter::new(sink, types);
-    tokio::pin!(writer);
-    let ncols = types.len();
-    while let Some(batch) = rx.recv().await {
-        let mut values: Vec<Field<'_>> = Vec::with_capacity(ncols);
-        for row in &batch {
-            row.write(&mut values);
-            if values.len() != ncols {
-                return Err(BulkError::RowShape {
-                    table: table.table.into(),
-                    got: values.len(),
-                    expected: ncols,
-                    columns: table.columns.join(", "),
-                });
-            }
-            if let Err(e) = writer.as_mut().write_raw(values.drain(..)).await {
-                return Err(encode_error(table, &e));
-            }
+/// Rows per staging segment of a pipelined load: large enough that a merge statement's fixed
+/// cost disappears, small enough that the first merge starts early.
+pub const SEGMENT_ROWS: u64 = 50_000;
+
+/// Where a stream's rows go.
+#[derive(Clone)]
+enum Segments {
+    /// One staging table shared by every stream (created beforehand).
+    One(String),
+    /// A new staging table every this many rows.
+    Rotate(u64),
+}
+
+/// Names staging tables and records them for `cleanup`.
+#[derive(Clone)]
+struct Naming {
+    run_id: i32,
+    seq: Arc<AtomicU32>,
+    created: Arc<Mutex<Vec<String>>>,
+}
+
+impl Naming {
+    fn next(&self, table: &str) -> String {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut name = format!("stg_{}_{seq}_{table}", self.run_id);
+        // Table names are ASCII identifiers, so truncating by bytes stays on a char boundary.
+        name.truncate(MAX_IDENT);
+        if let Ok(mut c) = self.created.lock() {
+            c.push(name.clone());
         }
-        if let Some(p) = &progress {
-            p(batch.len() as u64);
-        }
+        name
     }
-    writer
-        .as_mut()
-        .finish()
-        .await
-        .map_err(db_err(table.table, "finishing COPY into its staging table"))
+}
+
+fn create_sql(staging: &str, table: &BulkTable) -> String {
+    format!(
+        "CREATE UNLOGGED TABLE groundwork.{} (LIKE public.{} INCLUDING DEFAULTS)",
+        ident(staging),
+        ident(table.table)
+    )
+}
+
+/// One `COPY` connection fed by one generator.
+struct Stream {
+    cfg: Config,
+    target: String,
+    table: BulkTable,
+    types: Arc<[Type]>,
+    progress: Option<Progress>,
+    segments: Segments,
+    naming: Naming,
+}
+
+type Writer = std::pin::Pin<Box<BinaryCopyInWriter>>;
+
+impl Stream {
+    async fn run<R, P>(
+        &self,
+        producer: P,
+        out: &mpsc::UnboundedSender<Result<(String, u64)>>,
+    ) -> Result<()>
+    where
+        R: BulkRow,
+        P: Iterator<Item = Vec<R>> + Send + 'static,
+    {
+        let table = self.table.table;
+        let client = open(&self.cfg, &self.target).await?;
+        let (tx, mut rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
+        let generator = tokio::task::spawn_blocking(move || {
+            for batch in producer {
+                // The stream failed and dropped its receiver: stop generating.
+                if tx.blocking_send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        let ncols = self.types.len();
+        let mut current: Option<(String, Writer, u64)> = None;
+        while let Some(batch) = rx.recv().await {
+            let (_, writer, rows) = match &mut current {
+                Some(c) => c,
+                None => current.insert(self.open_segment(&client).await?),
+            };
+            let mut values: Vec<Field<'_>> = Vec::with_capacity(ncols);
+            for row in &batch {
+                row.write(&mut values);
+                if values.len() != ncols {
+                    return Err(BulkError::RowShape {
+                        table: table.into(),
+                        got: values.len(),
+                        expected: ncols,
+                        columns: self.table.columns.join(", "),
+                    });
+                }
+                if let Err(e) = writer.as_mut().write_raw(values.drain(..)).await {
+                    return Err(encode_error(&self.table, &e));
+                }
+            }
+            *rows += batch.len() as u64;
+            if let Some(p) = &self.progress {
+                p(batch.len() as u64);
+            }
+            if let Segments::Rotate(every) = self.segments
+                && *rows >= every
+                && let Some(done) = current.take()
+            {
+                self.finish_segment(done, out).await?;
+            }
+        }
+        if let Some(done) = current.take() {
+            self.finish_segment(done, out).await?;
+        }
+        generator.await.map_err(|e| BulkError::Generator {
+            table: table.into(),
+            cause: e.to_string(),
+        })
+    }
+
+    async fn open_segment(&self, client: &Client) -> Result<(String, Writer, u64)> {
+        let table = self.table.table;
+        let name = match &self.segments {
+            Segments::One(name) => name.clone(),
+            Segments::Rotate(_) => {
+                let name = self.naming.next(table);
+                client
+                    .batch_execute(&create_sql(&name, &self.table))
+                    .await
+                    .map_err(db_err(table, "creating a staging segment"))?;
+                name
+            }
+        };
+        let sink = client
+            .copy_in::<_, bytes::Bytes>(&format!(
+                "COPY groundwork.{} ({}) FROM STDIN (FORMAT binary)",
+                ident(&name),
+                ident_list(self.table.columns)
+            ))
+            .await
+            .map_err(db_err(table, "starting COPY into its staging table"))?;
+        Ok((
+            name,
+            Box::pin(BinaryCopyInWriter::new(sink, &self.types)),
+            0,
+        ))
+    }
+
+    async fn finish_segment(
+        &self,
+        (name, mut writer, rows): (String, Writer, u64),
+        out: &mpsc::UnboundedSender<Result<(String, u64)>>,
+    ) -> Result<()> {
+        writer.as_mut().finish().await.map_err(db_err(
+            self.table.table,
+            "finishing COPY into its staging table",
+        ))?;
+        // The receiver is gone only when the load already failed; nothing to report then.
+        let _ = out.send(Ok((name, rows)));
+        Ok(())
+    }
+}
+
+/// Waits for every stream task; a panic or cancellation becomes an error.
+async fn join_all(tasks: &mut JoinSet<()>, table: &BulkTable) -> Result<()> {
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|e| BulkError::Generator {
+            table: table.table.into(),
+            cause: e.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,10 +25,19 @@ struct Merged {
     updated: i64,
 }
 
+/// Raised (as a failed integer cast naming the row's `xmin`) when a merge with the duplicate
+/// guard meets a row this transaction already wrote.
+const DUPLICATE_MARK: &str = "duplicate natural key within one bulk load";
+
 /// The merge statement. `xmax = 0` holds exactly for rows this statement inserted (an updated
 /// row version carries the updating transaction in `xmax`); rows whose update columns are not
 /// distinct are filtered by the `WHERE`, so they are neither written nor returned.
-pub(crate) fn merge_sql(t: &BulkTable, staging: &str) -> String {
+///
+/// With `guard`, a conflicting row whose `xmin` is this transaction (written by an earlier
+/// segment of the same load) raises an error instead of being silently overwritten: without
+/// it, which of two rows with one key wins would depend on stream timing. The error is a cast
+/// of a non-constant string, so the planner cannot fold it into an unconditional failure.
+pub(crate) fn merge_sql(t: &BulkTable, staging: &str, guard: bool) -> String {
     let cols = ident_list(t.columns);
     let action = if t.update_cols.is_empty() {
         "DO NOTHING".to_string()
@@ -51,7 +60,15 @@ pub(crate) fn merge_sql(t: &BulkTable, staging: &str) -> String {
             .map(|c| format!("EXCLUDED.{}", ident(c)))
             .collect::<Vec<_>>()
             .join(", ");
-        format!("DO UPDATE SET {set} WHERE ({old}) IS DISTINCT FROM ({new})")
+        let changed = format!("({old}) IS DISTINCT FROM ({new})");
+        if guard {
+            format!(
+                "DO UPDATE SET {set} WHERE CASE WHEN t.xmin = pg_current_xact_id()::xid \
+                 THEN (t.xmin::text || ': {DUPLICATE_MARK}')::int = 0 ELSE {changed} END"
+            )
+        } else {
+            format!("DO UPDATE SET {set} WHERE {changed}")
+        }
     };
     format!(
         "WITH merged AS (\
@@ -71,10 +88,13 @@ pub(crate) async fn merge(
     t: &BulkTable,
     staging: &str,
     rows: u64,
+    guard: bool,
 ) -> Result<MergeCounts> {
     let fail = |source: diesel::result::Error| {
         let msg = source.to_string();
-        let hint = if msg.contains("cannot affect row a second time") {
+        let hint = if msg.contains("cannot affect row a second time")
+            || msg.contains(DUPLICATE_MARK)
+        {
             format!(
                 ". The generator produced two rows with the same ({}); every row's natural key must be unique within one load (a bug in the stage)",
                 t.conflict_cols.join(", ")
@@ -94,7 +114,7 @@ pub(crate) async fn merge(
             source,
         }
     };
-    let m: Merged = diesel::sql_query(merge_sql(t, staging))
+    let m: Merged = diesel::sql_query(merge_sql(t, staging, guard))
         .get_result(conn)
         .await
         .map_err(fail)?;
@@ -124,13 +144,14 @@ mod tests {
             conflict_cols: &["client_account_id", "name"],
             update_cols: &["color"],
         };
-        let sql = merge_sql(&t, "stg_1_1_tags");
+        let sql = merge_sql(&t, "stg_1_1_tags", false);
         assert!(sql.contains("ON CONFLICT (\"client_account_id\", \"name\") DO UPDATE SET \"color\" = EXCLUDED.\"color\" WHERE (t.\"color\") IS DISTINCT FROM (EXCLUDED.\"color\")"), "{sql}");
         assert!(sql.contains("FROM groundwork.\"stg_1_1_tags\""));
         let nothing = BulkTable {
             update_cols: &[],
             ..t
         };
-        assert!(merge_sql(&nothing, "s").contains("DO NOTHING RETURNING"));
+        assert!(merge_sql(&nothing, "s", true).contains("DO NOTHING RETURNING"));
+        assert!(merge_sql(&t, "s", true).contains("WHEN t.xmin = pg_current_xact_id()::xid"));
     }
 }

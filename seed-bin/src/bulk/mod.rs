@@ -15,6 +15,11 @@
 //!    marks an insert; unchanged rows are not written at all), then `DROP TABLE` of the staging
 //!    table in the same transaction.
 //!
+//! [`BulkLoader::upsert`] pipelines the two: each stream fills a fresh staging *segment* every
+//! [`SEGMENT_ROWS`] rows and the stage's connection merges finished segments while the streams
+//! keep copying, so the merge (one backend, the part that must be in the transaction) overlaps
+//! generation and `COPY`. Two rows with one natural key in one load are an error in both forms.
+//!
 //! If the stage fails, its transaction rolls back the merge and the drop; [`BulkLoader::cleanup`]
 //! (called by the runner after every stage, success or not) drops what is left.
 //!
@@ -40,7 +45,9 @@ mod tests;
 
 pub use error::{BulkError, Result};
 pub use field::Field;
-pub use loader::{BulkLoader, CHANNEL_BATCHES, Progress, Staged, batched, default_streams, split};
+pub use loader::{
+    BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched, default_streams, split,
+};
 pub use merge::MergeCounts;
 
 /// A target table of a bulk load and how rows merge into it.

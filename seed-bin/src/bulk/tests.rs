@@ -179,7 +179,9 @@ fn rerun_is_unchanged_and_edits_are_counted_as_updates() {
     let url = db.url().to_string();
     let rt = runtime();
     let counts = rt.block_on(async {
-        let loader = BulkLoader::connect(&url, 2).await.expect("loader");
+        let mut loader = BulkLoader::connect(&url, 2).await.expect("loader");
+        // Many segments per stream: merges interleave with COPY.
+        loader.set_segment_rows(600);
         let mut conn = diesel_conn(&url).await;
         let tenants: Vec<u32> = (1..=4).collect();
         let mut out = Vec::new();
@@ -369,8 +371,8 @@ fn a_rolled_back_stage_leaves_the_target_unchanged_and_no_staging_table() {
         dropped
     });
     assert_eq!(
-        dropped, 1,
-        "the rollback restored the staging table; cleanup drops it"
+        dropped, 2,
+        "the rollback restored both streams' staging segments; cleanup drops them"
     );
     assert_eq!(staging_tables(&db), 0);
     assert_eq!(db.full_dump(), before, "the target is unchanged");
@@ -528,10 +530,24 @@ fn stage_bugs_are_errors_that_say_so() {
             .await
             .expect_err("short row");
         let twice = producers(vec![vec![1], vec![1]], 5, false, 5);
-        let dup = loader
-            .upsert(&mut conn, &RAW, twice, None)
+        // The guard works inside the stage's transaction, which is where the runner merges.
+        let dup = conn
+            .transaction::<(), anyhow::Error, _>(async |c| {
+                loader.upsert(c, &RAW, twice, None).await?;
+                Ok(())
+            })
             .await
-            .expect_err("duplicate keys");
+            .expect_err("duplicate keys in two segments");
+        let twice = producers(vec![vec![1], vec![1]], 5, false, 5);
+        let staged = loader.stage(&RAW, twice, None).await.expect("stage");
+        let dup_one = staged
+            .merge(&mut conn)
+            .await
+            .expect_err("duplicate keys in one staging table");
+        assert!(
+            dup_one.to_string().contains("two rows with the same"),
+            "{dup_one}"
+        );
         loader.cleanup().await.expect("cleanup");
         loader.close().await.expect("close");
         (shape.to_string(), dup.to_string())
