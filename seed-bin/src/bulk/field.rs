@@ -227,18 +227,34 @@ impl<'a, T: Into<Field<'a>>> From<Option<T>> for Field<'a> {
     }
 }
 
-/// Borrowed optional fields of a row: `(&row.hostname).into()` for an `Option<String>`.
-impl<'a> From<&'a Option<String>> for Field<'a> {
-    fn from(v: &'a Option<String>) -> Self {
-        v.as_deref().map_or(Field::Null, Field::Text)
-    }
+/// Borrowed optional fields of a row: `Field::from(&row.hostname)` for an `Option<String>`.
+/// (Listed type by type: a blanket `impl<T> From<&Option<T>>` sends type inference in circles.)
+macro_rules! from_option_ref {
+    ($($t:ty),+ $(,)?) => {$(
+        impl<'a> From<&'a Option<$t>> for Field<'a> {
+            fn from(v: &'a Option<$t>) -> Self {
+                v.as_ref().map_or(Field::Null, Field::from)
+            }
+        }
+    )+};
 }
 
-impl<'a> From<&'a Option<serde_json::Value>> for Field<'a> {
-    fn from(v: &'a Option<serde_json::Value>) -> Self {
-        v.as_ref().map_or(Field::Null, Field::Json)
-    }
-}
+from_option_ref!(
+    bool,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    Uuid,
+    DateTime<Utc>,
+    NaiveDateTime,
+    NaiveDate,
+    IpNet,
+    String,
+    serde_json::Value,
+    Vec<String>,
+);
 
 // The domain's enums travel as their database labels.
 macro_rules! from_domain_enum {
@@ -253,6 +269,7 @@ macro_rules! from_domain_enum {
                 Field::Enum(v.as_str())
             }
         }
+        from_option_ref!(domain::enums::$e);
     )+};
 }
 
