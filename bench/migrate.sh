@@ -28,7 +28,7 @@ time_cmd() { # label, command...
 : >/tmp/gw_bench_migrate; : >/tmp/gw_bench_diesel; : >/tmp/gw_bench_status
 for _ in $(seq "$RUNS"); do
   fresh_db; time_cmd env DATABASE_URL="$SERVER/$DB" $MIGRATE --env dev up >>/tmp/gw_bench_migrate
-  fresh_db; time_cmd diesel migration run --database-url "$SERVER/$DB" --migrations-dir migrations >>/tmp/gw_bench_diesel
+  fresh_db; time_cmd diesel migration run --database-url "$SERVER/$DB" --migration-dir migrations >>/tmp/gw_bench_diesel
 done
 fresh_db; DATABASE_URL="$SERVER/$DB" $MIGRATE --env dev up >/dev/null
 for _ in $(seq "$RUNS"); do

@@ -3,3 +3,20 @@
 //! `tests/support/lib.rs`).
 
 mod harness;
+mod migrate_core;
+mod migrate_diesel_compat;
+mod migrate_errors;
+mod migrate_fixtures;
+mod migrate_guards;
+mod migrate_prod;
+mod schema_isolation;
+mod seed_api_key;
+mod seed_common;
+mod seed_concurrency;
+mod seed_crash;
+mod seed_data_file;
+mod seed_determinism;
+mod seed_failure;
+mod seed_guards;
+mod seed_idempotency;
+mod seed_verify;

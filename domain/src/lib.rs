@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod api_key;
 pub mod enums;
 pub mod migrations;
 pub mod models;

@@ -1,3 +1,350 @@
-//! placeholder
+//! `groundwork_seed`: the numbered, deterministic, idempotent, transactional seed stages of
+//! groundwork and the runner behind the `seed` binary.
+//!
+//! Order of work for every command: parse flags, load and validate the core data file, connect
+//! once (fail fast with the real error), check the guards (environment, prerequisites), bring
+//! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
 pub mod bulk;
+pub mod cli;
+pub mod data;
+pub mod db;
+pub mod envfile;
+pub mod error;
+pub mod exit;
+pub mod feedback;
+pub mod fingerprint;
+pub mod ids;
+pub mod ledger;
+pub mod migrations;
+pub mod plan;
+pub mod runner;
+pub mod stage;
+pub mod stages;
+pub mod upsert;
+pub mod verify;
+
+use clap::Parser;
+use cli::{AppEnv, Cli, Command};
+use error::{Result, SeedError};
+use stage::{Ctx, Stage};
+use stages::STAGES;
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+/// Variable holding an optional local password for the demo users.
+pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
+
+/// Name of the variable `--write-env` sets.
+pub const KEY_ENV_VAR: &str = "TEST_AGENT_KEY";
+
+/// Runs `seed` with the given arguments (the first is the program name) and returns the exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return exit::report(&SeedError::Internal(format!(
+                "cannot start the async runtime: {e}"
+            )));
+        }
+    };
+    match rt.block_on(execute(cli)) {
+        Ok(()) => exit::ok(),
+        Err(e) => exit::report(&e),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn database_url(cli: &Cli) -> Result<String> {
+    cli.common.database_url.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+        SeedError::Usage(
+            "no database given: pass --database-url or set DATABASE_URL (in the environment or .env).".into(),
+        )
+    })
+}
+
+/// The environment of this run and whether the database is stamped prod.
+async fn resolve_env(
+    conn: &mut diesel_async::AsyncPgConnection,
+    flag: Option<AppEnv>,
+) -> Result<(AppEnv, bool)> {
+    let stamp = migrations::env_stamp(conn).await?;
+    let stamped = stamp.as_deref().and_then(AppEnv::parse);
+    let stamp_is_prod = stamped == Some(AppEnv::Prod)
+        || stamp.as_deref().is_some_and(|s| AppEnv::parse(s).is_none());
+    if let (Some(f), Some(s)) = (flag, stamped)
+        && f != s
+    {
+        return Err(SeedError::Refused(format!(
+            "the run targets `{}` but the database is stamped `{}`. Point DATABASE_URL at the right database or fix --env/APP_ENV. Nothing was written.",
+            f.as_str(),
+            s.as_str()
+        )));
+    }
+    Ok((flag.or(stamped).unwrap_or(AppEnv::Dev), stamp_is_prod))
+}
+
+/// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
+async fn prepare_schema(url: &str, env: AppEnv, reporter: &feedback::Reporter) -> Result<()> {
+    match env {
+        AppEnv::Dev | AppEnv::Test => {
+            let applied = migrations::apply_pending(url, env.as_str()).await?;
+            if !applied.is_empty() {
+                reporter.note(&format!(
+                    "applied {} pending migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                ));
+            }
+            Ok(())
+        }
+        AppEnv::Staging | AppEnv::Prod => {
+            let pending = migrations::pending(url, env.as_str()).await?;
+            if pending.is_empty() {
+                Ok(())
+            } else {
+                Err(SeedError::Refused(format!(
+                    "{} migration(s) are pending ({}), and seed applies migrations only in dev/test. Run `migrate --env {} up` first.",
+                    pending.len(),
+                    pending.join(", "),
+                    env.as_str()
+                )))
+            }
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<()> {
+    // Everything that can be checked without the database is checked first.
+    let core = data::load(cli.common.data_dir.as_deref())?;
+    let selected: Vec<&'static dyn Stage> = stage::select(&cli.stage, STAGES)?;
+    if cli.list {
+        return list(&cli).await;
+    }
+    let url = database_url(&cli)?;
+    let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
+    let mut conn = db::connect(&url).await?;
+    let (env, stamp_is_prod) = resolve_env(&mut conn, cli.common.env).await?;
+    let ctx = Ctx {
+        rng_seed: cli.common.rng_seed,
+        as_of: cli.common.as_of,
+        scale: cli.common.scale,
+        core,
+        artifacts_dir: cli.common.artifacts_dir.clone(),
+        rotate_key: cli.rotate_key,
+        // Environment only (never a flag): a flag would show in `ps` and shell history.
+        demo_password: std::env::var(DEMO_PASSWORD_VAR)
+            .ok()
+            .filter(|p| !p.is_empty()),
+        reporter,
+        new_key: Mutex::new(None),
+    };
+    match cli.command {
+        Some(Command::Verify) => {
+            let problems = verify::run(&mut conn, &ctx).await?;
+            if problems == 0 {
+                Ok(())
+            } else {
+                Err(SeedError::VerifyFailed(problems))
+            }
+        }
+        Some(Command::Reset { hard }) => {
+            if env == AppEnv::Prod || stamp_is_prod {
+                return Err(SeedError::Refused(
+                    "seed reset empties the database and is never run in production. Nothing was changed.".into(),
+                ));
+            }
+            if env == AppEnv::Staging {
+                return Err(SeedError::Refused(
+                    "seed reset runs only on dev/test databases. Nothing was changed.".into(),
+                ));
+            }
+            drop(conn);
+            if hard {
+                let n = migrations::revert_all(&url, env.as_str()).await?;
+                ctx.reporter.note(&format!("reverted {n} migration(s)"));
+            }
+            prepare_schema(&url, env, &ctx.reporter).await?;
+            let mut conn = db::connect(&url).await?;
+            ledger::ensure(&mut conn).await?;
+            reset_tables(&mut conn).await?;
+            ctx.reporter
+                .note("emptied the seeded tables and the seed ledger");
+            seed(
+                &url,
+                &mut conn,
+                &ctx,
+                STAGES,
+                true,
+                cli.keep_going,
+                cli.write_env.as_deref(),
+            )
+            .await
+        }
+        None => {
+            runner::check_prod(env, stamp_is_prod, &selected)?;
+            runner::check_prerequisites(&mut conn, &selected).await?;
+            prepare_schema(&url, env, &ctx.reporter).await?;
+            ledger::ensure(&mut conn).await?;
+            seed(
+                &url,
+                &mut conn,
+                &ctx,
+                &selected,
+                cli.force,
+                cli.keep_going,
+                cli.write_env.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
+async fn seed(
+    url: &str,
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &Ctx,
+    stages: &[&dyn Stage],
+    force: bool,
+    keep_going: bool,
+    write_env: Option<&std::path::Path>,
+) -> Result<()> {
+    let pool = db::pool(url, 2).await?;
+    let result = runner::run_stages(&pool, ctx, stages, force, keep_going).await;
+    // The key is shown even when a later stage failed: its own stage committed.
+    let new_key = ctx.new_key.lock().ok().and_then(|mut k| k.take());
+    if let Some(key) = &new_key {
+        show_key(ctx, key, write_env)?;
+    } else if write_env.is_some()
+        && stages
+            .iter()
+            .any(|s| s.id() == stages::s01_core_entities::ID)
+    {
+        ctx.reporter.note("the existing API key was kept, so .env was not changed; use --rotate-key --write-env for a new one");
+    }
+    let rows = result?;
+    let fp = runner::dataset_fingerprint(conn, STAGES).await?;
+    ctx.reporter.summary(&rows, &fp);
+    Ok(())
+}
+
+fn show_key(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
+    // The one place the plaintext key is printed, on stdout, once.
+    match ctx.reporter_format() {
+        cli::LogFormat::Json => println!(
+            "{}",
+            serde_json::json!({"event": "api_key", "name": KEY_ENV_VAR, "key": key})
+        ),
+        cli::LogFormat::Text => {
+            eprintln!("New test agent API key (shown once; it is stored only as a hash):");
+            println!("{KEY_ENV_VAR}={key}");
+        }
+    }
+    if let Some(path) = write_env {
+        envfile::set_var(path, KEY_ENV_VAR, key)?;
+        ctx.reporter.note(&format!(
+            "wrote {KEY_ENV_VAR} to {} (mode 0600)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Empties every table a stage owns, and the ledger, in one transaction.
+async fn reset_tables(conn: &mut diesel_async::AsyncPgConnection) -> Result<()> {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let tables: Vec<String> = runner::all_tables(STAGES)
+        .iter()
+        .map(|t| format!("public.\"{}\"", t.name))
+        .collect();
+    let sql = format!(
+        "TRUNCATE {} CASCADE; DELETE FROM groundwork.seed_ledger;",
+        tables.join(", ")
+    );
+    conn.transaction::<(), SeedError, _>(async |c| {
+        c.batch_execute(&sql).await?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| match e {
+        SeedError::Database { source, .. } => SeedError::Database {
+            doing: "emptying the seeded tables".into(),
+            source,
+        },
+        other => other,
+    })
+}
+
+/// `seed --list`: stages, prerequisites, and their last run on this database (when reachable).
+async fn list(cli: &Cli) -> Result<()> {
+    let mut conn = match database_url(cli) {
+        Ok(url) => Some(db::connect(&url).await?),
+        Err(_) => None,
+    };
+    let has_ledger = match conn.as_mut() {
+        Some(c) => ledger::exists(c).await?,
+        None => false,
+    };
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(["stage", "description", "prerequisites", "last run"]);
+    for s in STAGES {
+        let last = match (conn.as_mut(), has_ledger) {
+            (Some(c), true) => match ledger::last(c, s.id()).await? {
+                Some(e) => format!("{} {}", e.status, e.finished_at.format("%Y-%m-%d %H:%M")),
+                None => "never".into(),
+            },
+            (Some(_), false) => "never".into(),
+            (None, _) => "unknown (no DATABASE_URL)".into(),
+        };
+        let prereq = if s.prerequisites().is_empty() {
+            "-".to_string()
+        } else {
+            s.prerequisites().join(", ")
+        };
+        t.add_row([
+            s.id().to_string(),
+            s.description().to_string(),
+            prereq,
+            last,
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+impl Ctx {
+    /// The output format (for the one key print).
+    pub fn reporter_format(&self) -> cli::LogFormat {
+        self.reporter.format()
+    }
+}

@@ -288,10 +288,15 @@ fn template(key: &str, build: impl FnOnce(&str)) -> String {
         .is_some();
     if !exists {
         let building = format!("{name}_building");
+        // Two round trips: a multi-statement string runs as one implicit
+        // transaction, which DROP/CREATE DATABASE refuse.
         lock_conn
             .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE); CREATE DATABASE \"{building}\""
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
             ))
+            .expect("drop leftover template database");
+        lock_conn
+            .batch_execute(&format!("CREATE DATABASE \"{building}\""))
             .expect("create template database");
         build(&url_for_db(server_url(), &building));
         // Renaming only after a successful build means a crashed build never

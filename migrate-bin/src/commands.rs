@@ -1,0 +1,783 @@
+//! The subcommands: guard, run the engine, print what happened.
+//!
+//! Every command that changes the database follows one order: take the migration lock →
+//! check the environment stamp → verify (drift, database ahead) → work out what to do →
+//! (prod or --require-backup) plan, confirm, backup → apply with the audit log → release.
+//! Everything before "apply" changes nothing, so every refusal leaves the database as it was.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl;
+
+use crate::audit;
+use crate::backup;
+use crate::cli::{Command, GlobalArgs};
+use crate::db;
+use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
+use crate::error::MigrateError;
+use crate::guard;
+use crate::lint;
+use crate::redact::redact;
+use crate::settings::{Environment, Settings};
+use crate::source::{Migration, MigrationSource};
+
+/// `println!` that ignores a closed stdout (`migrate status | head`): output is a report,
+/// and a reader that stopped listening must neither crash the run nor stop a migration.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Output options shared by the commands.
+struct Output {
+    json: bool,
+    quiet: bool,
+}
+
+impl Output {
+    fn event(&self, event: Event<'_>) {
+        if let Event::Retrying {
+            migration,
+            attempt,
+            of,
+            wait,
+        } = event
+        {
+            // Retries matter even with --quiet/--json: they explain a slow run.
+            eprintln!(
+                "warning: {} {} hit lock_timeout; retrying in {:.1} s (attempt {attempt} of {of})",
+                migration.version,
+                migration.name,
+                wait.as_secs_f64()
+            );
+            return;
+        }
+        if self.json || self.quiet {
+            return;
+        }
+        match event {
+            Event::Applied {
+                migration,
+                duration,
+            } => {
+                say!(
+                    "Applied {} {} ({} ms)",
+                    migration.version,
+                    migration.name,
+                    duration.as_millis()
+                );
+            }
+            Event::Reverted {
+                migration,
+                duration,
+            } => {
+                say!(
+                    "Reverted {} {} ({} ms)",
+                    migration.version,
+                    migration.name,
+                    duration.as_millis()
+                );
+            }
+            Event::Retrying { .. } => {}
+        }
+    }
+
+    fn summary(&self, action: &str, done: &[Done], nothing: &str) {
+        if self.json {
+            say!("{}", serde_json::json!({ action: done }));
+        } else if done.is_empty() && !self.quiet {
+            say!("{nothing}");
+        }
+    }
+
+    fn info(&self, line: &str) {
+        if !self.json && !self.quiet {
+            say!("{line}");
+        }
+    }
+}
+
+/// Runs one subcommand.
+pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(), MigrateError> {
+    let out = Output {
+        json: global.json,
+        quiet: global.quiet,
+    };
+    let settings = Settings::resolve(global.database_url.clone(), global.env)?;
+    let source = MigrationSource::from_option(global.migrations_dir.clone());
+    tracing::debug!(url = %redact(&settings.database_url), env = %settings.env, source = %source.describe(), "starting");
+
+    match command {
+        Command::Status => {
+            let mut engine = connect(&settings, &source, global, "status").await?;
+            let status = engine.status().await?;
+            let stamp = engine.environment_stamp().await?;
+            print_status(&status, stamp, &out, &settings);
+            Ok(())
+        }
+        Command::Up { to } => {
+            let migrations = source.load_migrations()?;
+            if let Some(to) = to {
+                check_to(to, &migrations, &source)?;
+            }
+            let mut engine = connect_with(&settings, migrations, &source, global, "up").await?;
+            let result = up(&mut engine, to.as_deref(), &settings, global, &out).await;
+            engine.finish(&result).await;
+            out.summary(
+                "applied",
+                &result?,
+                "Nothing to apply: the database is up to date.",
+            );
+            Ok(())
+        }
+        Command::Down { steps, to, all } => {
+            let target = match (steps, to, all) {
+                (_, _, true) => RevertTarget::All,
+                (_, Some(to), _) => RevertTarget::To(to.clone()),
+                (Some(0), _, _) => {
+                    return Err(MigrateError::InvalidArgument(
+                        "--steps must be at least 1 (use --all to revert everything)".into(),
+                    ));
+                }
+                (Some(n), _, _) => RevertTarget::Steps(*n),
+                (None, None, false) => RevertTarget::Steps(1),
+            };
+            if target == RevertTarget::All && settings.env == Environment::Prod {
+                return Err(MigrateError::Refused(
+                    "`down --all` destroys every table and is not allowed in prod; revert specific migrations with --steps or --to".into(),
+                ));
+            }
+            let mut engine = connect(&settings, &source, global, "down").await?;
+            let result = down(&mut engine, &target, &settings, global, &out).await;
+            engine.finish(&result).await;
+            out.summary(
+                "reverted",
+                &result?,
+                "Nothing to revert: no migration is applied.",
+            );
+            Ok(())
+        }
+        Command::Redo { steps } => {
+            if *steps == 0 {
+                return Err(MigrateError::InvalidArgument(
+                    "--steps must be at least 1".into(),
+                ));
+            }
+            let mut engine = connect(&settings, &source, global, "redo").await?;
+            let result = redo(&mut engine, *steps, &settings, global, &out).await;
+            engine.finish(&result).await;
+            out.summary(
+                "redone",
+                &result?,
+                "Nothing to redo: no migration is applied.",
+            );
+            Ok(())
+        }
+        Command::Setup => {
+            if !settings.env.is_disposable() {
+                return Err(MigrateError::Refused(format!(
+                    "`migrate setup` creates databases and is for dev and test only, but the environment is {}. \
+                     Create production and staging databases through your normal provisioning, then run `migrate up`",
+                    settings.env
+                )));
+            }
+            let migrations = source.load_migrations()?;
+            let created = create_database_if_missing(&settings.database_url).await?;
+            let name = db::database_name(&db::parse_url(&settings.database_url)?);
+            out.info(&if created {
+                format!("Created database {name}")
+            } else {
+                format!("Database {name} already exists")
+            });
+            let mut engine = connect_with(&settings, migrations, &source, global, "setup").await?;
+            let result = up(&mut engine, None, &settings, global, &out).await;
+            engine.finish(&result).await;
+            let done = result?;
+            if out.json {
+                say!(
+                    "{}",
+                    serde_json::json!({ "created": created, "applied": done })
+                );
+            } else if done.is_empty() {
+                out.info("Nothing to apply: the database is up to date.");
+            }
+            Ok(())
+        }
+        Command::Plan { to } => {
+            let migrations = source.load_migrations()?;
+            if let Some(to) = to {
+                check_to(to, &migrations, &source)?;
+            }
+            let mut engine = connect_with(&settings, migrations, &source, global, "plan").await?;
+            let verification = engine.verify().await?;
+            let pending = engine.pending(to.as_deref()).await?;
+            let tables = existing_tables(&mut engine).await?;
+            print_plan(&pending, &verification, &tables, &out, true);
+            Ok(())
+        }
+        Command::Verify => {
+            let mut engine = connect(&settings, &source, global, "verify").await?;
+            let mut verification = engine.verify().await?;
+            // Adopting diesel_cli's migrations writes, so only if no migration run is active.
+            if !verification.unrecorded.is_empty() && guard::try_lock(engine.connection()).await? {
+                let result = async {
+                    engine.check_environment().await?;
+                    engine.adopt_unrecorded().await
+                }
+                .await;
+                guard::release_lock(engine.connection()).await;
+                let adopted = result?;
+                verification.ok.extend(adopted);
+                verification.unrecorded.clear();
+            }
+            print_verification(&verification, &out);
+            match verification.to_error(engine.source_desc()) {
+                Some(err) => Err(err),
+                None => Ok(()),
+            }
+        }
+        Command::AcceptChecksum { version } => {
+            let mut engine = connect(&settings, &source, global, "accept-checksum").await?;
+            let result = async {
+                lock(&mut engine, global).await?;
+                engine.check_environment().await?;
+                if settings.env == Environment::Prod {
+                    confirm(
+                        global,
+                        &format!("Accept the changed up.sql of {version} in prod?"),
+                    )?;
+                }
+                engine.accept_checksum(version).await
+            }
+            .await;
+            engine.finish(&result).await;
+            let (old, new) = result?;
+            if out.json {
+                say!(
+                    "{}",
+                    serde_json::json!({ "version": version, "old_checksum": old, "new_checksum": new })
+                );
+            } else {
+                out.info(&format!("Accepted the current up.sql of {version}: checksum {old} -> {new} (recorded in the audit log)"));
+            }
+            Ok(())
+        }
+        Command::History { limit } => {
+            let mut engine = connect(&settings, &source, global, "history").await?;
+            let runs = audit::history(engine.connection(), (*limit).max(1)).await?;
+            print_history(&runs, &out);
+            Ok(())
+        }
+    }
+}
+
+fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOptions {
+    let mut opts = RunOptions::new(settings.env, command);
+    if global.lock_timeout.is_some() {
+        opts.lock_timeout = global.lock_timeout.filter(|d| !d.is_zero());
+    }
+    opts.lock_retries = global.lock_retries;
+    opts
+}
+
+async fn connect(
+    settings: &Settings,
+    source: &MigrationSource,
+    global: &GlobalArgs,
+    command: &str,
+) -> Result<Engine, MigrateError> {
+    Engine::connect(settings, source, run_options(settings, global, command)).await
+}
+
+async fn connect_with(
+    settings: &Settings,
+    migrations: Vec<Migration>,
+    source: &MigrationSource,
+    global: &GlobalArgs,
+    command: &str,
+) -> Result<Engine, MigrateError> {
+    let conn = db::connect(&settings.database_url, &crate::engine::application_name()).await?;
+    Ok(Engine::from_parts(
+        conn,
+        migrations,
+        source.describe(),
+        run_options(settings, global, command),
+    ))
+}
+
+/// Checked before connecting, so a typo never touches the database.
+fn check_to(
+    to: &str,
+    migrations: &[Migration],
+    source: &MigrationSource,
+) -> Result<(), MigrateError> {
+    if migrations.iter().any(|m| m.version == to) {
+        return Ok(());
+    }
+    Err(MigrateError::UnknownVersion {
+        requested: to.to_string(),
+        source_desc: source.describe(),
+        known: migrations.iter().map(|m| m.version.clone()).collect(),
+    })
+}
+
+async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(), MigrateError> {
+    engine
+        .lock(global.lock_wait, &mut |holder, wait| match holder {
+            Some(h) => eprintln!(
+                "Waiting for the migration lock held by {h} (giving up after {:.0} s, --lock-wait)",
+                wait.as_secs_f64()
+            ),
+            None => eprintln!(
+                "Waiting for the migration lock (giving up after {:.0} s)",
+                wait.as_secs_f64()
+            ),
+        })
+        .await
+}
+
+/// Lock, environment, drift: the guards every changing command passes first.
+async fn guards(
+    engine: &mut Engine,
+    global: &GlobalArgs,
+    check_drift: bool,
+) -> Result<Verification, MigrateError> {
+    lock(engine, global).await?;
+    engine.check_environment().await?;
+    let verification = engine.verify().await?;
+    if check_drift && let Some(err) = verification.to_error(engine.source_desc()) {
+        return Err(err);
+    }
+    if let Some(hint) = verification.cleanup_hint() {
+        eprintln!("warning: {hint}");
+    }
+    Ok(verification)
+}
+
+async fn up(
+    engine: &mut Engine,
+    to: Option<&str>,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    let verification = guards(engine, global, true).await?;
+    let pending = engine.pending(to).await?;
+    if pending.is_empty() {
+        engine.adopt_unrecorded().await?;
+        return Ok(Vec::new());
+    }
+    production_gate(
+        engine,
+        &pending,
+        &verification,
+        "apply",
+        settings,
+        global,
+        out,
+    )
+    .await?;
+    engine.apply_pending(to, &mut |e| out.event(e)).await
+}
+
+async fn down(
+    engine: &mut Engine,
+    target: &RevertTarget,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    let verification = guards(engine, global, false).await?;
+    let to_revert = engine.revert_preview(target).await?;
+    if to_revert.is_empty() {
+        return Ok(Vec::new());
+    }
+    production_gate(
+        engine,
+        &to_revert,
+        &verification,
+        "revert",
+        settings,
+        global,
+        out,
+    )
+    .await?;
+    engine.revert(target, &mut |e| out.event(e)).await
+}
+
+async fn redo(
+    engine: &mut Engine,
+    steps: usize,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    let verification = guards(engine, global, true).await?;
+    let to_redo = engine.revert_preview(&RevertTarget::Steps(steps)).await?;
+    if to_redo.is_empty() {
+        return Ok(Vec::new());
+    }
+    production_gate(
+        engine,
+        &to_redo,
+        &verification,
+        "redo",
+        settings,
+        global,
+        out,
+    )
+    .await?;
+    engine.redo(steps, &mut |e| out.event(e)).await
+}
+
+/// In prod (or with --require-backup): show the plan, insist on --require-backup (prod),
+/// confirm (prod), take and verify the backup. Changes nothing in the database.
+async fn production_gate(
+    engine: &mut Engine,
+    migrations: &[Migration],
+    verification: &Verification,
+    verb: &str,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<(), MigrateError> {
+    let prod = settings.env == Environment::Prod;
+    if !prod && !global.require_backup {
+        return Ok(());
+    }
+    if prod {
+        let tables = existing_tables(engine).await?;
+        // The plan goes to stderr so stdout stays machine-readable with --json.
+        eprintln!("Plan ({verb} in {}):", settings.env);
+        for m in migrations {
+            eprintln!("  {} {} ({})", m.version, m.name, tx_label(m));
+            for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
+                eprintln!("    warning: {}", w.message);
+            }
+        }
+        let _ = verification;
+        if !global.require_backup {
+            return Err(MigrateError::Refused(format!(
+                "a prod run that changes the schema needs --require-backup ({} migration(s) to {verb}); \
+                 rerun with --require-backup [--backup-dir DIR]",
+                migrations.len()
+            )));
+        }
+        confirm(
+            global,
+            &format!(
+                "{verb} {} migration(s) on the prod database?",
+                migrations.len()
+            ),
+        )?;
+    }
+    let target = db::parse_url(&settings.database_url)?;
+    let name = db::database_name(&target);
+    let label = migrations
+        .first()
+        .map(|m| m.version.as_str())
+        .unwrap_or("run");
+    let started = std::time::Instant::now();
+    let info =
+        backup::take_backup(&settings.database_url, &name, &global.backup_dir, label).await?;
+    eprintln!(
+        "Backup written and verified: {} ({} bytes, {} entries, sha256 {}) in {} ms",
+        info.path.display(),
+        info.size_bytes,
+        info.entries,
+        info.sha256,
+        started.elapsed().as_millis()
+    );
+    let _ = out;
+    engine.set_backup(info);
+    Ok(())
+}
+
+/// Asks on a terminal; `--yes` answers for pipelines; no terminal and no `--yes` refuses.
+fn confirm(global: &GlobalArgs, question: &str) -> Result<(), MigrateError> {
+    if global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(MigrateError::Refused(format!(
+            "{question} needs confirmation, but there is no terminal to ask on; pass --yes in pipelines"
+        )));
+    }
+    eprint!("{question} Type 'yes' to continue: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| MigrateError::Refused(format!("could not read the confirmation: {e}")))?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(MigrateError::Refused(
+            "not confirmed; nothing was changed".into(),
+        ))
+    }
+}
+
+fn tx_label(m: &Migration) -> &'static str {
+    if m.run_in_transaction {
+        "in a transaction"
+    } else {
+        "NOT in a transaction"
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct TableName {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Existing tables as `name` (for tables on the search path) and `schema.name`.
+async fn existing_tables(engine: &mut Engine) -> Result<BTreeSet<String>, MigrateError> {
+    let rows: Vec<TableName> = diesel::sql_query(
+        "SELECT lower(schemaname || '.' || tablename) AS name FROM pg_tables \
+         UNION ALL SELECT lower(tablename) FROM pg_tables WHERE schemaname = ANY (current_schemas(false))",
+    )
+    .load(engine.connection())
+    .await
+    .map_err(|e| MigrateError::db("listing existing tables", &e))?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+fn print_plan(
+    pending: &[Migration],
+    verification: &Verification,
+    tables: &BTreeSet<String>,
+    out: &Output,
+    with_sql: bool,
+) {
+    let exists = |t: &str| tables.contains(t);
+    if out.json {
+        let value = serde_json::json!({
+            "environment": verification.environment,
+            "drift": {
+                "changed": verification.changed,
+                "ahead": verification.ahead,
+                "blocks_up": !verification.is_clean(),
+            },
+            "cleanup_hint": verification.cleanup_hint(),
+            "pending": pending.iter().map(|m| serde_json::json!({
+                "version": m.version,
+                "name": m.name,
+                "run_in_transaction": m.run_in_transaction,
+                "checksum": m.checksum,
+                "warnings": lint::scan(&m.up_sql, &exists),
+                "sql": m.up_sql,
+            })).collect::<Vec<_>>(),
+        });
+        say!("{value}");
+        return;
+    }
+    if let Some(err) = verification.to_error("the migrations source") {
+        say!("BLOCKED: `up` would refuse: {err}");
+    }
+    if let Some(hint) = verification.cleanup_hint() {
+        say!("Warning: {hint}");
+    }
+    if pending.is_empty() {
+        say!("Nothing to apply: the database is up to date.");
+        return;
+    }
+    say!("{} pending migration(s):", pending.len());
+    for m in pending {
+        say!();
+        say!("== {} {} ({})", m.version, m.name, tx_label(m));
+        for w in lint::scan(&m.up_sql, &exists) {
+            say!("   warning [{}]: {}", w.kind, w.message);
+        }
+        if with_sql {
+            for line in m.up_sql.lines() {
+                say!("   | {line}");
+            }
+        }
+    }
+}
+
+fn print_verification(v: &Verification, out: &Output) {
+    if out.json {
+        let value = serde_json::json!({
+            "clean": v.is_clean(),
+            "environment": v.environment,
+            "ok": v.ok,
+            "changed": v.changed,
+            "ahead": v.ahead,
+            "unrecorded": v.unrecorded,
+            "partial_failures": v.partial_failures,
+            "invalid_indexes": v.invalid_indexes,
+            "cleanup_hint": v.cleanup_hint(),
+        });
+        say!("{value}");
+        return;
+    }
+    say!(
+        "Environment stamp: {}",
+        v.environment
+            .map_or_else(|| "(none yet)".to_string(), |e| e.to_string())
+    );
+    say!("{} applied migration(s) match their files", v.ok.len());
+    for c in &v.changed {
+        say!(
+            "CHANGED  {} {}: recorded {} but the file now hashes to {}",
+            c.version,
+            c.name,
+            c.recorded,
+            c.current
+        );
+    }
+    for a in &v.ahead {
+        say!("UNKNOWN  {a}: applied in the database but not in this binary (database ahead)");
+    }
+    for u in &v.unrecorded {
+        say!("UNRECORDED {u}: applied by diesel_cli, no checksum yet (recorded by the next `up`)");
+    }
+    if let Some(hint) = v.cleanup_hint() {
+        say!("PARTIAL  {hint}");
+    }
+    if v.is_clean() {
+        say!("OK: no drift");
+    }
+}
+
+fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, settings: &Settings) {
+    if out.json {
+        let value = serde_json::json!({
+            "database": redact(&settings.database_url),
+            "environment": stamp,
+            "applied_count": status.applied_count(),
+            "pending_count": status.pending_count(),
+            "migrations": status.migrations.iter().map(|m| serde_json::json!({
+                "version": m.version,
+                "name": m.name,
+                "state": if m.applied_at.is_some() { "applied" } else { "pending" },
+                "applied_at": m.applied_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+                "run_in_transaction": m.run_in_transaction,
+                "changed": m.changed,
+            })).collect::<Vec<_>>(),
+            "unknown_applied": status.unknown_applied,
+        });
+        say!("{value}");
+        return;
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["Version", "Name", "State", "Applied at"]);
+    for m in &status.migrations {
+        let (state, at) = match m.applied_at {
+            Some(t) if m.changed => (
+                "applied, CHANGED since",
+                t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ),
+            Some(t) => ("applied", t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            None => ("pending", String::new()),
+        };
+        table.add_row([m.version.as_str(), m.name.as_str(), state, at.as_str()]);
+    }
+    for v in &status.unknown_applied {
+        table.add_row([v.as_str(), "(not in this binary)", "applied", ""]);
+    }
+    say!("{table}");
+    say!(
+        "{} applied, {} pending{}; environment stamp: {}",
+        status.applied_count(),
+        status.pending_count(),
+        if status.unknown_applied.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} applied but unknown to this binary (database ahead)",
+                status.unknown_applied.len()
+            )
+        },
+        stamp.map_or_else(|| "(none yet)".to_string(), |e| e.to_string())
+    );
+}
+
+fn print_history(runs: &[audit::RunRecord], out: &Output) {
+    if out.json {
+        say!("{}", serde_json::json!({ "runs": runs }));
+        return;
+    }
+    if runs.is_empty() {
+        say!("No runs recorded yet.");
+        return;
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "Run",
+        "Started (UTC)",
+        "Command",
+        "Env",
+        "Who",
+        "Outcome",
+        "Migrations",
+        "Backup",
+    ]);
+    for r in runs {
+        let who = format!(
+            "{}@{} (db {}, v{})",
+            r.os_user.as_deref().unwrap_or("?"),
+            r.host.as_deref().unwrap_or("?"),
+            r.db_user,
+            r.binary_version
+        );
+        let outcome = match &r.error {
+            Some(e) => format!("{}: {}", r.outcome, e.chars().take(200).collect::<String>()),
+            None => r.outcome.clone(),
+        };
+        table.add_row([
+            r.id.to_string(),
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.command.clone(),
+            r.env.clone(),
+            who,
+            outcome,
+            r.migrations.clone().unwrap_or_default().replace("; ", "\n"),
+            r.backup_path.clone().unwrap_or_default(),
+        ]);
+    }
+    say!("{table}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+/// Creates the database named in `url` via the `postgres` maintenance database.
+/// Returns whether it was created.
+async fn create_database_if_missing(url: &str) -> Result<bool, MigrateError> {
+    let target = db::parse_url(url)?;
+    let name = db::database_name(&target);
+    let mut maintenance = target.clone();
+    maintenance.dbname("postgres");
+    let mut conn =
+        db::connect_config(&mut maintenance, url, &crate::engine::application_name()).await?;
+    let row: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(&name)
+            .get_result(&mut conn)
+            .await
+            .map_err(|e| MigrateError::db("checking whether the database exists", &e))?;
+    if row.exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| MigrateError::db(format!("creating database {name}"), &e))?;
+    Ok(true)
+}

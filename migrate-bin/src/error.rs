@@ -1,0 +1,355 @@
+//! Every way a `migrate` run can fail. Messages say what happened and what to do;
+//! `exit.rs` maps each variant to the documented exit code.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Whether a migration was being applied or reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Running `up.sql`.
+    Up,
+    /// Running `down.sql`.
+    Down,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Up => "applying",
+            Self::Down => "reverting",
+        })
+    }
+}
+
+/// An error of the migration engine or the `migrate` command line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// No database URL was given anywhere.
+    #[error(
+        "no database URL: pass --database-url, or set DATABASE_URL in the environment or in .env \
+         (e.g. postgres://postgres@127.0.0.1:5432/groundwork)"
+    )]
+    MissingDatabaseUrl,
+
+    /// The URL cannot be parsed.
+    #[error(
+        "the database URL `{url}` is malformed: {reason}. Use the form \
+         postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; nothing was changed"
+    )]
+    MalformedUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+
+    /// No PostgreSQL server answered, or it refused the connection.
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {reason}. Check that the server is running and \
+         that DATABASE_URL (host, port, user, password) is right; nothing was changed"
+    )]
+    Unreachable {
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's or server's message.
+        reason: String,
+    },
+
+    /// The server answered but the database does not exist.
+    #[error(
+        "database `{database}` does not exist on the server at {url}. Create it with \
+         `migrate setup` (dev/test), or fix the database name in DATABASE_URL; nothing was changed"
+    )]
+    DatabaseMissing {
+        /// The database name.
+        database: String,
+        /// The URL, password redacted.
+        url: String,
+    },
+
+    /// `--to` names a version that neither the source nor the database knows.
+    #[error(
+        "unknown version `{requested}` for --to: it is not one of {source_desc}. Known versions: {}; \
+         nothing was changed",
+        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+    )]
+    UnknownVersion {
+        /// What was asked for.
+        requested: String,
+        /// Where migrations were read from.
+        source_desc: String,
+        /// Every version known.
+        known: Vec<String>,
+    },
+
+    /// The migrations folder or one of its entries is unusable.
+    #[error("{}: {reason}; nothing was changed", path.display())]
+    BadMigrations {
+        /// The folder or file at fault.
+        path: PathBuf,
+        /// What is wrong with it and how to fix it.
+        reason: String,
+    },
+
+    /// A flag value that makes no sense (e.g. `--steps 0`).
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    /// A safety guard refused the run before anything changed.
+    #[error("refused: {0}")]
+    Refused(String),
+
+    /// A migration cannot be reverted because it has no `down.sql`.
+    #[error(
+        "migration {version} {name} has no down.sql, so it cannot be reverted; add a down.sql or \
+         revert fewer migrations; nothing was changed"
+    )]
+    Irreversible {
+        /// Version of the migration.
+        version: String,
+        /// Name of the migration.
+        name: String,
+    },
+
+    /// Migrations recorded as applied that the source does not have, and which an operation
+    /// needs (e.g. reverting them).
+    #[error(
+        "the database has migrations applied that {source_desc} does not contain: {}. \
+         The database is ahead of this binary: use the binary (or --migrations-dir) that applied \
+         them; nothing was changed",
+        versions.join(", ")
+    )]
+    DatabaseAhead {
+        /// Where migrations were read from.
+        source_desc: String,
+        /// The unknown versions.
+        versions: Vec<String>,
+    },
+
+    /// A migration's SQL failed.
+    #[error("{}", describe_migration_failure(*direction, version, name, error, *transactional, done))]
+    MigrationFailed {
+        /// Applying or reverting.
+        direction: Direction,
+        /// Version of the failed migration.
+        version: String,
+        /// Name of the failed migration.
+        name: String,
+        /// PostgreSQL's error, with position, detail and hint when known.
+        error: String,
+        /// Whether the failed migration ran in a transaction (and was rolled back).
+        transactional: bool,
+        /// Migrations completed in this run before the failure, as `version name`.
+        done: Vec<String>,
+    },
+
+    /// The database is stamped with another environment than the run names.
+    #[error(
+        "refused: this database is stamped as environment `{stamped}`, but the run says `{requested}` \
+         (--env or APP_ENV). Check that DATABASE_URL points at the database you mean; if it does, \
+         rerun with --env {stamped}. Nothing was changed"
+    )]
+    EnvironmentMismatch {
+        /// The environment recorded in the database.
+        stamped: crate::settings::Environment,
+        /// The environment the run named.
+        requested: crate::settings::Environment,
+    },
+
+    /// Another session held the migration lock for longer than `--lock-wait`.
+    #[error(
+        "another migration run holds the migration lock on this database (held by {}); gave up after \
+         waiting {waited_secs:.1} s (--lock-wait). Wait for it to finish and rerun, or raise --lock-wait; \
+         nothing was changed",
+        holder.as_deref().unwrap_or("a session that has just ended")
+    )]
+    LockTimeout {
+        /// How long we waited.
+        waited_secs: f64,
+        /// Who holds it, as far as `pg_stat_activity` tells.
+        holder: Option<String>,
+    },
+
+    /// Applied migrations differ from the source, or the database has migrations the source
+    /// does not know.
+    #[error("{}", describe_drift(changed, ahead, source_desc))]
+    Drift {
+        /// `version name: recorded <sha> now <sha>` for each changed migration.
+        changed: Vec<String>,
+        /// Versions applied in the database but unknown to the source.
+        ahead: Vec<String>,
+        /// Where migrations were read from.
+        source_desc: String,
+    },
+
+    /// The pre-migration backup could not be taken or verified.
+    #[error(
+        "backup failed: {reason}. Nothing was applied; fix the cause and rerun (see docs/production-runbook.md)"
+    )]
+    BackupFailed {
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A query of the engine's own bookkeeping failed.
+    #[error(
+        "database error while {context}: {error}. Check the server log; rerun with RUST_LOG=debug for details"
+    )]
+    Database {
+        /// What the engine was doing.
+        context: String,
+        /// The server's or driver's message.
+        error: String,
+    },
+}
+
+fn describe_drift(changed: &[String], ahead: &[String], source_desc: &str) -> String {
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!(
+            "applied migrations whose up.sql changed since they were applied: {}. Restore the \
+             original files (a released migration must never be edited; add a new migration instead), \
+             or, if the change is known to be harmless (e.g. a comment), accept it with \
+             `migrate accept-checksum VERSION`",
+            changed.join("; ")
+        ));
+    }
+    if !ahead.is_empty() {
+        parts.push(format!(
+            "the database has migrations applied that {source_desc} does not contain: {} (the database \
+             is ahead of this binary; deploy the binary that applied them)",
+            ahead.join(", ")
+        ));
+    }
+    format!(
+        "drift: {}. Nothing was changed; `migrate verify` shows the details",
+        parts.join(". Also, ")
+    )
+}
+
+fn describe_migration_failure(
+    direction: Direction,
+    version: &str,
+    name: &str,
+    error: &str,
+    transactional: bool,
+    done: &[String],
+) -> String {
+    let mut msg = format!("{direction} migration {version} {name} failed: {error}.");
+    if transactional {
+        msg.push_str(" Its changes were rolled back.");
+    } else {
+        msg.push_str(
+            " It ran outside a transaction, so the statements before the failing one stay in \
+             effect: check for leftovers (e.g. an INVALID index from CREATE INDEX CONCURRENTLY, \
+             drop it) before rerunning.",
+        );
+    }
+    let verb = match direction {
+        Direction::Up => "Applied",
+        Direction::Down => "Reverted",
+    };
+    if done.is_empty() {
+        msg.push_str(&format!(" {verb} before the failure in this run: none."));
+    } else {
+        msg.push_str(&format!(
+            " {verb} before the failure in this run (kept): {}.",
+            done.join(", ")
+        ));
+    }
+    match direction {
+        Direction::Up => msg.push_str(" Fix the migration's SQL and run `migrate up` again."),
+        Direction::Down => msg.push_str(&format!(
+            " {version} and every older migration are still applied; fix its down.sql and rerun."
+        )),
+    }
+    msg
+}
+
+impl MigrateError {
+    /// Wraps a failed bookkeeping query.
+    pub(crate) fn db(context: impl Into<String>, error: &diesel::result::Error) -> Self {
+        Self::Database {
+            context: context.into(),
+            error: describe_db_error(error, None),
+        }
+    }
+}
+
+/// Formats a diesel error with PostgreSQL's detail, hint and, when the statement text is
+/// known, the line and column of the error position.
+pub fn describe_db_error(error: &diesel::result::Error, sql: Option<&str>) -> String {
+    match error {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let mut out = info.message().to_string();
+            if let (Some(pos), Some(sql)) = (info.statement_position(), sql)
+                && let Some((line, col)) = line_col(sql, pos)
+            {
+                out.push_str(&format!(" (at line {line}, column {col})"));
+            }
+            if let Some(detail) = info.details() {
+                out.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = info.hint() {
+                out.push_str(&format!("; hint: {hint}"));
+            }
+            out
+        }
+        other => other.to_string(),
+    }
+}
+
+/// PostgreSQL positions are 1-based character offsets into the query string.
+fn line_col(sql: &str, position: i32) -> Option<(usize, usize)> {
+    let index = usize::try_from(position).ok()?.checked_sub(1)?;
+    let mut line = 1;
+    let mut col = 1;
+    for (i, ch) in sql.chars().enumerate() {
+        if i == index {
+            return Some((line, col));
+        }
+        if ch == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let sql = "SELECT 1;\nSELEC 2;";
+        assert_eq!(line_col(sql, 11), Some((2, 1)));
+        assert_eq!(line_col(sql, 1), Some((1, 1)));
+        assert_eq!(line_col(sql, 100), None);
+    }
+
+    #[test]
+    fn failure_message_lists_done_migrations() {
+        let err = MigrateError::MigrationFailed {
+            direction: Direction::Down,
+            version: "3".into(),
+            name: "c".into(),
+            error: "boom".into(),
+            transactional: true,
+            done: vec!["5 e".into(), "4 d".into()],
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("reverting migration 3 c failed: boom"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Reverted before the failure in this run (kept): 5 e, 4 d"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! What the user sees: progress per stage (bars on a terminal, plain lines otherwise, JSON
+//! events with `--log-format json`), the summary table, and `--quiet`.
+
+use crate::cli::LogFormat;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Row counts of one table after a stage.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct TableCounts {
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+}
+
+/// One line of the summary.
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    pub stage: String,
+    pub status: String,
+    pub counts: TableCounts,
+    pub millis: u128,
+}
+
+/// Reports progress in the chosen format.
+pub struct Reporter {
+    format: LogFormat,
+    quiet: bool,
+    tty: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Reporter {
+    /// A reporter for the given flags; bars only when stderr is a terminal.
+    pub fn new(format: LogFormat, quiet: bool) -> Self {
+        Reporter {
+            format,
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Whether `--quiet` was given.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The output format.
+    pub fn format(&self) -> LogFormat {
+        self.format
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        println!("{value}");
+    }
+
+    fn text(&self) -> bool {
+        self.format == LogFormat::Text && !self.quiet
+    }
+
+    /// A stage starts.
+    pub fn start(&self, stage: &str, description: &str) {
+        match self.format {
+            LogFormat::Json => self.json(json!({"event": "start", "stage": stage})),
+            LogFormat::Text if self.quiet => {}
+            LogFormat::Text if self.tty => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} [{elapsed}]")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(stage.to_string());
+                bar.set_message(description.to_string());
+                bar.enable_steady_tick(Duration::from_millis(100));
+                if let Ok(mut slot) = self.bar.lock() {
+                    *slot = Some(bar);
+                }
+            }
+            LogFormat::Text => eprintln!("==> {stage}: {description}"),
+        }
+    }
+
+    /// Rows of a stage removed because the generator no longer produces them.
+    pub fn cleanup(&self, stage: &str, table: &str, deleted: u64) {
+        match self.format {
+            LogFormat::Json => self.json(
+                json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
+            ),
+            LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
+                eprintln!("    {table}: {deleted} stale rows removed");
+            }
+            LogFormat::Text => {}
+        }
+    }
+
+    /// Rows written to one table.
+    pub fn insert(&self, stage: &str, table: &str, c: &TableCounts) {
+        match self.format {
+            LogFormat::Json => self.json(json!({
+                "event": "insert", "stage": stage, "table": table, "rows": c.rows,
+                "inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged,
+            })),
+            LogFormat::Text if !self.text() => {}
+            LogFormat::Text => {
+                let guard = self.bar.lock().ok();
+                match guard.as_ref().and_then(|g| g.as_ref()) {
+                    Some(bar) => bar.set_message(format!("{table}: {} rows", c.rows)),
+                    None => eprintln!(
+                        "    {table}: {} rows ({} inserted, {} updated, {} unchanged)",
+                        c.rows, c.inserted, c.updated, c.unchanged
+                    ),
+                }
+            }
+        }
+    }
+
+    /// A stage finished (ran, or was skipped as unchanged).
+    pub fn complete(
+        &self,
+        stage: &str,
+        status: &str,
+        c: &TableCounts,
+        millis: u128,
+        fingerprint: &str,
+    ) {
+        self.finish_bar();
+        match self.format {
+            LogFormat::Json => self.json(json!({
+                "event": "complete", "stage": stage, "status": status, "rows": c.rows,
+                "inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged,
+                "deleted": c.deleted, "millis": millis, "fingerprint": fingerprint,
+            })),
+            LogFormat::Text if !self.text() => {}
+            LogFormat::Text => eprintln!(
+                "    {stage} {status}: {} rows, {} inserted, {} updated in {millis} ms (fingerprint {})",
+                c.rows,
+                c.inserted,
+                c.updated,
+                short(fingerprint)
+            ),
+        }
+    }
+
+    /// A stage failed or was blocked.
+    pub fn error(&self, stage: &str, message: &str) {
+        self.finish_bar();
+        match self.format {
+            LogFormat::Json => {
+                self.json(json!({"event": "error", "stage": stage, "message": message}))
+            }
+            // The error itself is printed once at the end, on stderr.
+            LogFormat::Text if self.text() => eprintln!("    {stage} failed"),
+            LogFormat::Text => {}
+        }
+    }
+
+    /// A free-form note (migrations applied, files written...).
+    pub fn note(&self, message: &str) {
+        match self.format {
+            LogFormat::Json => self.json(json!({"event": "note", "message": message})),
+            LogFormat::Text if self.text() => eprintln!("{message}"),
+            LogFormat::Text => {}
+        }
+    }
+
+    fn finish_bar(&self) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// The summary table and the dataset fingerprint.
+    pub fn summary(&self, rows: &[SummaryRow], dataset_fingerprint: &str) {
+        match self.format {
+            LogFormat::Json => {
+                self.json(json!({"event": "summary", "fingerprint": dataset_fingerprint}))
+            }
+            LogFormat::Text if self.quiet => {}
+            LogFormat::Text => {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                    "stage",
+                    "status",
+                    "rows",
+                    "inserted",
+                    "updated",
+                    "unchanged",
+                    "time",
+                ]);
+                for r in rows {
+                    t.add_row([
+                        r.stage.clone(),
+                        r.status.clone(),
+                        r.counts.rows.to_string(),
+                        r.counts.inserted.to_string(),
+                        r.counts.updated.to_string(),
+                        r.counts.unchanged.to_string(),
+                        format!("{} ms", r.millis),
+                    ]);
+                }
+                println!("{t}");
+                println!("dataset fingerprint: {dataset_fingerprint}");
+            }
+        }
+    }
+}
+
+fn short(fp: &str) -> &str {
+    fp.get(..12).unwrap_or(fp)
+}

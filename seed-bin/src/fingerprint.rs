@@ -1,0 +1,143 @@
+//! Table snapshots (to count inserted/updated/unchanged rows) and fingerprints (to detect
+//! change and to compare databases). All computed by PostgreSQL, in a canonical order.
+
+use crate::error::{Result, SeedError};
+use crate::feedback::TableCounts;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// A table a stage owns, and the columns left out of its fingerprint (values that are random
+/// by design, such as an API key's hash and lookup prefix).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedTable {
+    pub name: &'static str,
+    pub not_fingerprinted: &'static [&'static str],
+}
+
+/// Shorthand for a table fingerprinted whole.
+pub const fn table(name: &'static str) -> OwnedTable {
+    OwnedTable {
+        name,
+        not_fingerprinted: &[],
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct KeyHash {
+    #[diesel(sql_type = Text)]
+    k: String,
+    #[diesel(sql_type = Text)]
+    h: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Fp {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Text)]
+    fp: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PkCols {
+    #[diesel(sql_type = Text)]
+    cols: String,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn pk_expr(conn: &mut AsyncPgConnection, table: &str) -> Result<String> {
+    let r: PkCols = diesel::sql_query(
+        "SELECT coalesce(string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY a.attnum), 't.ctid') AS cols
+         FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+         WHERE i.indrelid = to_regclass('public.' || quote_ident($1)) AND i.indisprimary",
+    )
+    .bind::<Text, _>(table)
+    .get_result(conn)
+    .await
+    .map_err(SeedError::db(format!("reading the primary key of {table}")))?;
+    Ok(r.cols)
+}
+
+/// Primary key → md5 of the row, for every row of a table.
+pub async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    table: &str,
+) -> Result<HashMap<String, String>> {
+    let pk = pk_expr(conn, table).await?;
+    let sql = format!(
+        "SELECT (ROW({pk}))::text AS k, md5(t::text) AS h FROM public.{} t",
+        ident(table)
+    );
+    let rows: Vec<KeyHash> = diesel::sql_query(sql)
+        .load(conn)
+        .await
+        .map_err(SeedError::db(format!("reading {table}")))?;
+    Ok(rows.into_iter().map(|r| (r.k, r.h)).collect())
+}
+
+/// Compares two snapshots of one table.
+pub fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -> TableCounts {
+    let mut c = TableCounts {
+        rows: after.len() as u64,
+        ..Default::default()
+    };
+    for (k, h) in after {
+        match before.get(k) {
+            None => c.inserted += 1,
+            Some(old) if old == h => c.unchanged += 1,
+            Some(_) => c.updated += 1,
+        }
+    }
+    c.deleted = before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
+    c
+}
+
+/// Row count and md5 over the rows' JSON (minus excluded columns) in sorted order. Independent
+/// of physical order and of the session (connections run in UTC).
+pub async fn table_fingerprint(
+    conn: &mut AsyncPgConnection,
+    t: &OwnedTable,
+) -> Result<(u64, String)> {
+    let excluded = t
+        .not_fingerprinted
+        .iter()
+        .map(|c| format!(" - '{}'", c.replace('\'', "''")))
+        .collect::<String>();
+    let sql = format!(
+        "SELECT count(*)::bigint AS n, coalesce(md5(string_agg(x, E'\\n' ORDER BY x)), '') AS fp
+         FROM (SELECT (to_jsonb(t){excluded})::text AS x FROM public.{} t) s",
+        ident(t.name)
+    );
+    let r: Fp = diesel::sql_query(sql)
+        .get_result(conn)
+        .await
+        .map_err(SeedError::db(format!("fingerprinting {}", t.name)))?;
+    Ok((r.n.max(0) as u64, r.fp))
+}
+
+/// Fingerprint of a stage: SHA-256 over its tables' counts and fingerprints.
+pub async fn stage_fingerprint(
+    conn: &mut AsyncPgConnection,
+    tables: &[OwnedTable],
+) -> Result<String> {
+    let mut h = Sha256::new();
+    for t in tables {
+        let (n, fp) = table_fingerprint(conn, t).await?;
+        h.update(format!("{}:{n}:{fp}\n", t.name));
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Combines stage fingerprints into the dataset fingerprint.
+pub fn combine<'a>(parts: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut h = Sha256::new();
+    for (stage, fp) in parts {
+        h.update(format!("{stage}:{fp}\n"));
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,159 @@
+//! The seed ledger (`groundwork.seed_ledger`): one row per stage run that did something.
+
+use crate::error::{Result, SeedError};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+diesel::table! {
+    groundwork.seed_ledger (id) {
+        id -> BigInt,
+        stage -> Text,
+        stage_version -> Integer,
+        input_hash -> Text,
+        params -> Jsonb,
+        fingerprint -> Nullable<Text>,
+        counts -> Jsonb,
+        duration_ms -> BigInt,
+        status -> Text,
+        error -> Nullable<Text>,
+        started_at -> Timestamptz,
+        finished_at -> Timestamptz,
+    }
+}
+
+/// Bookkeeping lives in schema `groundwork`, never in `public`.
+const CREATE: &str = "
+CREATE SCHEMA IF NOT EXISTS groundwork;
+CREATE TABLE IF NOT EXISTS groundwork.seed_ledger (
+    id            bigserial PRIMARY KEY,
+    stage         text        NOT NULL,
+    stage_version integer     NOT NULL,
+    input_hash    text        NOT NULL,
+    params        jsonb       NOT NULL,
+    fingerprint   text,
+    counts        jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    duration_ms   bigint      NOT NULL,
+    status        text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    error         text,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seed_ledger_stage_idx ON groundwork.seed_ledger (stage, id DESC);";
+
+/// Advisory-lock key guarding ledger creation ("seedledg" in ASCII), so concurrent seeders do
+/// not race on `CREATE TABLE IF NOT EXISTS` (which is not concurrency-safe in PostgreSQL).
+const LEDGER_LOCK_KEY: i64 = 0x7365_6564_6c65_6467;
+
+/// Creates the ledger when missing.
+pub async fn ensure(conn: &mut AsyncPgConnection) -> Result<()> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<(), SeedError, _>(async |c| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(LEDGER_LOCK_KEY)
+            .execute(c)
+            .await?;
+        c.batch_execute(CREATE).await?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| match e {
+        SeedError::Database { source, .. } => SeedError::Database {
+            doing: "creating groundwork.seed_ledger".into(),
+            source,
+        },
+        other => other,
+    })
+}
+
+/// A ledger row as read back.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = seed_ledger)]
+pub struct Entry {
+    pub stage: String,
+    pub stage_version: i32,
+    pub input_hash: String,
+    pub fingerprint: Option<String>,
+    pub counts: serde_json::Value,
+    pub duration_ms: i64,
+    pub status: String,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A ledger row to write.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = seed_ledger)]
+pub struct NewEntry {
+    pub stage: String,
+    pub stage_version: i32,
+    pub input_hash: String,
+    pub params: serde_json::Value,
+    pub fingerprint: Option<String>,
+    pub counts: serde_json::Value,
+    pub duration_ms: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Appends a row.
+pub async fn record(conn: &mut AsyncPgConnection, entry: &NewEntry) -> Result<()> {
+    diesel::insert_into(seed_ledger::table)
+        .values(entry)
+        .execute(conn)
+        .await
+        .map_err(SeedError::db("writing the seed ledger"))?;
+    Ok(())
+}
+
+/// The newest row of a stage.
+pub async fn last(conn: &mut AsyncPgConnection, stage: &str) -> Result<Option<Entry>> {
+    seed_ledger::table
+        .filter(seed_ledger::stage.eq(stage))
+        .order(seed_ledger::id.desc())
+        .select(Entry::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(SeedError::db("reading the seed ledger"))
+}
+
+/// The newest successful row of a stage.
+pub async fn last_success(conn: &mut AsyncPgConnection, stage: &str) -> Result<Option<Entry>> {
+    seed_ledger::table
+        .filter(seed_ledger::stage.eq(stage))
+        .filter(seed_ledger::status.eq("succeeded"))
+        .order(seed_ledger::id.desc())
+        .select(Entry::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(SeedError::db("reading the seed ledger"))
+}
+
+/// Forgets every run (for `seed reset`).
+pub async fn clear(conn: &mut AsyncPgConnection) -> Result<()> {
+    diesel::delete(seed_ledger::table)
+        .execute(conn)
+        .await
+        .map_err(SeedError::db("clearing the seed ledger"))?;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
+}
+
+/// Whether the ledger table exists (checked without creating it).
+pub async fn exists(conn: &mut AsyncPgConnection) -> Result<bool> {
+    let p: Present =
+        diesel::sql_query("SELECT to_regclass('groundwork.seed_ledger') IS NOT NULL AS present")
+            .get_result(conn)
+            .await
+            .map_err(SeedError::db("looking for groundwork.seed_ledger"))?;
+    Ok(p.present)
+}

@@ -1,0 +1,91 @@
+//! Adapter to the migration engine (`groundwork_migrate`): environment stamp, pending
+//! migrations, apply (dev/test), revert all (`reset --hard`). The engine brings its own lock,
+//! environment-stamp and drift guards and audit log, so seed never migrates differently from
+//! `migrate`.
+
+use crate::error::{Result, SeedError};
+use diesel::sql_types::{Bool, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use groundwork_migrate::{MigrateError, MigrationSource, Settings};
+
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = Bool)]
+    present: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stamp {
+    #[diesel(sql_type = Text)]
+    env: String,
+}
+
+/// The database's environment stamp, or `None` when it was never stamped.
+pub async fn env_stamp(conn: &mut AsyncPgConnection) -> Result<Option<String>> {
+    let p: Present =
+        diesel::sql_query("SELECT to_regclass('groundwork.environment') IS NOT NULL AS present")
+            .get_result(conn)
+            .await
+            .map_err(SeedError::db("looking for the environment stamp"))?;
+    if !p.present {
+        return Ok(None);
+    }
+    let rows: Vec<Stamp> =
+        diesel::sql_query("SELECT env::text AS env FROM groundwork.environment LIMIT 1")
+            .load(conn)
+            .await
+            .map_err(SeedError::db("reading the environment stamp"))?;
+    Ok(rows.into_iter().next().map(|s| s.env))
+}
+
+fn settings(url: &str, env: &str) -> Result<Settings> {
+    let env = env
+        .parse()
+        .map_err(|e: MigrateError| SeedError::Usage(e.to_string()))?;
+    Settings::resolve(Some(url.to_string()), Some(env)).map_err(engine_error)
+}
+
+/// Keeps the engine's own exit code (e.g. 5 for drift, 6 for its lock) and message.
+fn engine_error(e: MigrateError) -> SeedError {
+    SeedError::Engine {
+        code: groundwork_migrate::exit::code(&e),
+        message: e.to_string(),
+    }
+}
+
+/// Versions of the embedded migrations not yet applied (read-only: no lock, no audit entry).
+pub async fn pending(url: &str, env: &str) -> Result<Vec<String>> {
+    let settings = settings(url, env)?;
+    let opts = groundwork_migrate::RunOptions::new(settings.env, "seed");
+    let mut engine =
+        groundwork_migrate::Engine::connect(&settings, &MigrationSource::Embedded, opts)
+            .await
+            .map_err(engine_error)?;
+    let pending = engine.pending(None).await.map_err(engine_error)?;
+    Ok(pending.into_iter().map(|m| m.version).collect())
+}
+
+/// Applies pending migrations (dev/test only; the engine refuses elsewhere), stamping the
+/// environment on a fresh database.
+pub async fn apply_pending(url: &str, env: &str) -> Result<Vec<String>> {
+    let done =
+        groundwork_migrate::apply_pending(&settings(url, env)?, &MigrationSource::Embedded, "seed")
+            .await
+            .map_err(engine_error)?;
+    Ok(done
+        .into_iter()
+        .map(|d| format!("{}_{}", d.version, d.name))
+        .collect())
+}
+
+/// Reverts every applied migration (for `seed reset --hard`; dev/test only).
+pub async fn revert_all(url: &str, env: &str) -> Result<usize> {
+    let done = groundwork_migrate::revert_all(
+        &settings(url, env)?,
+        &MigrationSource::Embedded,
+        "seed reset --hard",
+    )
+    .await
+    .map_err(engine_error)?;
+    Ok(done.len())
+}

@@ -1,0 +1,361 @@
+//! Runs selected stages: guards, prerequisites, one transaction per stage, ledger, summary.
+
+use crate::cli::AppEnv;
+use crate::db::{self, PgPool};
+use crate::error::{Result, SeedError};
+use crate::feedback::{SummaryRow, TableCounts};
+use crate::fingerprint::{self, OwnedTable};
+use crate::ledger::{self, NewEntry};
+use crate::stage::{Ctx, Stage};
+use chrono::Utc;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+/// What happened to one stage.
+enum Outcome {
+    Ran {
+        counts: TableCounts,
+        fingerprint: String,
+    },
+    Skipped {
+        counts: TableCounts,
+        fingerprint: String,
+    },
+}
+
+/// Demo stages are refused when the run targets production, by flag or by stamp.
+pub fn check_prod(env: AppEnv, stamp_is_prod: bool, stages: &[&dyn Stage]) -> Result<()> {
+    if env != AppEnv::Prod && !stamp_is_prod {
+        return Ok(());
+    }
+    let demo: Vec<_> = stages
+        .iter()
+        .filter(|s| !s.allowed_in_prod())
+        .map(|s| s.id())
+        .collect();
+    if demo.is_empty() {
+        return Ok(());
+    }
+    let why = if stamp_is_prod {
+        "the database is stamped prod"
+    } else {
+        "the run targets prod (--env / APP_ENV)"
+    };
+    Err(SeedError::Refused(format!(
+        "{why}, and demo stages never run in production: {}. Only 00_reference_data may run there (`seed --stage 00_reference_data`). Nothing was written.",
+        demo.join(", ")
+    )))
+}
+
+/// Stages whose prerequisites are neither selected nor recorded as succeeded.
+pub async fn check_prerequisites(
+    conn: &mut AsyncPgConnection,
+    stages: &[&dyn Stage],
+) -> Result<()> {
+    let selected: HashSet<&str> = stages.iter().map(|s| s.id()).collect();
+    let ledger_present = ledger::exists(conn).await?;
+    let mut missing = BTreeMap::<&str, Vec<&str>>::new();
+    for s in stages {
+        for p in s.prerequisites() {
+            if selected.contains(p) {
+                continue;
+            }
+            let ok = ledger_present && ledger::last_success(conn, p).await?.is_some();
+            if !ok {
+                missing.entry(s.id()).or_default().push(p);
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let detail: Vec<String> = missing
+        .iter()
+        .map(|(s, ps)| format!("{s} needs {}", ps.join(", ")))
+        .collect();
+    let all: Vec<&str> = missing
+        .values()
+        .flatten()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Err(SeedError::Refused(format!(
+        "prerequisite stages have never succeeded on this database: {}. Run them first (`seed --stage {}`) or use `--stage all`. Nothing was written.",
+        detail.join("; "),
+        all.join(",")
+    )))
+}
+
+/// Advisory-lock key of a stage: concurrent seeders run the same stage one after the other.
+fn lock_key(stage: &str) -> i64 {
+    let d = Sha256::digest(format!("groundwork-seed/{stage}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_le_bytes(b)
+}
+
+fn params(ctx: &Ctx) -> serde_json::Value {
+    serde_json::json!({
+        "rng_seed": ctx.rng_seed,
+        "as_of": ctx.as_of.to_string(),
+        "scale": ctx.scale,
+        "data_fingerprint": ctx.core.fingerprint,
+    })
+}
+
+async fn input_hash(conn: &mut AsyncPgConnection, ctx: &Ctx, stage: &dyn Stage) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}:{}:{}\n",
+        stage.id(),
+        stage.version(),
+        params(ctx)
+    ));
+    for p in stage.prerequisites() {
+        let fp = ledger::last_success(conn, p)
+            .await?
+            .and_then(|e| e.fingerprint)
+            .unwrap_or_default();
+        h.update(format!("{p}:{fp}\n"));
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn sum(counts: &BTreeMap<String, TableCounts>) -> TableCounts {
+    counts.values().fold(TableCounts::default(), |mut a, c| {
+        a.rows += c.rows;
+        a.inserted += c.inserted;
+        a.updated += c.updated;
+        a.unchanged += c.unchanged;
+        a.deleted += c.deleted;
+        a
+    })
+}
+
+async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Result<Outcome> {
+    let mut conn = db::get(pool).await?;
+    let started = Utc::now();
+    let t0 = Instant::now();
+    let id = stage.id();
+    let force = force || (ctx.rotate_key && id == crate::stages::s01_core_entities::ID);
+    conn.transaction::<Outcome, SeedError, _>(async |c| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(lock_key(id))
+            .execute(c)
+            .await
+            .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;
+        let input = input_hash(c, ctx, stage).await?;
+        if !force
+            && let Some(last) = ledger::last(c, id).await?
+            && last.status == "succeeded"
+            && last.input_hash == input
+            && last.stage_version == stage.version()
+        {
+            let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
+            if last.fingerprint.as_deref() == Some(fp.as_str()) {
+                let counts: BTreeMap<String, TableCounts> =
+                    serde_json::from_value(last.counts).unwrap_or_default();
+                let mut total = sum(&counts);
+                total.unchanged = total.rows;
+                total.inserted = 0;
+                total.updated = 0;
+                total.deleted = 0;
+                return Ok(Outcome::Skipped {
+                    counts: total,
+                    fingerprint: fp,
+                });
+            }
+        }
+        let mut before = Vec::new();
+        for t in stage.tables() {
+            before.push(fingerprint::snapshot(c, t.name).await?);
+        }
+        stage.run(ctx, c).await?;
+        let mut counts = BTreeMap::new();
+        for (t, b) in stage.tables().iter().zip(&before) {
+            let after = fingerprint::snapshot(c, t.name).await?;
+            let d = fingerprint::diff(b, &after);
+            if d.deleted > 0 {
+                ctx.reporter.cleanup(id, t.name, d.deleted);
+            }
+            ctx.reporter.insert(id, t.name, &d);
+            counts.insert(t.name.to_string(), d);
+        }
+        let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
+        let entry = NewEntry {
+            stage: id.to_string(),
+            stage_version: stage.version(),
+            input_hash: input,
+            params: params(ctx),
+            fingerprint: Some(fp.clone()),
+            counts: serde_json::to_value(&counts)
+                .map_err(|e| SeedError::Internal(e.to_string()))?,
+            duration_ms: t0.elapsed().as_millis() as i64,
+            status: "succeeded".into(),
+            error: None,
+            started_at: started,
+            finished_at: Utc::now(),
+        };
+        ledger::record(c, &entry).await?;
+        Ok(Outcome::Ran {
+            counts: sum(&counts),
+            fingerprint: fp,
+        })
+    })
+    .await
+}
+
+async fn record_failure(
+    pool: &PgPool,
+    ctx: &Ctx,
+    stage: &dyn Stage,
+    cause: &str,
+    started: chrono::DateTime<Utc>,
+    millis: i64,
+) {
+    let entry = NewEntry {
+        stage: stage.id().to_string(),
+        stage_version: stage.version(),
+        input_hash: String::new(),
+        params: params(ctx),
+        fingerprint: None,
+        counts: serde_json::json!({}),
+        duration_ms: millis,
+        status: "failed".into(),
+        error: Some(cause.to_string()),
+        started_at: started,
+        finished_at: Utc::now(),
+    };
+    // Best effort: the stage's own error is what the user must see.
+    match db::get(pool).await {
+        Ok(mut conn) => {
+            if let Err(e) = ledger::record(&mut conn, &entry).await {
+                tracing::warn!(error = %e, "could not record the failed stage in the ledger");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not record the failed stage in the ledger"),
+    }
+}
+
+/// Runs the stages in order; returns the summary rows.
+pub async fn run_stages(
+    pool: &PgPool,
+    ctx: &Ctx,
+    stages: &[&dyn Stage],
+    force: bool,
+    keep_going: bool,
+) -> Result<Vec<SummaryRow>> {
+    let mut rows = Vec::new();
+    let mut failed: HashSet<&str> = HashSet::new();
+    let mut failures = Vec::new();
+    for stage in stages {
+        let id = stage.id();
+        let blocked: Vec<&str> = stage
+            .prerequisites()
+            .iter()
+            .copied()
+            .filter(|p| failed.contains(p))
+            .collect();
+        if !blocked.is_empty() {
+            failed.insert(id);
+            let msg = format!(
+                "{id} not run: its prerequisite {} failed",
+                blocked.join(", ")
+            );
+            ctx.reporter.error(id, &msg);
+            failures.push(msg);
+            rows.push(SummaryRow {
+                stage: id.into(),
+                status: "blocked".into(),
+                counts: TableCounts::default(),
+                millis: 0,
+            });
+            continue;
+        }
+        ctx.reporter.start(id, stage.description());
+        let started = Utc::now();
+        let t0 = Instant::now();
+        match run_one(pool, ctx, *stage, force).await {
+            Ok(outcome) => {
+                let millis = t0.elapsed().as_millis();
+                let (status, counts, fp) = match outcome {
+                    Outcome::Ran {
+                        counts,
+                        fingerprint,
+                    } => ("applied", counts, fingerprint),
+                    Outcome::Skipped {
+                        counts,
+                        fingerprint,
+                    } => ("unchanged", counts, fingerprint),
+                };
+                ctx.reporter.complete(id, status, &counts, millis, &fp);
+                rows.push(SummaryRow {
+                    stage: id.into(),
+                    status: status.into(),
+                    counts,
+                    millis,
+                });
+            }
+            Err(e) => {
+                let millis = t0.elapsed().as_millis();
+                let cause = e.to_string();
+                ctx.reporter.error(id, &cause);
+                record_failure(pool, ctx, *stage, &cause, started, millis as i64).await;
+                // A key generated in a rolled-back transaction was never stored: never show it.
+                if let Ok(mut k) = ctx.new_key.lock() {
+                    k.take();
+                }
+                if !keep_going {
+                    return Err(SeedError::StageFailed {
+                        stage: id.into(),
+                        cause,
+                    });
+                }
+                failed.insert(id);
+                failures.push(format!("{id}: {cause}"));
+                rows.push(SummaryRow {
+                    stage: id.into(),
+                    status: "failed".into(),
+                    counts: TableCounts::default(),
+                    millis,
+                });
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(rows)
+    } else {
+        ctx.reporter.summary(&rows, "-");
+        Err(SeedError::StagesFailed(failures))
+    }
+}
+
+/// Dataset fingerprint: every stage's last successful fingerprint, in stage order.
+pub async fn dataset_fingerprint(
+    conn: &mut AsyncPgConnection,
+    stages: &[&dyn Stage],
+) -> Result<String> {
+    let mut parts = Vec::new();
+    for s in stages {
+        if let Some(e) = ledger::last_success(conn, s.id()).await?
+            && let Some(fp) = e.fingerprint
+        {
+            parts.push((s.id(), fp));
+        }
+    }
+    Ok(fingerprint::combine(
+        parts.iter().map(|(s, f)| (*s, f.as_str())),
+    ))
+}
+
+/// Every table any stage owns, in stage order.
+pub fn all_tables(stages: &[&dyn Stage]) -> Vec<OwnedTable> {
+    stages
+        .iter()
+        .flat_map(|s| s.tables().iter().copied())
+        .collect()
+}

@@ -1,0 +1,157 @@
+//! The `Stage` trait, the run context and `--stage` selection.
+
+use crate::data::CoreData;
+use crate::error::{Result, SeedError};
+use crate::feedback::Reporter;
+use crate::fingerprint::OwnedTable;
+use crate::ids;
+use chrono::NaiveDate;
+use diesel_async::AsyncPgConnection;
+use futures_util::future::BoxFuture;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// One numbered stage of the dataset.
+pub trait Stage: Sync {
+    /// Full id, `NN_name`; the number gives the order.
+    fn id(&self) -> &'static str;
+    /// Bump when the stage's output changes, so the ledger stops skipping it.
+    fn version(&self) -> i32;
+    /// One line for `--list`.
+    fn description(&self) -> &'static str;
+    /// Ids of the stages that must have succeeded before this one.
+    fn prerequisites(&self) -> &'static [&'static str];
+    /// Tables whose rows this stage writes (and `seed reset` empties).
+    fn tables(&self) -> &'static [OwnedTable];
+    /// Whether the stage may run in production (only reference data).
+    fn allowed_in_prod(&self) -> bool {
+        false
+    }
+    /// Writes the stage's rows; the runner wraps this in one transaction.
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The number of a stage id (`06_assets` → 6).
+pub fn number(id: &str) -> Option<u32> {
+    id.split_once('_').and_then(|(n, _)| n.parse().ok())
+}
+
+/// The short name of a stage id (`06_assets` → `assets`).
+pub fn short_name(id: &str) -> &str {
+    id.split_once('_').map_or(id, |(_, s)| s)
+}
+
+/// Resolves `--stage` into stages in registry order.
+pub fn select(
+    spec: &str,
+    stages: &'static [&'static dyn Stage],
+) -> Result<Vec<&'static dyn Stage>> {
+    let mut chosen = vec![false; stages.len()];
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.eq_ignore_ascii_case("all") {
+            chosen.iter_mut().for_each(|c| *c = true);
+            continue;
+        }
+        let wanted_number = part.parse::<u32>().ok();
+        let pos = stages.iter().position(|s| {
+            s.id().eq_ignore_ascii_case(part)
+                || short_name(s.id()).eq_ignore_ascii_case(part)
+                || (wanted_number.is_some() && number(s.id()) == wanted_number)
+        });
+        match pos {
+            Some(i) => chosen[i] = true,
+            None => {
+                let valid: Vec<_> = stages.iter().map(|s| s.id()).collect();
+                return Err(SeedError::Usage(format!(
+                    "unknown stage `{part}`. Valid stages: all, {} (or their numbers / short names, comma-separated).",
+                    valid.join(", ")
+                )));
+            }
+        }
+    }
+    let picked: Vec<_> = stages
+        .iter()
+        .zip(chosen)
+        .filter(|(_, c)| *c)
+        .map(|(s, _)| *s)
+        .collect();
+    if picked.is_empty() {
+        return Err(SeedError::Usage(
+            "--stage is empty; name at least one stage or `all`".into(),
+        ));
+    }
+    Ok(picked)
+}
+
+/// A tenant to generate data for.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Natural key of the account.
+    pub slug: String,
+    /// Its id (UUIDv5 of the slug).
+    pub id: Uuid,
+    /// Position in the core file, or 1000+ for synthetic tenants.
+    pub index: usize,
+    /// Demo-shaped (the full Democorp dataset) or a small side tenant.
+    pub demo_shaped: bool,
+}
+
+/// Everything a stage needs besides its connection.
+pub struct Ctx {
+    pub rng_seed: u64,
+    pub as_of: NaiveDate,
+    pub scale: u32,
+    pub core: CoreData,
+    pub artifacts_dir: PathBuf,
+    pub rotate_key: bool,
+    /// Local password for the core file's users (from `SEED_DEMO_PASSWORD`), stored hashed.
+    pub demo_password: Option<String>,
+    pub reporter: Reporter,
+    /// A newly created API key, printed by the runner after its stage committed.
+    pub new_key: Mutex<Option<String>>,
+}
+
+impl Ctx {
+    /// The tenants of this run: the core file's accounts (the first is demo-shaped) and, with
+    /// `--scale N`, N-1 synthetic demo-shaped tenants.
+    pub fn tenants(&self) -> Vec<Tenant> {
+        let mut out: Vec<Tenant> = self
+            .core
+            .file
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Tenant {
+                slug: a.slug.get_ref().clone(),
+                id: account_id(a.slug.get_ref()),
+                index: i,
+                demo_shaped: i == 0,
+            })
+            .collect();
+        for n in 2..=self.scale {
+            let slug = format!("synthetic-{n:05}");
+            out.push(Tenant {
+                id: account_id(&slug),
+                slug,
+                index: 1000 + n as usize,
+                demo_shaped: true,
+            });
+        }
+        out
+    }
+
+    /// The stage's generator for one tenant.
+    pub fn rng(&self, stage: &str, tenant: &Tenant) -> rand_chacha::ChaCha8Rng {
+        ids::rng(self.rng_seed, stage, &tenant.slug)
+    }
+}
+
+/// The id of an account from its slug.
+pub fn account_id(slug: &str) -> Uuid {
+    ids::id("client_account", slug)
+}

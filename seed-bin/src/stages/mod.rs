@@ -1,0 +1,73 @@
+//! The stages, one module per stage, and the ordered registry.
+
+pub mod s00_reference_data;
+pub mod s01_core_entities;
+pub mod s02_discovery_flows;
+pub mod s03_data_imports;
+pub mod s04_raw_import_records;
+pub mod s05_field_mappings;
+pub mod s06_assets;
+pub mod s07_dependencies;
+pub mod s08_assessments;
+pub mod s09_migration_waves;
+
+use crate::stage::Stage;
+
+/// Every stage in run order: the only registry; `--stage` ids come from here.
+pub static STAGES: &[&dyn Stage] = &[
+    &s00_reference_data::ThisStage,
+    &s01_core_entities::ThisStage,
+    &s02_discovery_flows::ThisStage,
+    &s03_data_imports::ThisStage,
+    &s04_raw_import_records::ThisStage,
+    &s05_field_mappings::ThisStage,
+    &s06_assets::ThisStage,
+    &s07_dependencies::ThisStage,
+    &s08_assessments::ThisStage,
+    &s09_migration_waves::ThisStage,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::STAGES;
+    use crate::stage::{number, select};
+
+    #[test]
+    fn ids_are_sorted_unique_and_prerequisites_come_first() {
+        for (i, s) in STAGES.iter().enumerate() {
+            assert_eq!(number(s.id()), Some(i as u32), "{}", s.id());
+            for p in s.prerequisites() {
+                let pos = STAGES.iter().position(|x| x.id() == *p).unwrap();
+                assert!(pos < i, "{} depends on later {p}", s.id());
+            }
+        }
+        assert!(
+            STAGES
+                .iter()
+                .filter(|s| s.allowed_in_prod())
+                .all(|s| s.id() == "00_reference_data")
+        );
+    }
+
+    #[test]
+    fn stage_selection_accepts_every_spelling() {
+        let ids = |spec: &str| {
+            select(spec, STAGES)
+                .unwrap()
+                .iter()
+                .map(|s| s.id())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("all").len(), 10);
+        assert_eq!(ids("06_assets"), ["06_assets"]);
+        assert_eq!(ids("6"), ["06_assets"]);
+        assert_eq!(ids("06"), ["06_assets"]);
+        assert_eq!(ids("assets"), ["06_assets"]);
+        assert_eq!(
+            ids("7,0, assets"),
+            ["00_reference_data", "06_assets", "07_dependencies"]
+        );
+        assert!(select("nope", STAGES).is_err());
+        assert!(select("", STAGES).is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! Stage 01_core_entities: tenants, engagements, users and their roles, tags, and the test
+//! agent API key. Everything but the key comes from the core data file.
+
+use crate::error::{Result, SeedError};
+use crate::fingerprint::{OwnedTable, table};
+use crate::ids::{date, id, ts};
+use crate::stage::{Ctx, Stage, Tenant};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::enums::{AccessLevel, UserRole};
+use domain::models::{
+    NewApiKey, NewClientAccount, NewEngagement, NewTag, NewUser, NewUserAccountRole,
+};
+use domain::schema::api_keys;
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Stage id.
+pub const ID: &str = "01_core_entities";
+/// Name of the test agent key row (natural key with the tenant).
+pub const KEY_NAME: &str = "test-agent";
+const TABLES: &[OwnedTable] = &[
+    table("client_accounts"),
+    table("engagements"),
+    // A local password's hash is salted at random (SEED_DEMO_PASSWORD).
+    OwnedTable {
+        name: "users",
+        not_fingerprinted: &["password_hash", "updated_at"],
+    },
+    table("user_account_roles"),
+    table("tags"),
+    // The key's hash and prefix are random by design; its rotation bumps updated_at.
+    OwnedTable {
+        name: "api_keys",
+        not_fingerprinted: &["key_hash", "key_prefix", "updated_at"],
+    },
+];
+
+/// The id of an engagement.
+pub fn engagement_id(tenant: &str, name: &str) -> Uuid {
+    id("engagement", &format!("{tenant}/{name}"))
+}
+
+/// The id of a user from the email.
+pub fn user_id(email: &str) -> Uuid {
+    id("user", email)
+}
+
+/// The id of a tag.
+pub fn tag_id(tenant: &str, name: &str) -> Uuid {
+    id("tag", &format!("{tenant}/{name}"))
+}
+
+/// The main engagement of a tenant (the first listed).
+pub fn main_engagement(ctx: &Ctx, t: &Tenant) -> (Uuid, String) {
+    let name = engagements(ctx, t)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| format!("{} Cloud Migration", t.slug));
+    (engagement_id(&t.slug, &name), name)
+}
+
+fn engagements(ctx: &Ctx, t: &Tenant) -> Vec<String> {
+    match ctx.core.file.accounts.get(t.index) {
+        Some(a) if t.index < 1000 => a.engagements.clone(),
+        _ => vec![format!("{} Cloud Migration", display_name(t))],
+    }
+}
+
+fn display_name(t: &Tenant) -> String {
+    t.slug
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A user of the plan: (email, name, role, access, idp id).
+pub struct PlannedUser {
+    pub email: String,
+    pub name: String,
+    pub role: UserRole,
+    pub access: AccessLevel,
+    pub idp_id: String,
+}
+
+fn role(s: &str) -> UserRole {
+    match s {
+        "PLATFORM_ADMIN" => UserRole::PlatformAdmin,
+        "CLIENT_ADMIN" => UserRole::ClientAdmin,
+        "ENGAGEMENT_MANAGER" => UserRole::EngagementManager,
+        "ANALYST" => UserRole::Analyst,
+        _ => UserRole::Viewer,
+    }
+}
+
+fn access(s: &str) -> AccessLevel {
+    match s {
+        "ADMIN" => AccessLevel::Admin,
+        "READ_WRITE" => AccessLevel::ReadWrite,
+        _ => AccessLevel::ReadOnly,
+    }
+}
+
+/// The users of a tenant: from the core file, or (synthetic tenants) the main tenant's users
+/// with the tenant's own domain.
+pub fn users(ctx: &Ctx, t: &Tenant) -> Vec<PlannedUser> {
+    let main = ctx.core.main_account().slug.get_ref().clone();
+    let (source, rewrite) = if t.index < 1000 {
+        (t.slug.clone(), None)
+    } else {
+        (main, Some(t.slug.clone()))
+    };
+    ctx.core
+        .file
+        .users
+        .iter()
+        .filter(|u| u.account.get_ref() == &source)
+        .map(|u| {
+            let email = match &rewrite {
+                Some(slug) => format!(
+                    "{}@{slug}.example",
+                    u.email.get_ref().split('@').next().unwrap_or("user")
+                ),
+                None => u.email.get_ref().to_lowercase(),
+            };
+            let idp_id = match &rewrite {
+                Some(slug) => format!("{}-{slug}", u.idp_id.get_ref()),
+                None => u.idp_id.get_ref().clone(),
+            };
+            PlannedUser {
+                email,
+                name: u.name.clone(),
+                role: role(u.role.get_ref()),
+                access: access(u.access.get_ref()),
+                idp_id,
+            }
+        })
+        .collect()
+}
+
+/// The analyst (or first) user of a tenant, who reviews mappings and runs assessments.
+pub fn analyst(ctx: &Ctx, t: &Tenant) -> Option<Uuid> {
+    let us = users(ctx, t);
+    us.iter()
+        .find(|u| u.role == UserRole::Analyst)
+        .or(us.as_slice().first())
+        .map(|u| user_id(&u.email))
+}
+
+/// The engagement manager (or first) user of a tenant, who starts flows and imports.
+pub fn manager(ctx: &Ctx, t: &Tenant) -> Option<Uuid> {
+    let us = users(ctx, t);
+    us.iter()
+        .find(|u| u.role == UserRole::EngagementManager)
+        .or(us.as_slice().first())
+        .map(|u| user_id(&u.email))
+}
+
+/// Stage 01.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "tenants (3), engagements, users (4 Democorp + 1 admin per other tenant), roles, tags, the test agent API key"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let at = Some(ts(ctx.as_of, 120, 9 * 3600));
+            let tenants = ctx.tenants();
+            let mut accounts = Vec::new();
+            let mut engs = Vec::new();
+            let mut us = Vec::new();
+            let mut roles = Vec::new();
+            let mut tags = Vec::new();
+            for t in &tenants {
+                let file_account = ctx
+                    .core
+                    .file
+                    .accounts
+                    .get(t.index)
+                    .filter(|_| t.index < 1000);
+                let planned_users = users(ctx, t);
+                accounts.push(NewClientAccount {
+                    id: t.id,
+                    slug: t.slug.clone(),
+                    name: file_account.map_or_else(|| display_name(t), |a| a.name.clone()),
+                    industry: Some(file_account.map_or_else(|| "Retail".into(), |a| a.industry.clone())),
+                    company_size: Some(file_account.map_or_else(|| "large".into(), |a| a.company_size.get_ref().clone())),
+                    headquarters_country: Some(file_account.map_or_else(|| "US".into(), |a| a.headquarters_country.clone())),
+                    primary_contact_email: planned_users.iter().find(|u| u.role == UserRole::ClientAdmin).map(|u| u.email.clone()),
+                    settings: json!({"timezone": "UTC", "currency": "USD", "features": {"agent_insights": true}}),
+                    is_active: true,
+                    created_at: at,
+                    updated_at: at,
+                });
+                for (i, name) in engagements(ctx, t).iter().enumerate() {
+                    engs.push(NewEngagement {
+                        id: engagement_id(&t.slug, name),
+                        client_account_id: t.id,
+                        name: name.clone(),
+                        description: Some(format!(
+                            "Assessment and migration planning for {}",
+                            display_name(t)
+                        )),
+                        status: if i == 0 {
+                            "active".into()
+                        } else {
+                            "planning".into()
+                        },
+                        start_date: Some(date(ctx.as_of, -90 + 30 * i as i64)),
+                        target_completion_date: Some(date(ctx.as_of, 270 + 30 * i as i64)),
+                        created_at: at,
+                        updated_at: at,
+                    });
+                }
+                for u in &planned_users {
+                    let uid = user_id(&u.email);
+                    us.push(NewUser {
+                        id: uid,
+                        external_id: u.idp_id.clone(),
+                        email: u.email.clone(),
+                        full_name: u.name.clone(),
+                        password_hash: None,
+                        is_active: true,
+                        last_login_at: Some(ts(ctx.as_of, 1, 8 * 3600)),
+                        created_at: at,
+                        updated_at: at,
+                    });
+                    roles.push(NewUserAccountRole {
+                        id: id("user_account_role", &format!("{}/{}", u.email, t.slug)),
+                        user_id: uid,
+                        client_account_id: t.id,
+                        engagement_id: None,
+                        role: u.role,
+                        access_level: u.access,
+                        is_active: true,
+                        created_at: at,
+                        updated_at: at,
+                    });
+                }
+                for tag in &ctx.core.file.tags {
+                    tags.push(NewTag {
+                        id: tag_id(&t.slug, tag.name.get_ref()),
+                        client_account_id: t.id,
+                        name: tag.name.get_ref().clone(),
+                        color: Some(tag.color.clone()),
+                        description: Some(tag.description.clone()),
+                        created_at: at,
+                        updated_at: at,
+                    });
+                }
+            }
+            // Natural keys: slug; (tenant, name); email; (user, tenant); (tenant, name).
+            crate::upsert!(
+                conn,
+                client_accounts,
+                accounts,
+                (slug),
+                [
+                    name,
+                    industry,
+                    company_size,
+                    headquarters_country,
+                    primary_contact_email,
+                    settings,
+                    is_active,
+                    created_at,
+                    updated_at
+                ]
+            );
+            crate::upsert!(
+                conn,
+                engagements,
+                engs,
+                (client_account_id, name),
+                [
+                    description,
+                    status,
+                    start_date,
+                    target_completion_date,
+                    created_at,
+                    updated_at
+                ]
+            );
+            crate::upsert!(
+                conn,
+                users,
+                us,
+                (email),
+                [
+                    external_id,
+                    full_name,
+                    is_active,
+                    last_login_at,
+                    created_at,
+                    updated_at
+                ]
+            );
+            crate::upsert!(
+                conn,
+                user_account_roles,
+                roles,
+                (user_id, client_account_id),
+                [
+                    engagement_id,
+                    role,
+                    access_level,
+                    is_active,
+                    created_at,
+                    updated_at
+                ]
+            );
+            crate::upsert!(
+                conn,
+                tags,
+                tags,
+                (client_account_id, name),
+                [color, description, created_at, updated_at]
+            );
+            if let Some(password) = &ctx.demo_password {
+                set_passwords(conn, password, us.iter().map(|u| u.id).collect()).await?;
+            }
+            if let Some(main) = tenants.as_slice().first() {
+                ensure_key(ctx, conn, main).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Gives the users a local password: a hash that already verifies is kept (so reruns write
+/// nothing); others are replaced by a fresh argon2id hash.
+async fn set_passwords(conn: &mut AsyncPgConnection, password: &str, ids: Vec<Uuid>) -> Result<()> {
+    use domain::schema::users;
+    let current: Vec<(Uuid, Option<String>)> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::password_hash))
+        .load(conn)
+        .await?;
+    for (id, hash) in current {
+        if hash
+            .as_deref()
+            .is_some_and(|h| domain::api_key::verify(password, h))
+        {
+            continue;
+        }
+        let new =
+            domain::api_key::hash(password).map_err(|e| SeedError::Internal(e.to_string()))?;
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(new))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Keeps the existing test agent key; creates one when missing or when `--rotate-key` asks.
+async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Result<()> {
+    let existing: Option<Uuid> = api_keys::table
+        .filter(api_keys::client_account_id.eq(t.id))
+        .filter(api_keys::name.eq(KEY_NAME))
+        .select(api_keys::id)
+        .first(conn)
+        .await
+        .optional()?;
+    if existing.is_some() && !ctx.rotate_key {
+        return Ok(());
+    }
+    let key = domain::api_key::generate().map_err(|e| SeedError::Internal(e.to_string()))?;
+    let hash =
+        domain::api_key::hash(key.plaintext()).map_err(|e| SeedError::Internal(e.to_string()))?;
+    let at = Some(ts(ctx.as_of, 120, 9 * 3600));
+    let row = NewApiKey {
+        id: id("api_key", &format!("{}/{KEY_NAME}", t.slug)),
+        client_account_id: t.id,
+        created_by_user_id: users(ctx, t)
+            .iter()
+            .find(|u| u.role == UserRole::ClientAdmin)
+            .map(|u| user_id(&u.email)),
+        name: KEY_NAME.into(),
+        key_prefix: key.prefix().to_string(),
+        key_hash: hash,
+        permissions: json!(["read", "write", "admin"]),
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    // Natural key: (tenant, name) (api_keys_client_account_id_name_key).
+    crate::upsert!(
+        conn,
+        api_keys,
+        [row],
+        (client_account_id, name),
+        [key_prefix, key_hash, permissions, revoked_at]
+    );
+    if let Ok(mut slot) = ctx.new_key.lock() {
+        *slot = Some(key.plaintext().to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Stage 02_discovery_flows: discovery pipeline runs with their state documents. Democorp's
+//! main engagement gets five (3 completed at different final phases, 1 in progress stopped
+//! at field mapping, 1 failed); every other tenant gets one completed flow.
+
+use crate::error::Result;
+use crate::fingerprint::{OwnedTable, table};
+use crate::ids::{id, ts};
+use crate::stage::{Ctx, Stage, Tenant};
+use crate::stages::s01_core_entities::{main_engagement, manager};
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::AsyncPgConnection;
+use domain::enums::FlowStatus;
+use domain::models::NewDiscoveryFlow;
+use futures_util::future::BoxFuture;
+use rand::RngExt;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Stage id.
+pub const ID: &str = "02_discovery_flows";
+const TABLES: &[OwnedTable] = &[table("discovery_flows")];
+
+/// The pipeline's phases in order.
+pub const PHASES: &[&str] = &[
+    "initialization",
+    "data_import",
+    "field_mapping",
+    "data_cleansing",
+    "asset_inventory",
+    "dependency_analysis",
+    "tech_debt_analysis",
+];
+
+/// A planned flow: (key, name, status, last phase reached, days ago started).
+pub struct FlowSpec {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub status: FlowStatus,
+    pub last_phase: &'static str,
+    pub days_ago: i64,
+}
+
+/// Democorp's five flows.
+pub const DEMO_FLOWS: &[FlowSpec] = &[
+    FlowSpec {
+        key: "cmdb",
+        name: "CMDB baseline discovery",
+        status: FlowStatus::Completed,
+        last_phase: "tech_debt_analysis",
+        days_ago: 60,
+    },
+    FlowSpec {
+        key: "cloud",
+        name: "Cloud inventory reconciliation",
+        status: FlowStatus::Completed,
+        last_phase: "asset_inventory",
+        days_ago: 45,
+    },
+    FlowSpec {
+        key: "deps",
+        name: "Network dependency mapping",
+        status: FlowStatus::Completed,
+        last_phase: "dependency_analysis",
+        days_ago: 30,
+    },
+    FlowSpec {
+        key: "manual",
+        name: "Manual asset list intake",
+        status: FlowStatus::InProgress,
+        last_phase: "field_mapping",
+        days_ago: 5,
+    },
+    FlowSpec {
+        key: "retry",
+        name: "Legacy estate rescan",
+        status: FlowStatus::Failed,
+        last_phase: "data_cleansing",
+        days_ago: 12,
+    },
+];
+/// The one flow of a side tenant.
+pub const SIDE_FLOWS: &[FlowSpec] = &[FlowSpec {
+    key: "cmdb",
+    name: "Initial discovery",
+    status: FlowStatus::Completed,
+    last_phase: "tech_debt_analysis",
+    days_ago: 40,
+}];
+
+/// The flows of a tenant.
+pub fn flows(t: &Tenant) -> &'static [FlowSpec] {
+    if t.demo_shaped {
+        DEMO_FLOWS
+    } else {
+        SIDE_FLOWS
+    }
+}
+
+/// The id of a tenant's flow.
+pub fn flow_id(tenant: &str, key: &str) -> Uuid {
+    id("discovery_flow", &format!("{tenant}/{key}"))
+}
+
+fn phase_docs(
+    spec: &FlowSpec,
+    start: DateTime<Utc>,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> (Value, DateTime<Utc>) {
+    let reached = PHASES
+        .iter()
+        .position(|p| *p == spec.last_phase)
+        .unwrap_or(0);
+    let mut t = start;
+    let mut phases = Vec::new();
+    for (i, p) in PHASES.iter().enumerate() {
+        let secs: i64 = rng.random_range(40..900);
+        let status = if i < reached || (i == reached && spec.status == FlowStatus::Completed) {
+            "completed"
+        } else if i == reached && spec.status == FlowStatus::Failed {
+            "failed"
+        } else if i == reached {
+            "in_progress"
+        } else {
+            "not_started"
+        };
+        let entry = match status {
+            "not_started" => json!({"name": p, "status": status}),
+            "in_progress" => json!({"name": p, "status": status, "started_at": t}),
+            _ => {
+                json!({"name": p, "status": status, "started_at": t, "completed_at": t + Duration::seconds(secs), "duration_seconds": secs})
+            }
+        };
+        if matches!(status, "completed" | "failed") {
+            t += Duration::seconds(secs);
+        }
+        phases.push(entry);
+    }
+    (
+        json!({"phases": phases, "current_phase": spec.last_phase, "config": {"auto_approve_mappings": false, "confidence_threshold": 0.8}}),
+        t,
+    )
+}
+
+/// Stage 02.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "discovery flows: Democorp 5 (3 completed, 1 in progress at field mapping, 1 failed), 1 per other tenant"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &["01_core_entities"]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            for t in ctx.tenants() {
+                let mut rng = ctx.rng(ID, &t);
+                let (eng, _) = main_engagement(ctx, &t);
+                for spec in flows(&t) {
+                    let start = ts(
+                        ctx.as_of,
+                        spec.days_ago,
+                        9 * 3600 + rng.random_range(0..7200),
+                    );
+                    let (state, end) = phase_docs(spec, start, &mut rng);
+                    let reached = PHASES
+                        .iter()
+                        .position(|p| *p == spec.last_phase)
+                        .unwrap_or(0);
+                    let done = spec.status == FlowStatus::Completed;
+                    let records: i64 = rng.random_range(120..2000);
+                    let insights = json!([
+                        {"agent": "data_quality", "severity": "warning", "confidence": 0.91,
+                         "insight": format!("{} records lack an owner; assign business owners before wave planning", rng.random_range(3..20))},
+                        {"agent": "asset_classifier", "severity": "info", "confidence": 0.87,
+                         "insight": "Most Windows servers run end-of-support versions; see the technology catalogue"},
+                        {"agent": "dependency_mapper", "severity": "info", "confidence": 0.78,
+                         "insight": "A cycle links the order, customer and payment applications; migrate them together"},
+                    ]);
+                    let elapsed = (end - start).num_seconds();
+                    rows.push(NewDiscoveryFlow {
+                        id: flow_id(&t.slug, spec.key),
+                        client_account_id: t.id,
+                        engagement_id: eng,
+                        created_by_user_id: manager(ctx, &t),
+                        name: spec.name.to_string(),
+                        status: spec.status,
+                        current_phase: if done && spec.last_phase == "tech_debt_analysis" { "completed".into() } else { spec.last_phase.into() },
+                        progress_percent: if done { 100 } else { (reached * 100 / PHASES.len()) as i32 },
+                        flow_state: state,
+                        agent_insights: insights,
+                        performance_metrics: json!({
+                            "total_duration_seconds": elapsed,
+                            "records_processed": records,
+                            "records_per_second": (records as f64 / elapsed.max(1) as f64 * 100.0).round() / 100.0,
+                            "agent_calls": rng.random_range(20..400),
+                            "peak_memory_mb": rng.random_range(180..1400),
+                        }),
+                        error_details: (spec.status == FlowStatus::Failed).then(|| json!({
+                            "phase": spec.last_phase,
+                            "code": "CLEANSING_TIMEOUT",
+                            "message": "data cleansing agent timed out after 900 s on 412 records",
+                            "retryable": true,
+                            "occurred_at": end,
+                        })),
+                        started_at: Some(start),
+                        completed_at: (spec.status != FlowStatus::InProgress).then_some(end),
+                        created_at: Some(start),
+                        updated_at: Some(end),
+                    });
+                }
+            }
+            // Natural key: (tenant, engagement, name) (discovery_flows_engagement_name_key).
+            crate::upsert!(
+                conn,
+                discovery_flows,
+                rows,
+                (client_account_id, engagement_id, name),
+                [
+                    created_by_user_id,
+                    status,
+                    current_phase,
+                    progress_percent,
+                    flow_state,
+                    agent_insights,
+                    performance_metrics,
+                    error_details,
+                    started_at,
+                    completed_at,
+                    created_at,
+                    updated_at
+                ]
+            );
+            Ok(())
+        })
+    }
+}

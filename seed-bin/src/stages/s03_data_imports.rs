@@ -1,0 +1,297 @@
+//! Stage 03_data_imports: Democorp's three imports (CMDB CSV export, cloud inventory JSON,
+//! manual spreadsheet) and, in `--artifacts-dir`, the real CSV and JSON files they describe,
+//! built from the same rows stage 04 stores, so import code can be tried against them.
+
+use crate::error::{Result, SeedError};
+use crate::fingerprint::{OwnedTable, table};
+use crate::ids::{id, ts};
+use crate::stage::{Ctx, Stage, Tenant};
+use crate::stages::s01_core_entities::{main_engagement, manager};
+use crate::stages::s02_discovery_flows::flow_id;
+use crate::stages::s04_raw_import_records::{PlannedImportRows, records};
+use chrono::Duration;
+use diesel_async::AsyncPgConnection;
+use domain::enums::ImportStatus;
+use domain::models::NewDataImport;
+use futures_util::future::BoxFuture;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// Stage id.
+pub const ID: &str = "03_data_imports";
+const TABLES: &[OwnedTable] = &[table("data_imports")];
+
+/// One import of a demo-shaped tenant.
+pub struct ImportSpec {
+    pub key: &'static str,
+    pub import_type: &'static str,
+    pub source_system: &'static str,
+    pub file_stem: &'static str,
+    pub ext: &'static str,
+    pub mime: &'static str,
+    pub status: ImportStatus,
+    pub flow: &'static str,
+    pub days_ago: i64,
+}
+
+/// The three imports, in stage-04 order.
+pub const IMPORTS: &[ImportSpec] = &[
+    ImportSpec {
+        key: "cmdb",
+        import_type: "cmdb_export",
+        source_system: "ServiceNow CMDB",
+        file_stem: "cmdb_export",
+        ext: "csv",
+        mime: "text/csv",
+        status: ImportStatus::Completed,
+        flow: "cmdb",
+        days_ago: 60,
+    },
+    ImportSpec {
+        key: "cloud",
+        import_type: "cloud_inventory",
+        source_system: "VMware vCenter inventory",
+        file_stem: "cloud_inventory",
+        ext: "json",
+        mime: "application/json",
+        status: ImportStatus::Completed,
+        flow: "cloud",
+        days_ago: 45,
+    },
+    ImportSpec {
+        key: "manual",
+        import_type: "manual_upload",
+        source_system: "Excel workbook",
+        file_stem: "manual_asset_list",
+        ext: "xlsx",
+        mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        status: ImportStatus::InProgress,
+        flow: "manual",
+        days_ago: 5,
+    },
+];
+
+/// The id of a tenant's import.
+pub fn import_id(tenant: &str, key: &str) -> Uuid {
+    id("data_import", &format!("{tenant}/{key}"))
+}
+
+/// The file name of an import.
+pub fn file_name(ctx: &Ctx, t: &Tenant, spec: &ImportSpec) -> String {
+    let day = ctx.as_of - Duration::days(spec.days_ago);
+    format!(
+        "{}_{}_{}.{}",
+        t.slug,
+        spec.file_stem,
+        day.format("%Y%m%d"),
+        spec.ext
+    )
+}
+
+const CMDB_COLUMNS: &[&str] = &[
+    "hostname",
+    "ip_address",
+    "os",
+    "os_version",
+    "cpu_cores",
+    "memory_mb",
+    "storage_gb",
+    "environment",
+    "owner",
+    "ci_class",
+];
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The CSV file of the CMDB export: a header and one line per raw row.
+pub fn cmdb_csv(rows: &PlannedImportRows) -> String {
+    let mut out = CMDB_COLUMNS.join(",");
+    out.push('\n');
+    for r in &rows.rows {
+        let line: Vec<String> = CMDB_COLUMNS
+            .iter()
+            .map(|c| {
+                csv_field(&match r.raw.get(*c) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(v) => v.to_string(),
+                })
+            })
+            .collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The JSON document of the cloud inventory.
+pub fn cloud_json(rows: &PlannedImportRows, exported_at: &str) -> String {
+    let items: Vec<&serde_json::Value> = rows.rows.iter().map(|r| &r.raw).collect();
+    let doc = serde_json::json!({"exported_at": exported_at, "source": "vcenter-01", "count": items.len(), "instances": items});
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// File contents by import key (the spreadsheet is described but not generated).
+fn contents(
+    ctx: &Ctx,
+    t: &Tenant,
+    imports: &[PlannedImportRows],
+) -> Vec<(&'static str, Option<String>)> {
+    imports
+        .iter()
+        .map(|rows| {
+            let body = match rows.key {
+                "cmdb" => Some(cmdb_csv(rows)),
+                "cloud" => Some(cloud_json(rows, &ts(ctx.as_of, 45, 8 * 3600).to_rfc3339())),
+                _ => None,
+            };
+            let _ = t;
+            (rows.key, body)
+        })
+        .collect()
+}
+
+fn write_atomic(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
+    let io = |doing: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SeedError::Io {
+            doing,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io("cannot create the artifacts folder", dir))?;
+    let path = dir.join(name);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("cannot write into", dir))?;
+    tmp.write_all(body.as_bytes())
+        .map_err(io("cannot write", &path))?;
+    tmp.persist(&path).map_err(|e| SeedError::Io {
+        doing: "cannot write",
+        path: path.clone(),
+        source: e.error,
+    })?;
+    Ok(path)
+}
+
+/// Stage 03.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &["02_discovery_flows"]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            let mut files = Vec::new();
+            for (n, t) in ctx.tenants().into_iter().enumerate() {
+                if !t.demo_shaped {
+                    continue;
+                }
+                let (eng, _) = main_engagement(ctx, &t);
+                let planned = records(ctx, &t);
+                let bodies = contents(ctx, &t, &planned);
+                for (spec, rows_of) in IMPORTS.iter().zip(&planned) {
+                    let name = file_name(ctx, &t, spec);
+                    let body = bodies
+                        .iter()
+                        .find(|(k, _)| *k == spec.key)
+                        .and_then(|(_, b)| b.clone());
+                    let total = rows_of.rows.len() as i32;
+                    let valid = rows_of.rows.iter().filter(|r| r.cleansed.is_some()).count() as i32;
+                    let (processed, failed) = match spec.status {
+                        ImportStatus::Completed => (valid, total - valid),
+                        _ => (valid / 2, (total - valid) / 2),
+                    };
+                    let size = body
+                        .as_ref()
+                        .map_or(48_213 + 97 * total as i64, |b| b.len() as i64);
+                    // Only the main tenant's files are written: synthetic tenants would write
+                    // thousands of identical-shaped files.
+                    if n == 0
+                        && let Some(b) = body
+                    {
+                        files.push((name.clone(), b));
+                    }
+                    let started = ts(ctx.as_of, spec.days_ago, 10 * 3600);
+                    rows.push(NewDataImport {
+                        id: import_id(&t.slug, spec.key),
+                        client_account_id: t.id,
+                        engagement_id: eng,
+                        discovery_flow_id: Some(flow_id(&t.slug, spec.flow)),
+                        imported_by_user_id: manager(ctx, &t),
+                        import_type: spec.import_type.into(),
+                        source_system: Some(spec.source_system.into()),
+                        file_name: name,
+                        file_size_bytes: size,
+                        mime_type: spec.mime.into(),
+                        status: spec.status,
+                        total_records: total,
+                        processed_records: processed,
+                        failed_records: failed,
+                        error_message: None,
+                        started_at: Some(started),
+                        completed_at: (spec.status == ImportStatus::Completed)
+                            .then(|| started + Duration::seconds(42 + total as i64)),
+                        created_at: Some(started),
+                        updated_at: Some(started + Duration::seconds(42 + total as i64)),
+                    });
+                }
+            }
+            // Natural key: (tenant, engagement, file name) (data_imports_engagement_file_name_key).
+            crate::upsert!(
+                conn,
+                data_imports,
+                rows,
+                (client_account_id, engagement_id, file_name),
+                [
+                    discovery_flow_id,
+                    imported_by_user_id,
+                    import_type,
+                    source_system,
+                    file_size_bytes,
+                    mime_type,
+                    status,
+                    total_records,
+                    processed_records,
+                    failed_records,
+                    error_message,
+                    started_at,
+                    completed_at,
+                    created_at,
+                    updated_at
+                ]
+            );
+            // Files last: if the upsert failed, nothing claims they exist.
+            for (name, body) in files {
+                let path = write_atomic(&ctx.artifacts_dir, &name, &body)?;
+                ctx.reporter
+                    .note(&format!("wrote sample import file {}", path.display()));
+            }
+            Ok(())
+        })
+    }
+}

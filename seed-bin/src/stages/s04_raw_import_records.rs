@@ -1,0 +1,328 @@
+//! Stage 04_raw_import_records: the source rows of Democorp's three imports as received, with
+//! their cleansed form and validation results. Valid rows, after merging duplicates across
+//! sources, are exactly the 60 assets of stage 06 (which links them with `asset_id`).
+//!
+//! Per demo-shaped tenant: CMDB export 50 valid + 18 invalid, cloud inventory 45 valid + 5
+//! invalid, manual list 30 valid + 8 invalid = 156 rows, 125 valid, 31 invalid.
+
+use crate::error::Result;
+use crate::fingerprint::OwnedTable;
+use crate::ids::{id, ts};
+use crate::plan::{self, PlannedAsset};
+use crate::stage::{Ctx, Stage, Tenant};
+use crate::stages::s03_data_imports::{IMPORTS, import_id};
+use diesel_async::AsyncPgConnection;
+use domain::enums::AssetType;
+use domain::models::NewRawImportRecord;
+use futures_util::future::BoxFuture;
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Stage id.
+pub const ID: &str = "04_raw_import_records";
+/// Stage 06 sets `asset_id` (and `updated_at`) when it merges valid rows into assets.
+const TABLES: &[OwnedTable] = &[OwnedTable {
+    name: "raw_import_records",
+    not_fingerprinted: &["asset_id", "updated_at"],
+}];
+
+/// One planned source row.
+#[derive(Debug, Clone)]
+pub struct PlannedRecord {
+    pub id: Uuid,
+    pub row_number: i32,
+    pub raw: Value,
+    pub cleansed: Option<Value>,
+    pub validation: Value,
+    pub asset: Option<usize>,
+}
+
+/// The rows of one import, in file order.
+#[derive(Debug, Clone)]
+pub struct PlannedImportRows {
+    pub key: &'static str,
+    pub rows: Vec<PlannedRecord>,
+}
+
+fn cleansed(a: &PlannedAsset) -> Value {
+    json!({
+        "name": a.name, "asset_type": a.kind.as_str(), "hostname": a.hostname, "ip_address": a.ip,
+        "operating_system": a.os, "os_version": a.os_version, "cpu_cores": a.cpu_cores,
+        "memory_gb": a.memory_gb, "storage_gb": a.storage_gb, "environment": a.environment,
+    })
+}
+
+fn cmdb_row(a: &PlannedAsset) -> Value {
+    json!({
+        "hostname": a.hostname.clone().unwrap_or_default().to_uppercase(),
+        "ip_address": a.ip.clone().unwrap_or_default(),
+        "os": a.os.unwrap_or(""), "os_version": a.os_version.unwrap_or(""),
+        "cpu_cores": a.cpu_cores.map_or(String::new(), |c| c.to_string()),
+        "memory_mb": a.memory_gb.map_or(String::new(), |m| ((m * 1024.0) as i64).to_string()),
+        "storage_gb": a.storage_gb.map_or(String::new(), |s| s.to_string()),
+        "environment": a.environment.to_uppercase(), "owner": a.technical_owner,
+        "ci_class": match a.kind { AssetType::Database => "cmdb_ci_db_instance", AssetType::NetworkDevice => "cmdb_ci_netgear", _ => "cmdb_ci_server" },
+    })
+}
+
+fn cloud_row(a: &PlannedAsset) -> Value {
+    json!({
+        "instance_name": a.hostname, "private_ip": a.ip, "platform": a.os,
+        "vcpus": a.cpu_cores, "memory_gib": a.memory_gb, "disk_gb": a.storage_gb,
+        "tags": {"env": a.environment, "owner": a.business_owner},
+    })
+}
+
+fn manual_row(a: &PlannedAsset) -> Value {
+    json!({
+        "Name": a.name, "Type": a.kind.as_str(), "Hostname": a.hostname.clone().unwrap_or_default(),
+        "IP": a.ip.clone().unwrap_or_default(), "OS": a.os.unwrap_or(""), "Owner": a.business_owner,
+        "Criticality": a.criticality.as_str(),
+    })
+}
+
+fn invalid(problem: &str, field: &str, detail: String) -> Value {
+    json!({"valid": false, "errors": [{"field": field, "problem": problem, "detail": detail}]})
+}
+
+/// Every source row of a tenant's imports (empty for side tenants, which have no imports).
+pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
+    if !t.demo_shaped {
+        return Vec::new();
+    }
+    let assets = plan::assets(ctx, t);
+    let mut rng = ctx.rng(ID, t);
+    let prefix: String = t.slug.chars().take(3).collect();
+    let infra: Vec<&PlannedAsset> = assets
+        .iter()
+        .filter(|a| a.kind != AssetType::Application)
+        .collect();
+    let servers_dbs: Vec<&PlannedAsset> = assets
+        .iter()
+        .filter(|a| matches!(a.kind, AssetType::Server | AssetType::Database))
+        .collect();
+    let mut manual_assets: Vec<&PlannedAsset> = assets
+        .iter()
+        .filter(|a| matches!(a.kind, AssetType::Application | AssetType::NetworkDevice))
+        .collect();
+    manual_assets.extend(
+        assets
+            .iter()
+            .filter(|a| a.kind == AssetType::Server)
+            .take(15),
+    );
+
+    // (raw, cleansed, validation, asset) before numbering.
+    type Row = (Value, Option<Value>, Value, Option<usize>);
+    let mut first_seen: HashMap<usize, (&'static str, usize)> = HashMap::new();
+    let mut out = Vec::new();
+    for (key, chosen, invalid_rows) in [
+        ("cmdb", &infra, 18usize),
+        ("cloud", &servers_dbs, 5),
+        ("manual", &manual_assets, 8),
+    ] {
+        let mut rows: Vec<Row> = Vec::new();
+        for a in chosen.iter() {
+            let raw = match key {
+                "cmdb" => cmdb_row(a),
+                "cloud" => cloud_row(a),
+                _ => manual_row(a),
+            };
+            rows.push((
+                raw,
+                Some(cleansed(a)),
+                json!({"valid": true, "errors": []}),
+                Some(a.index),
+            ));
+        }
+        for k in 0..invalid_rows {
+            let ghost = format!("{prefix}-tmp-{key}-{:02}", k + 1);
+            let ip = format!(
+                "10.99.{}.{}",
+                rng.random_range(0..255),
+                rng.random_range(1..255)
+            );
+            let (raw, validation) = match (key, k) {
+                ("cmdb", 0..=5) | ("manual", 0..=3) => {
+                    let mut r = if key == "cmdb" {
+                        json!({"hostname": "", "ip_address": ip, "os": "Linux", "os_version": "RHEL 8.8", "cpu_cores": "4", "memory_mb": "16384", "storage_gb": "250", "environment": "PRODUCTION", "owner": "", "ci_class": "cmdb_ci_server"})
+                    } else {
+                        json!({"Name": "", "Type": "server", "Hostname": "", "IP": ip, "OS": "Linux", "Owner": "", "Criticality": "medium"})
+                    };
+                    if let Some(o) = r.as_object_mut() {
+                        o.insert("note".into(), json!("row exported without a CI name"));
+                    }
+                    (
+                        r,
+                        invalid(
+                            "missing",
+                            "hostname",
+                            "hostname is empty; the row cannot be matched to an asset".into(),
+                        ),
+                    )
+                }
+                ("cmdb", 6..=10) | ("cloud", 0..=2) => {
+                    let bad = [
+                        "10.1.300.7",
+                        "10.12.4",
+                        "192.168.1.256",
+                        "not-an-ip",
+                        "10.0.0.0.1",
+                    ][k % 5];
+                    let r = if key == "cmdb" {
+                        json!({"hostname": ghost.to_uppercase(), "ip_address": bad, "os": "Linux", "os_version": "Ubuntu 22.04", "cpu_cores": "2", "memory_mb": "8192", "storage_gb": "100", "environment": "TEST", "owner": "", "ci_class": "cmdb_ci_server"})
+                    } else {
+                        json!({"instance_name": ghost, "private_ip": bad, "platform": "Linux", "vcpus": 2, "memory_gib": 8, "disk_gb": 100, "tags": {}})
+                    };
+                    (
+                        r,
+                        invalid(
+                            "malformed",
+                            "ip_address",
+                            format!("`{bad}` is not an IPv4 address"),
+                        ),
+                    )
+                }
+                ("cmdb", 11..=14) | ("manual", _) => {
+                    let os = ["SunOS 5.8", "HP-UX 11i", "AIX 5.3", "OS/2 Warp"][k % 4];
+                    let r = if key == "cmdb" {
+                        json!({"hostname": ghost.to_uppercase(), "ip_address": ip, "os": os, "os_version": "", "cpu_cores": "8", "memory_mb": "32768", "storage_gb": "500", "environment": "PRODUCTION", "owner": "", "ci_class": "cmdb_ci_server"})
+                    } else {
+                        json!({"Name": ghost, "Type": "server", "Hostname": ghost, "IP": ip, "OS": os, "Owner": "", "Criticality": "low"})
+                    };
+                    (
+                        r,
+                        invalid(
+                            "unknown",
+                            "operating_system",
+                            format!("`{os}` is not in the technology catalogue"),
+                        ),
+                    )
+                }
+                _ => {
+                    let size = -(rng.random_range(1..500) as i64);
+                    let r = if key == "cmdb" {
+                        json!({"hostname": ghost.to_uppercase(), "ip_address": ip, "os": "Windows", "os_version": "Windows Server 2016", "cpu_cores": "4", "memory_mb": "16384", "storage_gb": size.to_string(), "environment": "PRODUCTION", "owner": "", "ci_class": "cmdb_ci_server"})
+                    } else {
+                        json!({"instance_name": ghost, "private_ip": ip, "platform": "Windows", "vcpus": 4, "memory_gib": 16, "disk_gb": size, "tags": {}})
+                    };
+                    (
+                        r,
+                        invalid(
+                            "negative",
+                            "storage_gb",
+                            format!("storage size {size} is negative"),
+                        ),
+                    )
+                }
+            };
+            rows.push((raw, None, validation, None));
+        }
+        rows.shuffle(&mut rng);
+        let mut numbered = Vec::new();
+        for (i, (raw, cleansed, mut validation, asset)) in rows.into_iter().enumerate() {
+            let row_number = i as i32 + 1;
+            if let Some(a) = asset {
+                match first_seen.get(&a) {
+                    Some((src, row)) => {
+                        validation = json!({"valid": true, "errors": [], "warnings": [format!("duplicate of {src} row {row}; merged into one asset")], "duplicate_of": {"import": src, "row": row}});
+                    }
+                    None => {
+                        first_seen.insert(a, (key, i + 1));
+                    }
+                }
+            }
+            numbered.push(PlannedRecord {
+                id: id(
+                    "raw_import_record",
+                    &format!("{}/{key}/{row_number}", t.slug),
+                ),
+                row_number,
+                raw,
+                cleansed,
+                validation,
+                asset,
+            });
+        }
+        out.push(PlannedImportRows {
+            key,
+            rows: numbered,
+        });
+    }
+    out
+}
+
+/// Stage 04.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &["03_data_imports"]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            for t in ctx.tenants() {
+                for imp in records(ctx, &t) {
+                    let spec = IMPORTS.iter().find(|i| i.key == imp.key);
+                    let at = Some(ts(ctx.as_of, spec.map_or(10, |s| s.days_ago), 10 * 3600));
+                    for r in imp.rows {
+                        rows.push(NewRawImportRecord {
+                            id: r.id,
+                            client_account_id: t.id,
+                            data_import_id: import_id(&t.slug, imp.key),
+                            row_number: r.row_number,
+                            raw_data: r.raw,
+                            is_valid: r.cleansed.is_some(),
+                            is_processed: spec.is_some_and(|s| {
+                                s.status == domain::enums::ImportStatus::Completed
+                            }),
+                            cleansed_data: r.cleansed,
+                            validation_results: r.validation,
+                            created_at: at,
+                            updated_at: at,
+                            // Stage 06 links valid rows to the assets it merges them into.
+                            asset_id: None,
+                        });
+                    }
+                }
+            }
+            // Natural key: (tenant, import, row number). asset_id and updated_at are left out of
+            // the update so a rerun keeps stage 06's links.
+            crate::upsert!(
+                conn,
+                raw_import_records,
+                rows,
+                (client_account_id, data_import_id, row_number),
+                [
+                    raw_data,
+                    cleansed_data,
+                    validation_results,
+                    is_valid,
+                    is_processed,
+                    created_at
+                ]
+            );
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Stage 07_dependencies: directed "source depends on target" edges: applications on servers
+//! and databases, servers behind firewalls and load balancers, applications calling each other
+//! (including the cycle order → customer → payment → order). No self-edges.
+
+use crate::error::Result;
+use crate::fingerprint::{OwnedTable, table};
+use crate::ids::{id, ts};
+use crate::plan;
+use crate::stage::{Ctx, Stage};
+use diesel_async::AsyncPgConnection;
+use domain::models::NewAssetDependency;
+use futures_util::future::BoxFuture;
+use rand::RngExt;
+
+/// Stage id.
+pub const ID: &str = "07_dependencies";
+const TABLES: &[OwnedTable] = &[table("asset_dependencies")];
+
+/// Stage 07.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &["06_assets"]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let at = Some(ts(ctx.as_of, 30, 15 * 3600));
+            let mut rows = Vec::new();
+            for t in ctx.tenants() {
+                let assets = plan::assets(ctx, &t);
+                // Confidence comes from a stream of its own so the graph's shape is not shifted.
+                let mut rng = ctx.rng("07_dependencies/confidence", &t);
+                for e in plan::edges(ctx, &t, &assets) {
+                    let (s, d) = (&assets[e.source], &assets[e.target]);
+                    rows.push(NewAssetDependency {
+                        id: id(
+                            "asset_dependency",
+                            &format!("{}/{}/{}/{}", t.slug, s.name, d.name, e.kind),
+                        ),
+                        client_account_id: t.id,
+                        source_asset_id: s.id,
+                        target_asset_id: d.id,
+                        dependency_type: e.kind.into(),
+                        protocol: e.protocol.map(Into::into),
+                        port: e.port,
+                        confidence_score: (rng.random_range(70..100) as f64) / 100.0,
+                        is_critical: e.critical,
+                        description: Some(format!("{} depends on {} ({})", s.name, d.name, e.kind)),
+                        created_at: at,
+                        updated_at: at,
+                    });
+                }
+            }
+            // Natural key: (tenant, source, target, type) (asset_dependencies_edge_key).
+            crate::upsert!(
+                conn,
+                asset_dependencies,
+                rows,
+                (
+                    client_account_id,
+                    source_asset_id,
+                    target_asset_id,
+                    dependency_type
+                ),
+                [
+                    protocol,
+                    port,
+                    confidence_score,
+                    is_critical,
+                    description,
+                    created_at,
+                    updated_at
+                ]
+            );
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! Stage 09_migration_waves: four waves (wave 0 is the pilot) with planned dates. Every asset
+//! whose strategy is neither retire nor retain is in exactly one wave, and no application is
+//! scheduled before a database it depends on.
+
+use crate::error::Result;
+use crate::fingerprint::{OwnedTable, table};
+use crate::ids::{date, id, ts};
+use crate::plan;
+use crate::stage::{Ctx, Stage};
+use crate::stages::s01_core_entities::main_engagement;
+use diesel_async::AsyncPgConnection;
+use domain::enums::{AssetType, WaveStatus};
+use domain::models::{NewMigrationWave, NewWaveAsset};
+use futures_util::future::BoxFuture;
+use rand::RngExt;
+
+/// Stage id.
+pub const ID: &str = "09_migration_waves";
+const TABLES: &[OwnedTable] = &[table("migration_waves"), table("wave_assets")];
+/// Waves per engagement.
+pub const WAVES: &[(&str, &str)] = &[
+    (
+        "Wave 0 - Pilot",
+        "Low-risk pilot: proves the landing zone, tooling and runbooks",
+    ),
+    (
+        "Wave 1 - Foundations",
+        "Network services and the first databases",
+    ),
+    (
+        "Wave 2 - Core business",
+        "Core databases and the applications on them",
+    ),
+    ("Wave 3 - Remaining estate", "Everything else that migrates"),
+];
+
+/// The wave (0..4) of every migrating asset, by asset index; `None` for retire/retain.
+pub fn assignment(
+    ctx: &Ctx,
+    t: &crate::stage::Tenant,
+    assets: &[plan::PlannedAsset],
+) -> Vec<Option<usize>> {
+    let strategies = plan::strategies(ctx, t, assets);
+    let edges = plan::edges(ctx, t, assets);
+    let mut rng = ctx.rng(ID, t);
+    let mut wave: Vec<Option<usize>> = vec![None; assets.len()];
+    // Infrastructure first: servers spread over all waves (the first two are the pilot),
+    // network in wave 1, databases in waves 0-2.
+    let mut n_server = 0;
+    for a in assets {
+        if !plan::migrates(strategies[a.index]) {
+            continue;
+        }
+        wave[a.index] = match a.kind {
+            AssetType::Server => {
+                n_server += 1;
+                Some(if n_server <= 2 {
+                    0
+                } else {
+                    rng.random_range(1..4)
+                })
+            }
+            AssetType::NetworkDevice => Some(1),
+            AssetType::Database => Some(rng.random_range(0..3)),
+            _ => None,
+        };
+    }
+    // Applications: a random preference, pushed back behind their databases.
+    for a in assets.iter().filter(|a| a.kind == AssetType::Application) {
+        if !plan::migrates(strategies[a.index]) {
+            continue;
+        }
+        let after_dbs = edges
+            .iter()
+            .filter(|e| e.source == a.index && assets[e.target].kind == AssetType::Database)
+            .filter_map(|e| wave[e.target])
+            .max()
+            .unwrap_or(0);
+        wave[a.index] = Some(rng.random_range(1..4usize).max(after_dbs));
+    }
+    wave
+}
+
+/// Stage 09.
+pub struct ThisStage;
+
+impl Stage for ThisStage {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn version(&self) -> i32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "4 waves per tenant (pilot first); every migrating asset in exactly one wave, databases before their apps"
+    }
+    fn prerequisites(&self) -> &'static [&'static str] {
+        &["07_dependencies", "08_assessments"]
+    }
+    fn tables(&self) -> &'static [OwnedTable] {
+        TABLES
+    }
+    fn run<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        conn: &'a mut AsyncPgConnection,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let at = Some(ts(ctx.as_of, 10, 16 * 3600));
+            let mut waves = Vec::new();
+            let mut members = Vec::new();
+            for t in ctx.tenants() {
+                let (eng, _) = main_engagement(ctx, &t);
+                let assets = plan::assets(ctx, &t);
+                let strategies = plan::strategies(ctx, &t, &assets);
+                let assigned = assignment(ctx, &t, &assets);
+                let wave_ids: Vec<uuid::Uuid> = (0..WAVES.len())
+                    .map(|n| id("migration_wave", &format!("{}/{n}", t.slug)))
+                    .collect();
+                for (n, (name, desc)) in WAVES.iter().enumerate() {
+                    let start = date(ctx.as_of, 30 + 42 * n as i64);
+                    waves.push(NewMigrationWave {
+                        id: wave_ids[n],
+                        client_account_id: t.id,
+                        engagement_id: eng,
+                        wave_number: n as i32,
+                        name: name.to_string(),
+                        description: Some(desc.to_string()),
+                        status: WaveStatus::Planned,
+                        is_pilot: n == 0,
+                        planned_start_date: start,
+                        planned_end_date: date(ctx.as_of, 30 + 42 * n as i64 + 35),
+                        actual_start_date: None,
+                        actual_end_date: None,
+                        created_at: at,
+                        updated_at: at,
+                    });
+                }
+                // Sequence inside a wave: infrastructure and databases before applications.
+                let mut order = vec![0i32; WAVES.len()];
+                let mut by_rank: Vec<&plan::PlannedAsset> = assets.iter().collect();
+                by_rank.sort_by_key(|a| (a.kind == AssetType::Application, a.index));
+                for a in by_rank {
+                    if let Some(w) = assigned[a.index] {
+                        members.push(NewWaveAsset {
+                            id: id("wave_asset", &format!("{}/{}", t.slug, a.name)),
+                            client_account_id: t.id,
+                            wave_id: wave_ids[w],
+                            asset_id: a.id,
+                            strategy: strategies[a.index],
+                            sequence_order: order[w],
+                            created_at: at,
+                            updated_at: at,
+                        });
+                        order[w] += 1;
+                    }
+                }
+            }
+            // Natural keys: (tenant, engagement, wave number); (tenant, asset): one wave per asset.
+            crate::upsert!(
+                conn,
+                migration_waves,
+                waves,
+                (client_account_id, engagement_id, wave_number),
+                [
+                    name,
+                    description,
+                    status,
+                    is_pilot,
+                    planned_start_date,
+                    planned_end_date,
+                    actual_start_date,
+                    actual_end_date,
+                    created_at,
+                    updated_at
+                ]
+            );
+            crate::upsert!(
+                conn,
+                wave_assets,
+                members,
+                (client_account_id, asset_id),
+                [wave_id, strategy, sequence_order, created_at, updated_at]
+            );
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! A failing stage rolls back, names itself and PostgreSQL's error, is recorded in the ledger,
+//! and exits 8; `--keep-going` still runs the stages that do not depend on it.
+
+use crate::seed_common::{seed, text};
+use groundwork_e2e::TestDb;
+
+fn break_mappings(db: &TestDb) {
+    // Every mapping the stage writes violates this, so stage 05 fails half-way.
+    db.client()
+        .batch_execute("ALTER TABLE import_field_mappings ADD CONSTRAINT e2e_no_mappings CHECK (confidence_score > 5)")
+        .unwrap();
+}
+
+#[test]
+fn a_failing_stage_rolls_back_and_is_recorded() {
+    let db = TestDb::empty();
+    seed(&db, &["--stage", "0,1,2,3", "--quiet"], 0);
+    break_mappings(&db);
+    let out = text(&seed(&db, &["--stage", "all"], 8));
+    assert!(
+        out.contains("05_field_mappings") && out.contains("e2e_no_mappings"),
+        "{out}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM import_field_mappings"), 0);
+    // Without --keep-going the run stops at the failure.
+    assert_eq!(db.count("SELECT count(*) FROM assets"), 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM groundwork.seed_ledger WHERE stage = '05_field_mappings' AND status = 'failed' AND error LIKE '%e2e_no_mappings%'"),
+        1
+    );
+}
+
+#[test]
+fn keep_going_runs_independent_stages_and_reports_every_failure() {
+    let db = TestDb::empty();
+    seed(&db, &["--stage", "0", "--quiet"], 0);
+    break_mappings(&db);
+    let out = text(&seed(&db, &["--stage", "all", "--keep-going"], 8));
+    assert!(out.contains("05_field_mappings"), "{out}");
+    // 06..09 do not depend on 05: they ran.
+    assert!(db.count("SELECT count(*) FROM wave_assets") > 0, "{out}");
+    db.client()
+        .batch_execute("ALTER TABLE import_field_mappings DROP CONSTRAINT e2e_no_mappings")
+        .unwrap();
+    seed(&db, &["--stage", "all", "--quiet"], 0);
+    seed(&db, &["verify", "--quiet"], 0);
+}
