@@ -377,12 +377,7 @@ impl BulkLoader {
                 Err(e) => Err(e),
             };
             match merged {
-                Ok(c) => {
-                    total.rows += c.rows;
-                    total.inserted += c.inserted;
-                    total.updated += c.updated;
-                    total.unchanged += c.unchanged;
-                }
+                Ok(c) => total.add(&c),
                 Err(e) => {
                     failure = Some(e);
                     break;
@@ -405,6 +400,104 @@ impl BulkLoader {
         }
     }
 
+    /// Column types of the load, from the server: enum OIDs differ per database.
+    async fn column_types(&self, table: &BulkTable) -> Result<Arc<[Type]>> {
+        let probe = format!(
+            "SELECT {} FROM public.{} LIMIT 0",
+            ident_list(table.columns),
+            ident(table.table)
+        );
+        let stmt = self
+            .holder
+            .prepare(&probe)
+            .await
+            .map_err(db_err(table.table, "reading its column types"))?;
+        Ok(stmt.columns().iter().map(|c| c.type_().clone()).collect())
+    }
+
+    /// Loads `rows` like [`upsert`](Self::upsert), but the rows come from one iterator run on
+    /// the calling task, which may borrow (a stage's `&Ctx`, say): it is cut into batches of
+    /// [`BATCH_ROWS`] dealt round-robin to the streams, which encode and `COPY` them in
+    /// parallel, while finished segments are merged on `conn`. Generation and merging share the
+    /// task but not the work: the merge runs on the server while the next batch is generated.
+    pub async fn upsert_rows<R, I>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        table: &BulkTable,
+        rows: I,
+        progress: Option<Progress>,
+    ) -> Result<MergeCounts>
+    where
+        R: BulkRow,
+        I: IntoIterator<Item = R>,
+    {
+        let types = self.column_types(table).await?;
+        let (out, mut segments) = mpsc::unbounded_channel();
+        let mut senders = Vec::with_capacity(self.streams);
+        let mut tasks = JoinSet::new();
+        for _ in 0..self.streams {
+            let (tx, rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
+            senders.push(tx);
+            let stream = Stream {
+                cfg: self.cfg.clone(),
+                target: self.target.clone(),
+                table: *table,
+                types: types.clone(),
+                progress: progress.clone(),
+                segments: Segments::Rotate(self.segment_rows),
+                naming: self.naming(),
+            };
+            let out = out.clone();
+            tasks.spawn(async move {
+                if let Err(e) = stream.consume(rx, &out).await {
+                    let _ = out.send(Err(e));
+                }
+            });
+        }
+        drop(out);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let feed = async {
+            for (next, batch) in batched(rows.into_iter(), BATCH_ROWS).enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                // A closed channel means that stream failed; its error arrives on `segments`.
+                if senders[next % senders.len()].send(batch).await.is_err() {
+                    break;
+                }
+            }
+            // Closing the channels lets the streams finish their last segments.
+            senders.clear();
+        };
+        let merge = async {
+            let mut total = MergeCounts::default();
+            while let Some(seg) = segments.recv().await {
+                let merged = match seg {
+                    Ok((name, rows)) => merge::merge(conn, table, &name, rows, true).await,
+                    Err(e) => Err(e),
+                };
+                match merged {
+                    Ok(c) => total.add(&c),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(total)
+        };
+        let ((), merged) = tokio::join!(feed, merge);
+        let result = match merged {
+            Ok(total) => join_all(&mut tasks, table).await.map(|()| total),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        result
+    }
+
     /// Starts one task per producer (at most `streams` running); each reports its finished
     /// segments, or its error, on the returned channel, which closes when all are done.
     async fn spawn_streams<R, P>(
@@ -418,18 +511,7 @@ impl BulkLoader {
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
     {
-        // Column types come from the server: enum OIDs differ per database.
-        let probe = format!(
-            "SELECT {} FROM public.{} LIMIT 0",
-            ident_list(table.columns),
-            ident(table.table)
-        );
-        let stmt = self
-            .holder
-            .prepare(&probe)
-            .await
-            .map_err(db_err(table.table, "reading its column types"))?;
-        let types: Arc<[Type]> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
+        let types = self.column_types(table).await?;
         let permits = Arc::new(Semaphore::new(self.streams));
         let (out, rx) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
@@ -445,12 +527,26 @@ impl BulkLoader {
             };
             let (permits, out) = (permits.clone(), out.clone());
             tasks.spawn(async move {
+                let generator_failed = |e: &dyn std::fmt::Display| BulkError::Generator {
+                    table: stream.table.table.into(),
+                    cause: e.to_string(),
+                };
                 let result = match permits.acquire_owned().await {
-                    Ok(_permit) => stream.run(producer, &out).await,
-                    Err(e) => Err(BulkError::Generator {
-                        table: stream.table.table.into(),
-                        cause: e.to_string(),
-                    }),
+                    Ok(_permit) => {
+                        let (tx, rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
+                        let generator = tokio::task::spawn_blocking(move || {
+                            for batch in producer {
+                                // The stream failed and dropped its receiver: stop generating.
+                                if tx.blocking_send(batch).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        let consumed = stream.consume(rx, &out).await;
+                        let generated = generator.await.map_err(|e| generator_failed(&e));
+                        consumed.and(generated)
+                    }
+                    Err(e) => Err(generator_failed(&e)),
                 };
                 if let Err(e) = result {
                     let _ = out.send(Err(e));
@@ -523,6 +619,9 @@ fn encode_error(table: &BulkTable, e: &tokio_postgres::Error) -> BulkError {
     }
 }
 
+/// Rows per batch when [`BulkLoader::upsert_rows`] cuts an iterator: a few MB per batch.
+pub const BATCH_ROWS: usize = 4_096;
+
 /// Rows per staging segment of a pipelined load: large enough that a merge statement's fixed
 /// cost disappears, small enough that the first merge starts early.
 pub const SEGMENT_ROWS: u64 = 50_000;
@@ -579,26 +678,13 @@ struct Stream {
 type Writer = std::pin::Pin<Box<BinaryCopyInWriter>>;
 
 impl Stream {
-    async fn run<R, P>(
+    async fn consume<R: BulkRow>(
         &self,
-        producer: P,
+        mut rx: mpsc::Receiver<Vec<R>>,
         out: &mpsc::UnboundedSender<Result<(String, u64)>>,
-    ) -> Result<()>
-    where
-        R: BulkRow,
-        P: Iterator<Item = Vec<R>> + Send + 'static,
-    {
+    ) -> Result<()> {
         let table = self.table.table;
         let client = open(&self.cfg, &self.target).await?;
-        let (tx, mut rx) = mpsc::channel::<Vec<R>>(CHANNEL_BATCHES);
-        let generator = tokio::task::spawn_blocking(move || {
-            for batch in producer {
-                // The stream failed and dropped its receiver: stop generating.
-                if tx.blocking_send(batch).is_err() {
-                    break;
-                }
-            }
-        });
         let ncols = self.types.len();
         let mut current: Option<(String, Writer, u64)> = None;
         while let Some(batch) = rx.recv().await {
@@ -635,10 +721,7 @@ impl Stream {
         if let Some(done) = current.take() {
             self.finish_segment(done, out).await?;
         }
-        generator.await.map_err(|e| BulkError::Generator {
-            table: table.into(),
-            cause: e.to_string(),
-        })
+        Ok(())
     }
 
     async fn open_segment(&self, client: &Client) -> Result<(String, Writer, u64)> {

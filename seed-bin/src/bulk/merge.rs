@@ -17,6 +17,16 @@ pub struct MergeCounts {
     pub unchanged: u64,
 }
 
+impl MergeCounts {
+    /// Adds another load's counts to these.
+    pub fn add(&mut self, other: &MergeCounts) {
+        self.rows += other.rows;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct Merged {
     #[diesel(sql_type = BigInt)]

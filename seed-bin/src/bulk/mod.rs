@@ -46,7 +46,8 @@ mod tests;
 pub use error::{BulkError, Result};
 pub use field::Field;
 pub use loader::{
-    BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched, default_streams, split,
+    BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched,
+    default_streams, split,
 };
 pub use merge::MergeCounts;
 
