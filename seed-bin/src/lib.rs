@@ -167,6 +167,8 @@ async fn execute(cli: Cli) -> Result<()> {
             .filter(|p| !p.is_empty()),
         reporter,
         new_key: Mutex::new(None),
+        database_url: url.clone(),
+        bulk: tokio::sync::OnceCell::new(),
     };
     match cli.command {
         Some(Command::Verify) => {

@@ -279,7 +279,14 @@ pub async fn run_stages(
         ctx.reporter.start(id, stage.description());
         let started = Utc::now();
         let t0 = Instant::now();
-        match run_one(pool, ctx, *stage, force).await {
+        let result = run_one(pool, ctx, *stage, force).await;
+        // Staging tables a failed stage's rollback brought back (see `crate::bulk`).
+        if let Some(loader) = ctx.bulk.get()
+            && let Err(e) = loader.cleanup().await
+        {
+            tracing::warn!(error = %e, "could not drop the bulk loader's staging tables; the next run sweeps them");
+        }
+        match result {
             Ok(outcome) => {
                 let millis = t0.elapsed().as_millis();
                 let (status, counts, fp) = match outcome {

@@ -114,9 +114,29 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// A newly created API key, printed by the runner after its stage committed.
     pub new_key: Mutex<Option<String>>,
+    /// The database URL, for the bulk loader's own connections.
+    pub database_url: String,
+    /// The bulk loader of this run, connected by the first stage that needs it.
+    pub bulk: tokio::sync::OnceCell<crate::bulk::BulkLoader>,
 }
 
+/// Parallel `COPY` streams of the bulk loader: one per CPU, at most this many connections.
+pub const MAX_BULK_STREAMS: u32 = 8;
+
 impl Ctx {
+    /// The run's bulk loader (connects on first use; see `crate::bulk`).
+    pub async fn bulk(&self) -> Result<&crate::bulk::BulkLoader> {
+        self.bulk
+            .get_or_try_init(|| {
+                crate::bulk::BulkLoader::connect(
+                    &self.database_url,
+                    crate::bulk::default_streams(MAX_BULK_STREAMS),
+                )
+            })
+            .await
+            .map_err(SeedError::from)
+    }
+
     /// The tenants of this run: the core file's accounts (the first is demo-shaped) and, with
     /// `--scale N`, N-1 synthetic demo-shaped tenants.
     pub fn tenants(&self) -> Vec<Tenant> {

@@ -2,9 +2,11 @@
 //! [`BulkTable`] of each, so a stage moves from `upsert!` to the bulk path without new row types.
 //!
 //! Column names are the model's field names (the models derive `Insertable` from the same
-//! names). Conflict columns are each table's natural-key constraint. Update columns are every
-//! column except the key, `id` (derived from the key) and `updated_at` (the trigger's), and
-//! except links a later stage writes (`raw_import_records.asset_id`, set by 06_assets).
+//! names). Conflict columns are each table's natural-key constraint. Update columns are the
+//! ones the stage's `upsert!` used to update: every column except the key and `id` (derived
+//! from the key); `updated_at` is written explicitly (so a changed row's stamp stays
+//! deterministic instead of the trigger's `now()`), except on `raw_import_records`, whose
+//! `asset_id` and `updated_at` belong to 06_assets, which links the rows later.
 //!
 //! `created_at`/`updated_at` of the models are `Option`s (`None` = database default with
 //! diesel); `COPY` has no per-value `DEFAULT`, so `None` arrives as `NULL` and the `NOT NULL`
@@ -57,7 +59,7 @@ bulk_rows! {
         key: [client_account_id, data_import_id, source_field],
         update: [
             reviewed_by_user_id, target_field, confidence_score, status, transformation_rules,
-            reviewed_at, created_at,
+            reviewed_at, created_at, updated_at,
         ],
         columns: [
             id, client_account_id, data_import_id, reviewed_by_user_id, source_field,
@@ -73,7 +75,7 @@ bulk_rows! {
             discovery_flow_id, technology_id, asset_type, hostname, ip_address,
             operating_system, os_version, technology, environment, cpu_cores, memory_gb,
             storage_gb, business_owner, technical_owner, criticality, description,
-            custom_attributes, created_at,
+            custom_attributes, created_at, updated_at,
         ],
         columns: [
             id, client_account_id, engagement_id, discovery_flow_id, technology_id, name,
@@ -86,14 +88,16 @@ bulk_rows! {
     /// `asset_tags`, keyed by (tenant, asset, tag).
     ASSET_TAGS: NewAssetTag => "asset_tags" {
         key: [client_account_id, asset_id, tag_id],
-        update: [created_at],
+        update: [created_at, updated_at],
         columns: [id, client_account_id, asset_id, tag_id, created_at, updated_at],
     }
 
     /// `asset_dependencies`, keyed by (tenant, source, target, dependency type).
     ASSET_DEPENDENCIES: NewAssetDependency => "asset_dependencies" {
         key: [client_account_id, source_asset_id, target_asset_id, dependency_type],
-        update: [protocol, port, confidence_score, is_critical, description, created_at],
+        update: [
+            protocol, port, confidence_score, is_critical, description, created_at, updated_at,
+        ],
         columns: [
             id, client_account_id, source_asset_id, target_asset_id, dependency_type, protocol,
             port, confidence_score, is_critical, description, created_at, updated_at,
@@ -105,7 +109,7 @@ bulk_rows! {
         key: [client_account_id, asset_id, assessment_type],
         update: [
             assessed_by_user_id, score, risk_level, confidence_score, recommended_strategy,
-            summary, findings, assessed_at, created_at,
+            summary, findings, assessed_at, created_at, updated_at,
         ],
         columns: [
             id, client_account_id, asset_id, assessed_by_user_id, assessment_type, score,
@@ -117,7 +121,7 @@ bulk_rows! {
     /// `wave_assets`, keyed by (tenant, asset): an asset is in at most one wave.
     WAVE_ASSETS: NewWaveAsset => "wave_assets" {
         key: [client_account_id, asset_id],
-        update: [wave_id, strategy, sequence_order, created_at],
+        update: [wave_id, strategy, sequence_order, created_at, updated_at],
         columns: [
             id, client_account_id, wave_id, asset_id, strategy, sequence_order, created_at,
             updated_at,

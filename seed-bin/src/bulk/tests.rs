@@ -640,7 +640,10 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
         loader.set_segment_rows(2_500);
         let mut conn = diesel_conn(&ub).await;
         // Borrows `tenants`: no 'static needed on this path.
-        let rows = tenants.iter().copied().flat_map(|t| raw_rows(t, 3_000, false));
+        let rows = tenants
+            .iter()
+            .copied()
+            .flat_map(|t| raw_rows(t, 3_000, false));
         let n = Arc::new(AtomicU64::new(0));
         let seen = n.clone();
         let progress: Progress = Arc::new(move |r| {
@@ -654,13 +657,19 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
             .expect("load");
         assert_eq!(counts.inserted, 15_000);
         assert_eq!(n.load(Ordering::SeqCst), 15_000);
-        let rows = tenants.iter().copied().flat_map(|t| raw_rows(t, 3_000, true));
+        let rows = tenants
+            .iter()
+            .copied()
+            .flat_map(|t| raw_rows(t, 3_000, true));
         let counts = loader
             .upsert_rows(&mut conn, &RAW, rows, None)
             .await
             .expect("rerun");
         assert_eq!((counts.updated, counts.unchanged), (1_500, 13_500));
-        let rows = tenants.iter().copied().flat_map(|t| raw_rows(t, 3_000, false));
+        let rows = tenants
+            .iter()
+            .copied()
+            .flat_map(|t| raw_rows(t, 3_000, false));
         loader
             .upsert_rows(&mut conn, &RAW, rows, None)
             .await
