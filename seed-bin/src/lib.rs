@@ -169,6 +169,7 @@ async fn execute(cli: Cli) -> Result<()> {
         new_key: Mutex::new(None),
         database_url: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
+        counts: Mutex::new(Default::default()),
     };
     match cli.command {
         Some(Command::Verify) => {

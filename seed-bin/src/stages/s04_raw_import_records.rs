@@ -297,6 +297,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["03_data_imports"]
     }
@@ -314,10 +317,7 @@ impl Stage for ThisStage {
             // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            let progress = ctx.reporter.rows_progress("raw_import_records");
-            ctx.bulk()
-                .await?
-                .upsert_rows(conn, &crate::bulk::rows::RAW_IMPORT_RECORDS, rows, progress)
+            ctx.bulk_load(conn, &crate::bulk::rows::RAW_IMPORT_RECORDS, rows)
                 .await?;
             Ok(())
         })

@@ -133,6 +133,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["00_reference_data", "04_raw_import_records"]
     }
@@ -147,22 +150,17 @@ impl Stage for ThisStage {
         Box::pin(async move {
             // Natural keys: (tenant, engagement, name); (tenant, asset, tag). Both streamed
             // through the bulk loader (see crate::bulk) inside this stage's transaction.
-            let loader = ctx.bulk().await?;
             let assets = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_output(ctx, &t).assets);
-            let progress = ctx.reporter.rows_progress("assets");
-            loader
-                .upsert_rows(conn, &crate::bulk::rows::ASSETS, assets, progress)
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSETS, assets)
                 .await?;
             let tags = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_output(ctx, &t).tags);
-            let progress = ctx.reporter.rows_progress("asset_tags");
-            loader
-                .upsert_rows(conn, &crate::bulk::rows::ASSET_TAGS, tags, progress)
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
                 .await?;
             let at = ts(ctx.as_of, 40, 12 * 3600);
             let (mut raw_ids, mut asset_ids) = (Vec::new(), Vec::new());

@@ -60,6 +60,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["06_assets"]
     }
@@ -76,10 +79,7 @@ impl Stage for ThisStage {
             // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            let progress = ctx.reporter.rows_progress("asset_dependencies");
-            ctx.bulk()
-                .await?
-                .upsert_rows(conn, &crate::bulk::rows::ASSET_DEPENDENCIES, rows, progress)
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_DEPENDENCIES, rows)
                 .await?;
             Ok(())
         })

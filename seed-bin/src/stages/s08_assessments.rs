@@ -127,6 +127,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "89 Democorp assessments (technical, risk, performance, security) with score, risk, findings and a 6R strategy"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["00_reference_data", "06_assets"]
     }
@@ -143,10 +146,7 @@ impl Stage for ThisStage {
             // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            let progress = ctx.reporter.rows_progress("assessments");
-            ctx.bulk()
-                .await?
-                .upsert_rows(conn, &crate::bulk::rows::ASSESSMENTS, rows, progress)
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSESSMENTS, rows)
                 .await?;
             Ok(())
         })
