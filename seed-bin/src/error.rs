@@ -65,6 +65,9 @@ pub enum SeedError {
         #[source]
         source: std::io::Error,
     },
+    /// A bulk load failed (inside a stage, so the runner reports it as a failed stage).
+    #[error("{0}")]
+    Bulk(#[from] crate::bulk::BulkError),
     /// A bug.
     #[error("internal error: {0}. Please report it with the log (RUST_LOG=debug).")]
     Internal(String),

@@ -32,7 +32,10 @@ pub fn code(err: &SeedError) -> u8 {
         }
         SeedError::VerifyFailed(_) => VERIFY_FAILED,
         SeedError::Engine { code, .. } => *code,
-        SeedError::Database { .. } | SeedError::Io { .. } | SeedError::Internal(_) => INTERNAL,
+        SeedError::Database { .. }
+        | SeedError::Io { .. }
+        | SeedError::Bulk(_)
+        | SeedError::Internal(_) => INTERNAL,
     }
 }
 

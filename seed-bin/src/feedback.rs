@@ -87,6 +87,23 @@ impl Reporter {
         }
     }
 
+    /// A callback for the bulk loader that shows rows written and rows/s on the stage's bar
+    /// (terminal only; `None` otherwise, so non-terminal output stays one line per event).
+    pub fn rows_progress(&self, table: &str) -> Option<crate::bulk::Progress> {
+        let bar = self.bar.lock().ok()?.as_ref()?.clone();
+        let table = table.to_string();
+        let started = std::time::Instant::now();
+        let rows = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        Some(std::sync::Arc::new(move |n| {
+            let total = rows.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{table}: {total} rows, {:.0} rows/s",
+                total as f64 / secs
+            ));
+        }))
+    }
+
     /// Rows of a stage removed because the generator no longer produces them.
     pub fn cleanup(&self, stage: &str, table: &str, deleted: u64) {
         match self.format {

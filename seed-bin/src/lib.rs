@@ -5,6 +5,7 @@
 //! once (fail fast with the real error), check the guards (environment, prerequisites), bring
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
+pub mod bulk;
 pub mod cli;
 pub mod data;
 pub mod db;
@@ -166,6 +167,9 @@ async fn execute(cli: Cli) -> Result<()> {
             .filter(|p| !p.is_empty()),
         reporter,
         new_key: Mutex::new(None),
+        database_url: url.clone(),
+        bulk: tokio::sync::OnceCell::new(),
+        counts: Mutex::new(Default::default()),
     };
     match cli.command {
         Some(Command::Verify) => {

@@ -170,15 +170,28 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
                 });
             }
         }
+        let counts_itself = stage.counts_itself();
         let mut before = Vec::new();
-        for t in stage.tables() {
-            before.push(fingerprint::snapshot(c, t.name).await?);
+        if !counts_itself {
+            for t in stage.tables() {
+                before.push(fingerprint::snapshot(c, t.name).await?);
+            }
+        }
+        if let Ok(mut reported) = ctx.counts.lock() {
+            reported.clear();
         }
         stage.run(ctx, c).await?;
+        let mut reported = ctx
+            .counts
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
         let mut counts = BTreeMap::new();
-        for (t, b) in stage.tables().iter().zip(&before) {
-            let after = fingerprint::snapshot(c, t.name).await?;
-            let d = fingerprint::diff(b, &after);
+        for (i, t) in stage.tables().iter().enumerate() {
+            let d = match before.get(i) {
+                Some(b) => fingerprint::diff(b, &fingerprint::snapshot(c, t.name).await?),
+                None => reported.remove(t.name).unwrap_or_default(),
+            };
             if d.deleted > 0 {
                 ctx.reporter.cleanup(id, t.name, d.deleted);
             }
@@ -279,7 +292,14 @@ pub async fn run_stages(
         ctx.reporter.start(id, stage.description());
         let started = Utc::now();
         let t0 = Instant::now();
-        match run_one(pool, ctx, *stage, force).await {
+        let result = run_one(pool, ctx, *stage, force).await;
+        // Staging tables a failed stage's rollback brought back (see `crate::bulk`).
+        if let Some(loader) = ctx.bulk.get()
+            && let Err(e) = loader.cleanup().await
+        {
+            tracing::warn!(error = %e, "could not drop the bulk loader's staging tables; the next run sweeps them");
+        }
+        match result {
             Ok(outcome) => {
                 let millis = t0.elapsed().as_millis();
                 let (status, counts, fp) = match outcome {

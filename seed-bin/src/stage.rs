@@ -24,6 +24,12 @@ pub trait Stage: Sync {
     fn prerequisites(&self) -> &'static [&'static str];
     /// Tables whose rows this stage writes (and `seed reset` empties).
     fn tables(&self) -> &'static [OwnedTable];
+    /// Whether the stage reports its own counts with [`Ctx::record_counts`] (bulk-loaded
+    /// stages know them from the merge), sparing the runner a snapshot of every row of its
+    /// tables before and after (which costs time and memory that grow with `--scale`).
+    fn counts_itself(&self) -> bool {
+        false
+    }
     /// Whether the stage may run in production (only reference data).
     fn allowed_in_prod(&self) -> bool {
         false
@@ -114,9 +120,64 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// A newly created API key, printed by the runner after its stage committed.
     pub new_key: Mutex<Option<String>>,
+    /// The database URL, for the bulk loader's own connections.
+    pub database_url: String,
+    /// The bulk loader of this run, connected by the first stage that needs it.
+    pub bulk: tokio::sync::OnceCell<crate::bulk::BulkLoader>,
+    /// Counts reported by the running stage (see [`Stage::counts_itself`]).
+    pub counts: Mutex<std::collections::BTreeMap<String, crate::feedback::TableCounts>>,
 }
 
+/// Parallel `COPY` streams of the bulk loader: one per CPU, at most this many connections.
+pub const MAX_BULK_STREAMS: u32 = 8;
+
 impl Ctx {
+    /// Records what a bulk load did to `table` (added to earlier loads of the same table).
+    pub fn record_counts(&self, table: &str, c: &crate::bulk::MergeCounts) {
+        if let Ok(mut all) = self.counts.lock() {
+            let t = all.entry(table.to_string()).or_default();
+            t.rows += c.rows;
+            t.inserted += c.inserted;
+            t.updated += c.updated;
+            t.unchanged += c.unchanged;
+        }
+    }
+
+    /// Loads `rows` into `table` through the run's bulk loader inside the stage's transaction,
+    /// with a rows/s progress bar, and records the counts for the runner.
+    pub async fn bulk_load<R, I>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        table: &crate::bulk::BulkTable,
+        rows: I,
+    ) -> Result<()>
+    where
+        R: crate::bulk::BulkRow,
+        I: IntoIterator<Item = R>,
+    {
+        let progress = self.reporter.rows_progress(table.table);
+        let counts = self
+            .bulk()
+            .await?
+            .upsert_rows(conn, table, rows, progress)
+            .await?;
+        self.record_counts(table.table, &counts);
+        Ok(())
+    }
+
+    /// The run's bulk loader (connects on first use; see `crate::bulk`).
+    pub async fn bulk(&self) -> Result<&crate::bulk::BulkLoader> {
+        self.bulk
+            .get_or_try_init(|| {
+                crate::bulk::BulkLoader::connect(
+                    &self.database_url,
+                    crate::bulk::default_streams(MAX_BULK_STREAMS),
+                )
+            })
+            .await
+            .map_err(SeedError::from)
+    }
+
     /// The tenants of this run: the core file's accounts (the first is demo-shaped) and, with
     /// `--scale N`, N-1 synthetic demo-shaped tenants.
     pub fn tenants(&self) -> Vec<Tenant> {

@@ -255,6 +255,35 @@ pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
     out
 }
 
+/// The rows of one tenant: generated lazily, tenant by tenant, so memory does not grow with
+/// `--scale`.
+fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewRawImportRecord> {
+    let mut rows = Vec::new();
+    for imp in records(ctx, t) {
+        let spec = IMPORTS.iter().find(|i| i.key == imp.key);
+        let at = Some(ts(ctx.as_of, spec.map_or(10, |s| s.days_ago), 10 * 3600));
+        for r in imp.rows {
+            rows.push(NewRawImportRecord {
+                id: r.id,
+                client_account_id: t.id,
+                data_import_id: import_id(&t.slug, imp.key),
+                row_number: r.row_number,
+                raw_data: r.raw,
+                is_valid: r.cleansed.is_some(),
+                is_processed: spec
+                    .is_some_and(|s| s.status == domain::enums::ImportStatus::Completed),
+                cleansed_data: r.cleansed,
+                validation_results: r.validation,
+                created_at: at,
+                updated_at: at,
+                // Stage 06 links valid rows to the assets it merges them into.
+                asset_id: None,
+            });
+        }
+    }
+    rows
+}
+
 /// Stage 04.
 pub struct ThisStage;
 
@@ -268,6 +297,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["03_data_imports"]
     }
@@ -280,48 +312,13 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut rows = Vec::new();
-            for t in ctx.tenants() {
-                for imp in records(ctx, &t) {
-                    let spec = IMPORTS.iter().find(|i| i.key == imp.key);
-                    let at = Some(ts(ctx.as_of, spec.map_or(10, |s| s.days_ago), 10 * 3600));
-                    for r in imp.rows {
-                        rows.push(NewRawImportRecord {
-                            id: r.id,
-                            client_account_id: t.id,
-                            data_import_id: import_id(&t.slug, imp.key),
-                            row_number: r.row_number,
-                            raw_data: r.raw,
-                            is_valid: r.cleansed.is_some(),
-                            is_processed: spec.is_some_and(|s| {
-                                s.status == domain::enums::ImportStatus::Completed
-                            }),
-                            cleansed_data: r.cleansed,
-                            validation_results: r.validation,
-                            created_at: at,
-                            updated_at: at,
-                            // Stage 06 links valid rows to the assets it merges them into.
-                            asset_id: None,
-                        });
-                    }
-                }
-            }
             // Natural key: (tenant, import, row number). asset_id and updated_at are left out of
             // the update so a rerun keeps stage 06's links.
-            crate::upsert!(
-                conn,
-                raw_import_records,
-                rows,
-                (client_account_id, data_import_id, row_number),
-                [
-                    raw_data,
-                    cleansed_data,
-                    validation_results,
-                    is_valid,
-                    is_processed,
-                    created_at
-                ]
-            );
+            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // key, at COPY speed, inside this stage's transaction.
+            let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
+            ctx.bulk_load(conn, &crate::bulk::rows::RAW_IMPORT_RECORDS, rows)
+                .await?;
             Ok(())
         })
     }

@@ -6,15 +6,14 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, Tenant};
 use crate::stages::s00_reference_data::technology_id;
 use crate::stages::s01_core_entities::{main_engagement, tag_id};
 use crate::stages::s02_discovery_flows::flow_id;
 use crate::stages::s04_raw_import_records::records;
-use diesel::{ExpressionMethods, PgExpressionMethods, QueryDsl};
+use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::models::{NewAsset, NewAssetTag};
-use domain::schema::raw_import_records;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -22,6 +21,104 @@ use std::collections::BTreeMap;
 /// Stage id.
 pub const ID: &str = "06_assets";
 const TABLES: &[OwnedTable] = &[table("assets"), table("asset_tags")];
+
+/// What stage 06 writes for one tenant: its assets, their tags, and for each asset the raw
+/// import rows merged into it. Generated tenant by tenant (once per table), so memory does not
+/// grow with `--scale`.
+struct TenantOutput {
+    assets: Vec<NewAsset>,
+    tags: Vec<NewAssetTag>,
+    links: Vec<(uuid::Uuid, Vec<uuid::Uuid>)>,
+}
+
+fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
+    let at = Some(ts(ctx.as_of, 40, 12 * 3600));
+    let mut assets = Vec::new();
+    let mut tags = Vec::new();
+    let mut links: Vec<(uuid::Uuid, Vec<uuid::Uuid>)> = Vec::new();
+    let (eng, _) = main_engagement(ctx, t);
+    let planned = plan::assets(ctx, t);
+    let mut sources: BTreeMap<usize, Vec<uuid::Uuid>> = BTreeMap::new();
+    for imp in records(ctx, t) {
+        for r in imp.rows {
+            if let Some(a) = r.asset {
+                sources.entry(a).or_default().push(r.id);
+            }
+        }
+    }
+    for a in &planned {
+        let n_sources = sources.get(&a.index).map_or(0, Vec::len);
+        assets.push(NewAsset {
+            id: a.id,
+            client_account_id: t.id,
+            engagement_id: eng,
+            discovery_flow_id: Some(flow_id(&t.slug, "cmdb")),
+            technology_id: a.technology.map(|(n, v)| technology_id(n, v)),
+            name: a.name.clone(),
+            asset_type: a.kind,
+            hostname: a.hostname.clone(),
+            ip_address: a.ip.as_deref().and_then(|ip| format!("{ip}/32").parse().ok()),
+            operating_system: a.os.map(Into::into),
+            os_version: a.os_version.map(Into::into),
+            technology: a.technology.map(|(n, v)| format!("{n} {v}")),
+            environment: a.environment.into(),
+            cpu_cores: a.cpu_cores,
+            memory_gb: a.memory_gb,
+            storage_gb: a.storage_gb,
+            business_owner: Some(a.business_owner.clone()),
+            technical_owner: Some(a.technical_owner.clone()),
+            criticality: a.criticality,
+            description: Some(a.description.clone()),
+            custom_attributes: json!({"flavor": a.flavor, "source_records": n_sources, "cost_center": format!("CC-{}", 1000 + a.index * 7)}),
+            created_at: at,
+            updated_at: at,
+        });
+        for tag in &a.tags {
+            tags.push(NewAssetTag {
+                id: id("asset_tag", &format!("{}/{}/{tag}", t.slug, a.name)),
+                client_account_id: t.id,
+                asset_id: a.id,
+                tag_id: tag_id(&t.slug, tag),
+                created_at: at,
+                updated_at: at,
+            });
+        }
+        if let Some(ids) = sources.remove(&a.index) {
+            links.push((a.id, ids));
+        }
+    }
+    TenantOutput {
+        assets,
+        tags,
+        links,
+    }
+}
+
+/// Links per `UPDATE`: two uuid arrays of this length stay well under a megabyte.
+const LINK_CHUNK: usize = 10_000;
+
+/// Sets `asset_id` on the raw rows merged into each asset, one set-based statement per chunk
+/// (one statement per asset took most of the stage's time at scale). Only rows not linked yet
+/// are written, so a rerun writes nothing; the explicit `updated_at` keeps the update
+/// deterministic (the table's trigger would otherwise stamp now()).
+async fn link_chunk(
+    conn: &mut AsyncPgConnection,
+    raw_ids: &[uuid::Uuid],
+    asset_ids: &[uuid::Uuid],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    diesel::sql_query(
+        "UPDATE raw_import_records r SET asset_id = l.asset_id, updated_at = $3 \
+         FROM unnest($1::uuid[], $2::uuid[]) AS l(id, asset_id) \
+         WHERE r.id = l.id AND r.asset_id IS DISTINCT FROM l.asset_id",
+    )
+    .bind::<Array<SqlUuid>, _>(raw_ids)
+    .bind::<Array<SqlUuid>, _>(asset_ids)
+    .bind::<Timestamptz, _>(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// Stage 06.
 pub struct ThisStage;
@@ -36,6 +133,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["00_reference_data", "04_raw_import_records"]
     }
@@ -48,113 +148,37 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let at = Some(ts(ctx.as_of, 40, 12 * 3600));
-            let mut assets = Vec::new();
-            let mut tags = Vec::new();
-            let mut links: Vec<(uuid::Uuid, Vec<uuid::Uuid>)> = Vec::new();
+            // Natural keys: (tenant, engagement, name); (tenant, asset, tag). Both streamed
+            // through the bulk loader (see crate::bulk) inside this stage's transaction.
+            let assets = ctx
+                .tenants()
+                .into_iter()
+                .flat_map(|t| tenant_output(ctx, &t).assets);
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSETS, assets)
+                .await?;
+            let tags = ctx
+                .tenants()
+                .into_iter()
+                .flat_map(|t| tenant_output(ctx, &t).tags);
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
+                .await?;
+            let at = ts(ctx.as_of, 40, 12 * 3600);
+            let (mut raw_ids, mut asset_ids) = (Vec::new(), Vec::new());
             for t in ctx.tenants() {
-                let (eng, _) = main_engagement(ctx, &t);
-                let planned = plan::assets(ctx, &t);
-                let mut sources: BTreeMap<usize, Vec<uuid::Uuid>> = BTreeMap::new();
-                for imp in records(ctx, &t) {
-                    for r in imp.rows {
-                        if let Some(a) = r.asset {
-                            sources.entry(a).or_default().push(r.id);
-                        }
+                for (asset, ids) in tenant_output(ctx, &t).links {
+                    for raw in ids {
+                        raw_ids.push(raw);
+                        asset_ids.push(asset);
                     }
                 }
-                for a in &planned {
-                    let n_sources = sources.get(&a.index).map_or(0, Vec::len);
-                    assets.push(NewAsset {
-                        id: a.id,
-                        client_account_id: t.id,
-                        engagement_id: eng,
-                        discovery_flow_id: Some(flow_id(&t.slug, "cmdb")),
-                        technology_id: a.technology.map(|(n, v)| technology_id(n, v)),
-                        name: a.name.clone(),
-                        asset_type: a.kind,
-                        hostname: a.hostname.clone(),
-                        ip_address: a.ip.as_deref().and_then(|ip| format!("{ip}/32").parse().ok()),
-                        operating_system: a.os.map(Into::into),
-                        os_version: a.os_version.map(Into::into),
-                        technology: a.technology.map(|(n, v)| format!("{n} {v}")),
-                        environment: a.environment.into(),
-                        cpu_cores: a.cpu_cores,
-                        memory_gb: a.memory_gb,
-                        storage_gb: a.storage_gb,
-                        business_owner: Some(a.business_owner.clone()),
-                        technical_owner: Some(a.technical_owner.clone()),
-                        criticality: a.criticality,
-                        description: Some(a.description.clone()),
-                        custom_attributes: json!({"flavor": a.flavor, "source_records": n_sources, "cost_center": format!("CC-{}", 1000 + a.index * 7)}),
-                        created_at: at,
-                        updated_at: at,
-                    });
-                    for tag in &a.tags {
-                        tags.push(NewAssetTag {
-                            id: id("asset_tag", &format!("{}/{}/{tag}", t.slug, a.name)),
-                            client_account_id: t.id,
-                            asset_id: a.id,
-                            tag_id: tag_id(&t.slug, tag),
-                            created_at: at,
-                            updated_at: at,
-                        });
-                    }
-                    if let Some(ids) = sources.remove(&a.index) {
-                        links.push((a.id, ids));
-                    }
+                if raw_ids.len() >= LINK_CHUNK {
+                    link_chunk(conn, &raw_ids, &asset_ids, at).await?;
+                    raw_ids.clear();
+                    asset_ids.clear();
                 }
             }
-            // Natural keys: (tenant, engagement, name); (tenant, asset, tag).
-            crate::upsert!(
-                conn,
-                assets,
-                assets,
-                (client_account_id, engagement_id, name),
-                [
-                    discovery_flow_id,
-                    technology_id,
-                    asset_type,
-                    hostname,
-                    ip_address,
-                    operating_system,
-                    os_version,
-                    technology,
-                    environment,
-                    cpu_cores,
-                    memory_gb,
-                    storage_gb,
-                    business_owner,
-                    technical_owner,
-                    criticality,
-                    description,
-                    custom_attributes,
-                    created_at,
-                    updated_at
-                ]
-            );
-            crate::upsert!(
-                conn,
-                asset_tags,
-                tags,
-                (client_account_id, asset_id, tag_id),
-                [created_at, updated_at]
-            );
-            // Merge links: an explicit updated_at keeps the update deterministic (the table's
-            // trigger would otherwise stamp now()).
-            for (asset, ids) in links {
-                diesel::update(
-                    raw_import_records::table
-                        .filter(raw_import_records::id.eq_any(&ids))
-                        // Only rows not linked yet: a rerun writes nothing.
-                        .filter(raw_import_records::asset_id.is_distinct_from(asset)),
-                )
-                .set((
-                    raw_import_records::asset_id.eq(asset),
-                    raw_import_records::updated_at.eq(ts(ctx.as_of, 40, 12 * 3600)),
-                ))
-                .execute(conn)
-                .await?;
+            if !raw_ids.is_empty() {
+                link_chunk(conn, &raw_ids, &asset_ids, at).await?;
             }
             Ok(())
         })

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, Tenant};
 use diesel_async::AsyncPgConnection;
 use domain::models::NewAssetDependency;
 use futures_util::future::BoxFuture;
@@ -15,6 +15,37 @@ use rand::RngExt;
 /// Stage id.
 pub const ID: &str = "07_dependencies";
 const TABLES: &[OwnedTable] = &[table("asset_dependencies")];
+
+/// The rows of one tenant: generated lazily, tenant by tenant, so memory does not grow with
+/// `--scale`.
+fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetDependency> {
+    let at = Some(ts(ctx.as_of, 30, 15 * 3600));
+    let mut rows = Vec::new();
+    let assets = plan::assets(ctx, t);
+    // Confidence comes from a stream of its own so the graph's shape is not shifted.
+    let mut rng = ctx.rng("07_dependencies/confidence", t);
+    for e in plan::edges(ctx, t, &assets) {
+        let (s, d) = (&assets[e.source], &assets[e.target]);
+        rows.push(NewAssetDependency {
+            id: id(
+                "asset_dependency",
+                &format!("{}/{}/{}/{}", t.slug, s.name, d.name, e.kind),
+            ),
+            client_account_id: t.id,
+            source_asset_id: s.id,
+            target_asset_id: d.id,
+            dependency_type: e.kind.into(),
+            protocol: e.protocol.map(Into::into),
+            port: e.port,
+            confidence_score: (rng.random_range(70..100) as f64) / 100.0,
+            is_critical: e.critical,
+            description: Some(format!("{} depends on {} ({})", s.name, d.name, e.kind)),
+            created_at: at,
+            updated_at: at,
+        });
+    }
+    rows
+}
 
 /// Stage 07.
 pub struct ThisStage;
@@ -29,6 +60,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["06_assets"]
     }
@@ -41,54 +75,12 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let at = Some(ts(ctx.as_of, 30, 15 * 3600));
-            let mut rows = Vec::new();
-            for t in ctx.tenants() {
-                let assets = plan::assets(ctx, &t);
-                // Confidence comes from a stream of its own so the graph's shape is not shifted.
-                let mut rng = ctx.rng("07_dependencies/confidence", &t);
-                for e in plan::edges(ctx, &t, &assets) {
-                    let (s, d) = (&assets[e.source], &assets[e.target]);
-                    rows.push(NewAssetDependency {
-                        id: id(
-                            "asset_dependency",
-                            &format!("{}/{}/{}/{}", t.slug, s.name, d.name, e.kind),
-                        ),
-                        client_account_id: t.id,
-                        source_asset_id: s.id,
-                        target_asset_id: d.id,
-                        dependency_type: e.kind.into(),
-                        protocol: e.protocol.map(Into::into),
-                        port: e.port,
-                        confidence_score: (rng.random_range(70..100) as f64) / 100.0,
-                        is_critical: e.critical,
-                        description: Some(format!("{} depends on {} ({})", s.name, d.name, e.kind)),
-                        created_at: at,
-                        updated_at: at,
-                    });
-                }
-            }
             // Natural key: (tenant, source, target, type) (asset_dependencies_edge_key).
-            crate::upsert!(
-                conn,
-                asset_dependencies,
-                rows,
-                (
-                    client_account_id,
-                    source_asset_id,
-                    target_asset_id,
-                    dependency_type
-                ),
-                [
-                    protocol,
-                    port,
-                    confidence_score,
-                    is_critical,
-                    description,
-                    created_at,
-                    updated_at
-                ]
-            );
+            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // key, at COPY speed, inside this stage's transaction.
+            let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_DEPENDENCIES, rows)
+                .await?;
             Ok(())
         })
     }

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, Tenant};
 use crate::stages::s01_core_entities::analyst;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssessmentType, AssetType, CriticalityLevel};
@@ -51,6 +51,69 @@ fn risk(score: i32) -> CriticalityLevel {
     }
 }
 
+/// The rows of one tenant: generated lazily, tenant by tenant, so memory does not grow with
+/// `--scale`.
+fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssessment> {
+    let mut rows = Vec::new();
+    let assets = plan::assets(ctx, t);
+    let strategies = plan::strategies(ctx, t, &assets);
+    let reviewer = analyst(ctx, t);
+    // Scores and findings use their own stream: strategies own ID's stream.
+    let mut rng = ctx.rng("08_assessments/scores", t);
+    let mut seen = std::collections::HashMap::<AssetType, usize>::new();
+    for a in &assets {
+        let nth = seen.entry(a.kind).or_default();
+        for kind in types_for(a.kind, *nth) {
+            let score: i32 = rng.random_range(25..96);
+            let findings = match kind {
+                AssessmentType::Security => json!([
+                    {"id": "SEC-001", "severity": if score < 50 { "high" } else { "medium" }, "title": "TLS 1.0 still enabled", "remediation": "disable TLS < 1.2"},
+                    {"id": "SEC-014", "severity": "low", "title": "service account password older than 365 days", "remediation": "rotate and vault the credential"},
+                ]),
+                AssessmentType::Performance => json!([
+                    {"metric": "cpu_p95_percent", "value": rng.random_range(15..95)},
+                    {"metric": "memory_p95_percent", "value": rng.random_range(30..98)},
+                    {"metric": "iops_p95", "value": rng.random_range(200..12000)},
+                ]),
+                AssessmentType::Risk => json!([
+                    {"risk": "business_continuity", "level": risk(score).as_str(), "note": "no tested DR runbook"},
+                ]),
+                AssessmentType::Technical => json!([
+                    {"area": "technology_currency", "note": a.technology.map_or("vendor appliance".to_string(), |(n, v)| format!("{n} {v}"))},
+                    {"area": "cloud_readiness", "score": rng.random_range(1..6)},
+                ]),
+            };
+            let at = ts(ctx.as_of, 20, 14 * 3600 + a.index as i64 * 60);
+            rows.push(NewAssessment {
+                id: id(
+                    "assessment",
+                    &format!("{}/{}/{}", t.slug, a.name, kind.as_str()),
+                ),
+                client_account_id: t.id,
+                asset_id: a.id,
+                assessed_by_user_id: reviewer,
+                assessment_type: kind,
+                score,
+                risk_level: risk(score),
+                confidence_score: (rng.random_range(60..100) as f64) / 100.0,
+                recommended_strategy: Some(strategies[a.index]),
+                summary: Some(format!(
+                    "{} assessment of {}: score {score}, recommended {}",
+                    kind.as_str(),
+                    a.name,
+                    strategies[a.index].as_str()
+                )),
+                findings,
+                assessed_at: at,
+                created_at: Some(at),
+                updated_at: Some(at),
+            });
+        }
+        *nth += 1;
+    }
+    rows
+}
+
 /// Stage 08.
 pub struct ThisStage;
 
@@ -64,6 +127,9 @@ impl Stage for ThisStage {
     fn description(&self) -> &'static str {
         "89 Democorp assessments (technical, risk, performance, security) with score, risk, findings and a 6R strategy"
     }
+    fn counts_itself(&self) -> bool {
+        true
+    }
     fn prerequisites(&self) -> &'static [&'static str] {
         &["00_reference_data", "06_assets"]
     }
@@ -76,84 +142,12 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut rows = Vec::new();
-            for t in ctx.tenants() {
-                let assets = plan::assets(ctx, &t);
-                let strategies = plan::strategies(ctx, &t, &assets);
-                let reviewer = analyst(ctx, &t);
-                // Scores and findings use their own stream: strategies own ID's stream.
-                let mut rng = ctx.rng("08_assessments/scores", &t);
-                let mut seen = std::collections::HashMap::<AssetType, usize>::new();
-                for a in &assets {
-                    let nth = seen.entry(a.kind).or_default();
-                    for kind in types_for(a.kind, *nth) {
-                        let score: i32 = rng.random_range(25..96);
-                        let findings = match kind {
-                            AssessmentType::Security => json!([
-                                {"id": "SEC-001", "severity": if score < 50 { "high" } else { "medium" }, "title": "TLS 1.0 still enabled", "remediation": "disable TLS < 1.2"},
-                                {"id": "SEC-014", "severity": "low", "title": "service account password older than 365 days", "remediation": "rotate and vault the credential"},
-                            ]),
-                            AssessmentType::Performance => json!([
-                                {"metric": "cpu_p95_percent", "value": rng.random_range(15..95)},
-                                {"metric": "memory_p95_percent", "value": rng.random_range(30..98)},
-                                {"metric": "iops_p95", "value": rng.random_range(200..12000)},
-                            ]),
-                            AssessmentType::Risk => json!([
-                                {"risk": "business_continuity", "level": risk(score).as_str(), "note": "no tested DR runbook"},
-                            ]),
-                            AssessmentType::Technical => json!([
-                                {"area": "technology_currency", "note": a.technology.map_or("vendor appliance".to_string(), |(n, v)| format!("{n} {v}"))},
-                                {"area": "cloud_readiness", "score": rng.random_range(1..6)},
-                            ]),
-                        };
-                        let at = ts(ctx.as_of, 20, 14 * 3600 + a.index as i64 * 60);
-                        rows.push(NewAssessment {
-                            id: id(
-                                "assessment",
-                                &format!("{}/{}/{}", t.slug, a.name, kind.as_str()),
-                            ),
-                            client_account_id: t.id,
-                            asset_id: a.id,
-                            assessed_by_user_id: reviewer,
-                            assessment_type: kind,
-                            score,
-                            risk_level: risk(score),
-                            confidence_score: (rng.random_range(60..100) as f64) / 100.0,
-                            recommended_strategy: Some(strategies[a.index]),
-                            summary: Some(format!(
-                                "{} assessment of {}: score {score}, recommended {}",
-                                kind.as_str(),
-                                a.name,
-                                strategies[a.index].as_str()
-                            )),
-                            findings,
-                            assessed_at: at,
-                            created_at: Some(at),
-                            updated_at: Some(at),
-                        });
-                    }
-                    *nth += 1;
-                }
-            }
             // Natural key: (tenant, asset, type) (assessments_asset_type_key).
-            crate::upsert!(
-                conn,
-                assessments,
-                rows,
-                (client_account_id, asset_id, assessment_type),
-                [
-                    assessed_by_user_id,
-                    score,
-                    risk_level,
-                    confidence_score,
-                    recommended_strategy,
-                    summary,
-                    findings,
-                    assessed_at,
-                    created_at,
-                    updated_at
-                ]
-            );
+            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // key, at COPY speed, inside this stage's transaction.
+            let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
+            ctx.bulk_load(conn, &crate::bulk::rows::ASSESSMENTS, rows)
+                .await?;
             Ok(())
         })
     }

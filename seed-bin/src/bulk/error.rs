@@ -1,0 +1,102 @@
+//! The bulk loader's error type: every message names the table and says what to do.
+
+/// Everything that can stop a bulk load. The seed runner maps these to "stage failed".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BulkError {
+    /// The URL cannot be parsed by tokio-postgres (the URL itself is never printed: it may hold
+    /// a password).
+    #[error(
+        "the database URL cannot be used for a bulk-load connection: {0}. Fix DATABASE_URL (postgres://user@host:port/database)."
+    )]
+    Url(String),
+    /// A bulk-load connection could not be opened.
+    #[error(
+        "cannot open a bulk-load connection to {target}: {cause}. Check that PostgreSQL is running and accepts more connections (max_connections), or lower the number of bulk streams."
+    )]
+    Connect {
+        /// `user@host:port/database`, without the password.
+        target: String,
+        /// What the server or the network said.
+        cause: String,
+    },
+    /// A statement of the load (staging table, COPY, cleanup) failed.
+    #[error("bulk load into {table} failed while {doing}: {cause}")]
+    Database {
+        /// The target table (or `groundwork` for bookkeeping).
+        table: String,
+        /// What the loader was doing.
+        doing: String,
+        /// The server's message with its detail and hint.
+        cause: String,
+    },
+    /// A row wrote a different number of values than the table declares columns: a stage bug.
+    #[error(
+        "a row for {table} has {got} values but the load declares {expected} columns ({columns}); the stage's BulkRow::write and its BulkTable disagree, which is a bug in the stage"
+    )]
+    RowShape {
+        /// The target table.
+        table: String,
+        /// Values the row wrote.
+        got: usize,
+        /// Columns declared.
+        expected: usize,
+        /// The declared columns, comma-separated.
+        columns: String,
+    },
+    /// The `INSERT … SELECT … ON CONFLICT` from the staging table failed.
+    #[error("merging the staged rows into {table} failed: {source}{hint}")]
+    Merge {
+        /// The target table.
+        table: String,
+        /// What to do about it, when we know.
+        hint: String,
+        /// diesel's error.
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// A row generator panicked or its task was cancelled.
+    #[error(
+        "the row generator for {table} stopped unexpectedly: {cause}. This is a bug; rerun with RUST_LOG=debug and report it."
+    )]
+    Generator {
+        /// The target table.
+        table: String,
+        /// The panic or cancellation.
+        cause: String,
+    },
+}
+
+/// tokio-postgres' `Display` is terse ("db error"); this spells out the server's message,
+/// detail, hint and the column or constraint it names.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        let mut s = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            s.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        return s;
+    };
+    let mut s = format!("{} ({})", db.message(), db.code().code());
+    if let Some(c) = db.column() {
+        s.push_str(&format!("; column {c}"));
+    }
+    if let Some(c) = db.constraint() {
+        s.push_str(&format!("; constraint {c}"));
+    }
+    if let Some(d) = db.detail() {
+        s.push_str(&format!("; detail: {d}"));
+    }
+    if let Some(w) = db.where_() {
+        s.push_str(&format!("; where: {w}"));
+    }
+    if let Some(h) = db.hint() {
+        s.push_str(&format!("; hint: {h}"));
+    }
+    s
+}
+
+/// Short alias for this module.
+pub type Result<T, E = BulkError> = std::result::Result<T, E>;

@@ -1,0 +1,167 @@
+//! Step 2 of a load: the merge from the staging table, inside the caller's transaction.
+
+use super::{BulkError, BulkTable, Result, ident, ident_list};
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// What a merge did to the target table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MergeCounts {
+    /// Rows staged (= rows generated).
+    pub rows: u64,
+    /// Rows that did not exist.
+    pub inserted: u64,
+    /// Rows that existed with different values in the update columns.
+    pub updated: u64,
+    /// Rows that existed with the same values (not written).
+    pub unchanged: u64,
+}
+
+impl MergeCounts {
+    /// Adds another load's counts to these.
+    pub fn add(&mut self, other: &MergeCounts) {
+        self.rows += other.rows;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Merged {
+    #[diesel(sql_type = BigInt)]
+    inserted: i64,
+    #[diesel(sql_type = BigInt)]
+    updated: i64,
+}
+
+/// Raised (as a failed integer cast naming the row's `xmin`) when a merge with the duplicate
+/// guard meets a row this transaction already wrote.
+const DUPLICATE_MARK: &str = "duplicate natural key within one bulk load";
+
+/// The merge statement. `xmax = 0` holds exactly for rows this statement inserted (an updated
+/// row version carries the updating transaction in `xmax`); rows whose update columns are not
+/// distinct are filtered by the `WHERE`, so they are neither written nor returned.
+///
+/// With `guard`, a conflicting row whose `xmin` is this transaction (written by an earlier
+/// segment of the same load) raises an error instead of being silently overwritten: without
+/// it, which of two rows with one key wins would depend on stream timing. The error is a cast
+/// of a non-constant string, so the planner cannot fold it into an unconditional failure.
+pub(crate) fn merge_sql(t: &BulkTable, staging: &str, guard: bool) -> String {
+    let cols = ident_list(t.columns);
+    let action = if t.update_cols.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let set = t
+            .update_cols
+            .iter()
+            .map(|c| format!("{0} = EXCLUDED.{0}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let old = t
+            .update_cols
+            .iter()
+            .map(|c| format!("t.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let new = t
+            .update_cols
+            .iter()
+            .map(|c| format!("EXCLUDED.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let changed = format!("({old}) IS DISTINCT FROM ({new})");
+        if guard {
+            format!(
+                "DO UPDATE SET {set} WHERE CASE WHEN t.xmin = pg_current_xact_id()::xid \
+                 THEN (t.xmin::text || ': {DUPLICATE_MARK}')::int = 0 ELSE {changed} END"
+            )
+        } else {
+            format!("DO UPDATE SET {set} WHERE {changed}")
+        }
+    };
+    format!(
+        "WITH merged AS (\
+           INSERT INTO public.{target} AS t ({cols}) SELECT {cols} FROM groundwork.{staging} \
+           ON CONFLICT ({key}) {action} RETURNING (t.xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted) AS inserted, \
+                count(*) FILTER (WHERE NOT inserted) AS updated FROM merged",
+        target = ident(t.table),
+        staging = ident(staging),
+        key = ident_list(t.conflict_cols),
+    )
+}
+
+/// Runs the merge and drops the staging table, both on `conn` (inside its transaction).
+pub(crate) async fn merge(
+    conn: &mut AsyncPgConnection,
+    t: &BulkTable,
+    staging: &str,
+    rows: u64,
+    guard: bool,
+) -> Result<MergeCounts> {
+    let fail = |source: diesel::result::Error| {
+        let msg = source.to_string();
+        let hint = if msg.contains("cannot affect row a second time")
+            || msg.contains(DUPLICATE_MARK)
+        {
+            format!(
+                ". The generator produced two rows with the same ({}); every row's natural key must be unique within one load (a bug in the stage)",
+                t.conflict_cols.join(", ")
+            )
+        } else if msg.contains("no unique or exclusion constraint") {
+            format!(
+                ". ({}) is not a unique key of {}; the stage's BulkTable names the wrong conflict columns",
+                t.conflict_cols.join(", "),
+                t.table
+            )
+        } else {
+            String::new()
+        };
+        BulkError::Merge {
+            table: t.table.to_string(),
+            hint,
+            source,
+        }
+    };
+    let m: Merged = diesel::sql_query(merge_sql(t, staging, guard))
+        .get_result(conn)
+        .await
+        .map_err(fail)?;
+    diesel::sql_query(format!("DROP TABLE groundwork.{}", ident(staging)))
+        .execute(conn)
+        .await
+        .map_err(fail)?;
+    let inserted = m.inserted as u64;
+    let updated = m.updated as u64;
+    Ok(MergeCounts {
+        rows,
+        inserted,
+        updated,
+        unchanged: rows.saturating_sub(inserted + updated),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_sql_compares_only_update_columns() {
+        let t = BulkTable {
+            table: "tags",
+            columns: &["id", "client_account_id", "name", "color"],
+            conflict_cols: &["client_account_id", "name"],
+            update_cols: &["color"],
+        };
+        let sql = merge_sql(&t, "stg_1_1_tags", false);
+        assert!(sql.contains("ON CONFLICT (\"client_account_id\", \"name\") DO UPDATE SET \"color\" = EXCLUDED.\"color\" WHERE (t.\"color\") IS DISTINCT FROM (EXCLUDED.\"color\")"), "{sql}");
+        assert!(sql.contains("FROM groundwork.\"stg_1_1_tags\""));
+        let nothing = BulkTable {
+            update_cols: &[],
+            ..t
+        };
+        assert!(merge_sql(&nothing, "s", true).contains("DO NOTHING RETURNING"));
+        assert!(merge_sql(&t, "s", true).contains("WHEN t.xmin = pg_current_xact_id()::xid"));
+    }
+}
