@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use groundwork_migrate::Environment;
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -76,7 +77,7 @@ pub struct CommonArgs {
 
     /// Environment this run targets; must match the database's stamp. Defaults to the stamp, else dev.
     #[arg(long, env = "APP_ENV", global = true, value_enum)]
-    pub env: Option<AppEnv>,
+    pub env: Option<Environment>,
 
     /// Seed of every random generator; the same seed gives the same rows.
     #[arg(long, env = "SEED_RNG_SEED", global = true, default_value_t = 42)]
@@ -110,37 +111,6 @@ pub struct CommonArgs {
     /// Print only errors (and a newly created API key).
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
-}
-
-/// Deployment environments, as stamped by `migrate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AppEnv {
-    Dev,
-    Test,
-    Staging,
-    Prod,
-}
-
-impl AppEnv {
-    /// The stamp's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppEnv::Dev => "dev",
-            AppEnv::Test => "test",
-            AppEnv::Staging => "staging",
-            AppEnv::Prod => "prod",
-        }
-    }
-    /// Parses a stamp value (also accepts the long spellings).
-    pub fn parse(s: &str) -> Option<AppEnv> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "dev" | "development" => Some(AppEnv::Dev),
-            "test" => Some(AppEnv::Test),
-            "staging" => Some(AppEnv::Staging),
-            "prod" | "production" => Some(AppEnv::Prod),
-            _ => None,
-        }
-    }
 }
 
 /// How progress is reported.

@@ -25,8 +25,9 @@ pub mod upsert;
 pub mod verify;
 
 use clap::Parser;
-use cli::{AppEnv, Cli, Command};
+use cli::{Cli, Command};
 use error::{Result, SeedError};
+use groundwork_migrate::Environment;
 use stage::{Ctx, Stage};
 use stages::STAGES;
 use std::ffi::OsString;
@@ -95,12 +96,14 @@ fn database_url(cli: &Cli) -> Result<String> {
 /// The environment of this run and whether the database is stamped prod.
 async fn resolve_env(
     conn: &mut diesel_async::AsyncPgConnection,
-    flag: Option<AppEnv>,
-) -> Result<(AppEnv, bool)> {
+    flag: Option<Environment>,
+) -> Result<(Environment, bool)> {
     let stamp = migrations::env_stamp(conn).await?;
-    let stamped = stamp.as_deref().and_then(AppEnv::parse);
-    let stamp_is_prod = stamped == Some(AppEnv::Prod)
-        || stamp.as_deref().is_some_and(|s| AppEnv::parse(s).is_none());
+    let stamped = stamp.as_deref().and_then(|s| s.parse::<Environment>().ok());
+    let stamp_is_prod = stamped == Some(Environment::Prod)
+        || stamp
+            .as_deref()
+            .is_some_and(|s| s.parse::<Environment>().is_err());
     if let (Some(f), Some(s)) = (flag, stamped)
         && f != s
     {
@@ -110,13 +113,13 @@ async fn resolve_env(
             s.as_str()
         )));
     }
-    Ok((flag.or(stamped).unwrap_or(AppEnv::Dev), stamp_is_prod))
+    Ok((flag.or(stamped).unwrap_or(Environment::Dev), stamp_is_prod))
 }
 
 /// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
-async fn prepare_schema(url: &str, env: AppEnv, reporter: &feedback::Reporter) -> Result<()> {
+async fn prepare_schema(url: &str, env: Environment, reporter: &feedback::Reporter) -> Result<()> {
     match env {
-        AppEnv::Dev | AppEnv::Test => {
+        Environment::Dev | Environment::Test => {
             let applied = migrations::apply_pending(url, env.as_str()).await?;
             if !applied.is_empty() {
                 reporter.note(&format!(
@@ -127,7 +130,7 @@ async fn prepare_schema(url: &str, env: AppEnv, reporter: &feedback::Reporter) -
             }
             Ok(())
         }
-        AppEnv::Staging | AppEnv::Prod => {
+        Environment::Staging | Environment::Prod => {
             let pending = migrations::pending(url, env.as_str()).await?;
             if pending.is_empty() {
                 Ok(())
@@ -181,12 +184,12 @@ async fn execute(cli: Cli) -> Result<()> {
             }
         }
         Some(Command::Reset { hard }) => {
-            if env == AppEnv::Prod || stamp_is_prod {
+            if env == Environment::Prod || stamp_is_prod {
                 return Err(SeedError::Refused(
                     "seed reset empties the database and is never run in production. Nothing was changed.".into(),
                 ));
             }
-            if env == AppEnv::Staging {
+            if env == Environment::Staging {
                 return Err(SeedError::Refused(
                     "seed reset runs only on dev/test databases. Nothing was changed.".into(),
                 ));

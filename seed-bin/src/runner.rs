@@ -1,6 +1,5 @@
 //! Runs selected stages: guards, prerequisites, one transaction per stage, ledger, summary.
 
-use crate::cli::AppEnv;
 use crate::db::{self, PgPool};
 use crate::error::{Result, SeedError};
 use crate::feedback::{SummaryRow, TableCounts};
@@ -10,6 +9,7 @@ use crate::stage::{Ctx, Stage};
 use chrono::Utc;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use groundwork_migrate::Environment;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -27,8 +27,8 @@ enum Outcome {
 }
 
 /// Demo stages are refused when the run targets production, by flag or by stamp.
-pub fn check_prod(env: AppEnv, stamp_is_prod: bool, stages: &[&dyn Stage]) -> Result<()> {
-    if env != AppEnv::Prod && !stamp_is_prod {
+pub fn check_prod(env: Environment, stamp_is_prod: bool, stages: &[&dyn Stage]) -> Result<()> {
+    if env != Environment::Prod && !stamp_is_prod {
         return Ok(());
     }
     let demo: Vec<_> = stages
