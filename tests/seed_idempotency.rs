@@ -83,3 +83,55 @@ fn json_events_and_list_describe_the_run() {
         "{list}"
     );
 }
+
+/// Status per stage from a `--log-format json` run's `complete` events.
+fn statuses(out: &std::process::Output) -> std::collections::BTreeMap<String, String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "complete")
+        .map(|e| {
+            (
+                e["stage"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plain_rerun_of_all_repairs_damage_and_skips_rewrites_that_changed_nothing() {
+    let db = seeded();
+    let before = dataset(&db);
+    db.client()
+        .batch_execute(
+            "UPDATE assets SET cpu_cores = 999 WHERE id = (SELECT id FROM assets WHERE asset_type = 'server' ORDER BY id LIMIT 1);
+             DELETE FROM asset_tags WHERE ctid = (SELECT ctid FROM asset_tags LIMIT 1);
+             UPDATE migration_waves SET wave_number = wave_number;",
+        )
+        .unwrap();
+    // No --force: the damaged stage's table state and then its fingerprint differ, so it runs
+    // again; the rewritten stage's rows were written but hold the recorded content, so it is
+    // skipped after the full fingerprint confirmed it.
+    let out = seed(&db, &["--stage", "all", "--log-format", "json"], 0);
+    let status = statuses(&out);
+    assert_eq!(status.len(), STAGES.len(), "{}", text(&out));
+    for stage in STAGES {
+        let want = if *stage == "06_assets" {
+            "applied"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(status[*stage], want, "{stage}: {}", text(&out));
+    }
+    assert_eq!(dataset(&db), before);
+    // The confirmed states were recorded: the next rerun skips everything and writes nothing.
+    let dump = db.full_dump();
+    let out = seed(&db, &["--stage", "all", "--log-format", "json"], 0);
+    assert!(
+        statuses(&out).values().all(|s| s == "unchanged"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(db.full_dump(), dump);
+}

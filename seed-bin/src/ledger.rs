@@ -14,6 +14,7 @@ diesel::table! {
         input_hash -> Text,
         params -> Jsonb,
         fingerprint -> Nullable<Text>,
+        table_state -> Nullable<Text>,
         counts -> Jsonb,
         duration_ms -> BigInt,
         status -> Text,
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS groundwork.seed_ledger (
     input_hash    text        NOT NULL,
     params        jsonb       NOT NULL,
     fingerprint   text,
+    table_state   text,
     counts        jsonb       NOT NULL DEFAULT '{}'::jsonb,
     duration_ms   bigint      NOT NULL,
     status        text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
@@ -40,7 +42,17 @@ CREATE TABLE IF NOT EXISTS groundwork.seed_ledger (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS seed_ledger_stage_idx ON groundwork.seed_ledger (stage, id DESC);";
+CREATE INDEX IF NOT EXISTS seed_ledger_stage_idx ON groundwork.seed_ledger (stage, id DESC);
+-- Ledgers written before `table_state` existed. Checked first: ALTER TABLE would take an
+-- exclusive lock on every run and queue behind concurrent seeders' stage transactions.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'groundwork.seed_ledger'::regclass
+                     AND attname = 'table_state' AND NOT attisdropped) THEN
+        ALTER TABLE groundwork.seed_ledger ADD COLUMN table_state text;
+    END IF;
+END $$;";
 
 /// Advisory-lock key guarding ledger creation ("seedledg" in ASCII), so concurrent seeders do
 /// not race on `CREATE TABLE IF NOT EXISTS` (which is not concurrency-safe in PostgreSQL).
@@ -71,10 +83,13 @@ pub async fn ensure(conn: &mut AsyncPgConnection) -> Result<()> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = seed_ledger)]
 pub struct Entry {
+    pub id: i64,
     pub stage: String,
     pub stage_version: i32,
     pub input_hash: String,
     pub fingerprint: Option<String>,
+    /// Cheap change signal of the stage's tables (see [`crate::fingerprint::table_state`]).
+    pub table_state: Option<String>,
     pub counts: serde_json::Value,
     pub duration_ms: i64,
     pub status: String,
@@ -90,6 +105,7 @@ pub struct NewEntry {
     pub input_hash: String,
     pub params: serde_json::Value,
     pub fingerprint: Option<String>,
+    pub table_state: Option<String>,
     pub counts: serde_json::Value,
     pub duration_ms: i64,
     pub status: String,
@@ -105,6 +121,16 @@ pub async fn record(conn: &mut AsyncPgConnection, entry: &NewEntry) -> Result<()
         .execute(conn)
         .await
         .map_err(SeedError::db("writing the seed ledger"))?;
+    Ok(())
+}
+
+/// Replaces the table state of a row whose fingerprint was confirmed against the tables.
+pub async fn set_table_state(conn: &mut AsyncPgConnection, id: i64, state: &str) -> Result<()> {
+    diesel::update(seed_ledger::table.find(id))
+        .set(seed_ledger::table_state.eq(state))
+        .execute(conn)
+        .await
+        .map_err(SeedError::db("updating the seed ledger"))?;
     Ok(())
 }
 

@@ -136,6 +136,46 @@ fn sum(counts: &BTreeMap<String, TableCounts>) -> TableCounts {
     })
 }
 
+/// The recorded fingerprint when the stage's tables still hold what its last successful run
+/// left. The cheap table state settles it when nothing was written since; otherwise (a write,
+/// a restore, a ledger older than the state) the full fingerprint decides, and a match
+/// refreshes the recorded state so the next rerun is cheap again.
+async fn unchanged(
+    c: &mut AsyncPgConnection,
+    stage: &dyn Stage,
+    last: &ledger::Entry,
+) -> Result<Option<String>> {
+    let Some(recorded) = last.fingerprint.as_deref() else {
+        return Ok(None);
+    };
+    let state = fingerprint::table_state(c, stage.tables()).await?;
+    if last.table_state.as_deref() == Some(state.as_str()) {
+        return Ok(Some(recorded.to_string()));
+    }
+    let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
+    if fp != recorded {
+        return Ok(None);
+    }
+    ledger::set_table_state(c, last.id, &state).await?;
+    Ok(Some(fp))
+}
+
+/// After a stage updated an earlier stage's tables (see [`Stage::also_writes`]): when that
+/// stage's content still matches its recorded fingerprint, records the new table state, so the
+/// write does not cost the next unchanged rerun a full fingerprint.
+async fn reconfirm(c: &mut AsyncPgConnection, id: &str) -> Result<()> {
+    let Some(other) = crate::stages::STAGES.iter().find(|s| s.id() == id) else {
+        return Ok(());
+    };
+    let Some(last) = ledger::last(c, id).await? else {
+        return Ok(());
+    };
+    if last.status == "succeeded" && last.stage_version == other.version() {
+        unchanged(c, *other, &last).await?;
+    }
+    Ok(())
+}
+
 async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Result<Outcome> {
     let mut conn = db::get(pool).await?;
     let started = Utc::now();
@@ -154,21 +194,19 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
             && last.status == "succeeded"
             && last.input_hash == input
             && last.stage_version == stage.version()
+            && let Some(fp) = unchanged(c, stage, &last).await?
         {
-            let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
-            if last.fingerprint.as_deref() == Some(fp.as_str()) {
-                let counts: BTreeMap<String, TableCounts> =
-                    serde_json::from_value(last.counts).unwrap_or_default();
-                let mut total = sum(&counts);
-                total.unchanged = total.rows;
-                total.inserted = 0;
-                total.updated = 0;
-                total.deleted = 0;
-                return Ok(Outcome::Skipped {
-                    counts: total,
-                    fingerprint: fp,
-                });
-            }
+            let counts: BTreeMap<String, TableCounts> =
+                serde_json::from_value(last.counts).unwrap_or_default();
+            let mut total = sum(&counts);
+            total.unchanged = total.rows;
+            total.inserted = 0;
+            total.updated = 0;
+            total.deleted = 0;
+            return Ok(Outcome::Skipped {
+                counts: total,
+                fingerprint: fp,
+            });
         }
         let counts_itself = stage.counts_itself();
         let mut before = Vec::new();
@@ -199,12 +237,17 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
             counts.insert(t.name.to_string(), d);
         }
         let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
+        for other in stage.also_writes() {
+            reconfirm(c, other).await?;
+        }
+        let state = fingerprint::table_state(c, stage.tables()).await?;
         let entry = NewEntry {
             stage: id.to_string(),
             stage_version: stage.version(),
             input_hash: input,
             params: params(ctx),
             fingerprint: Some(fp.clone()),
+            table_state: Some(state),
             counts: serde_json::to_value(&counts)
                 .map_err(|e| SeedError::Internal(e.to_string()))?,
             duration_ms: t0.elapsed().as_millis() as i64,
@@ -236,6 +279,7 @@ async fn record_failure(
         input_hash: String::new(),
         params: params(ctx),
         fingerprint: None,
+        table_state: None,
         counts: serde_json::json!({}),
         duration_ms: millis,
         status: "failed".into(),

@@ -24,6 +24,12 @@ pub trait Stage: Sync {
     fn prerequisites(&self) -> &'static [&'static str];
     /// Tables whose rows this stage writes (and `seed reset` empties).
     fn tables(&self) -> &'static [OwnedTable];
+    /// Earlier stages whose tables this stage also updates, in their not-fingerprinted columns
+    /// only (stage 06 links raw import records to assets). The runner then re-confirms their
+    /// ledger rows' table state, so an unchanged rerun can still skip them cheaply.
+    fn also_writes(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether the stage reports its own counts with [`Ctx::record_counts`] (bulk-loaded
     /// stages know them from the merge), sparing the runner a snapshot of every row of its
     /// tables before and after (which costs time and memory that grow with `--scale`).

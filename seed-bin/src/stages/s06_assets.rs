@@ -139,6 +139,9 @@ impl Stage for ThisStage {
     fn prerequisites(&self) -> &'static [&'static str] {
         &["00_reference_data", "04_raw_import_records"]
     }
+    fn also_writes(&self) -> &'static [&'static str] {
+        &[crate::stages::s04_raw_import_records::ID]
+    }
     fn tables(&self) -> &'static [OwnedTable] {
         TABLES
     }
