@@ -491,17 +491,34 @@ impl Engine {
         indices: &[usize],
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<Vec<Done>, MigrateError> {
+        self.run_steps(indices, Direction::Up, on_event).await
+    }
+
+    /// Runs the migrations at `indices` in order in one direction, reporting each as it
+    /// finishes; the error of a failed step lists the ones done before it.
+    async fn run_steps(
+        &mut self,
+        indices: &[usize],
+        direction: Direction,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Vec<Done>, MigrateError> {
         let mut done: Vec<Done> = Vec::new();
         for &i in indices {
-            let duration = self.run_step(i, Direction::Up, &done, on_event).await?;
-            let m = &self.migrations[i];
-            on_event(Event::Applied {
-                migration: m,
-                duration,
+            let duration = self.run_step(i, direction, &done, on_event).await?;
+            let migration = &self.migrations[i];
+            on_event(match direction {
+                Direction::Up => Event::Applied {
+                    migration,
+                    duration,
+                },
+                Direction::Down => Event::Reverted {
+                    migration,
+                    duration,
+                },
             });
             done.push(Done {
-                version: m.version.clone(),
-                name: m.name.clone(),
+                version: migration.version.clone(),
+                name: migration.name.clone(),
                 duration_ms: millis(duration),
             });
         }
@@ -517,21 +534,7 @@ impl Engine {
     ) -> Result<Vec<Done>, MigrateError> {
         let applied = self.applied().await?;
         let indices = self.revert_plan(target, &applied)?;
-        let mut done: Vec<Done> = Vec::new();
-        for i in indices {
-            let duration = self.run_step(i, Direction::Down, &done, on_event).await?;
-            let m = &self.migrations[i];
-            on_event(Event::Reverted {
-                migration: m,
-                duration,
-            });
-            done.push(Done {
-                version: m.version.clone(),
-                name: m.name.clone(),
-                duration_ms: millis(duration),
-            });
-        }
-        Ok(done)
+        self.run_steps(&indices, Direction::Down, on_event).await
     }
 
     /// The migrations `target` would revert, newest first, after the same checks as `revert`.
