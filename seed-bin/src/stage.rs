@@ -12,33 +12,80 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use uuid::Uuid;
 
-/// One numbered stage of the dataset.
-pub trait Stage: Sync {
+/// What a stage is, apart from what it writes: one `const` per stage file.
+#[derive(Debug, Clone, Copy)]
+pub struct StageInfo {
     /// Full id, `NN_name`; the number gives the order.
-    fn id(&self) -> &'static str;
+    pub id: &'static str,
     /// Bump when the stage's output changes, so the ledger stops skipping it.
-    fn version(&self) -> i32;
+    pub version: i32,
     /// One line for `--list`.
-    fn description(&self) -> &'static str;
+    pub description: &'static str,
     /// Ids of the stages that must have succeeded before this one.
-    fn prerequisites(&self) -> &'static [&'static str];
+    pub prerequisites: &'static [&'static str],
     /// Tables whose rows this stage writes (and `seed reset` empties).
-    fn tables(&self) -> &'static [OwnedTable];
+    pub tables: &'static [OwnedTable],
     /// Earlier stages whose tables this stage also updates, in their not-fingerprinted columns
     /// only (stage 06 links raw import records to assets). The runner then re-confirms their
     /// ledger rows' table state, so an unchanged rerun can still skip them cheaply.
-    fn also_writes(&self) -> &'static [&'static str] {
-        &[]
-    }
+    pub also_writes: &'static [&'static str],
     /// Whether the stage reports its own counts with [`Ctx::record_counts`] (bulk-loaded
     /// stages know them from the merge), sparing the runner a snapshot of every row of its
     /// tables before and after (which costs time and memory that grow with `--scale`).
-    fn counts_itself(&self) -> bool {
-        false
-    }
+    pub counts_itself: bool,
     /// Whether the stage may run in production (only reference data).
+    pub allowed_in_prod: bool,
+}
+
+impl StageInfo {
+    /// The defaults a stage's `const` starts from (`..StageInfo::DEFAULT`).
+    pub const DEFAULT: StageInfo = StageInfo {
+        id: "",
+        version: 1,
+        description: "",
+        prerequisites: &[],
+        tables: &[],
+        also_writes: &[],
+        counts_itself: false,
+        allowed_in_prod: false,
+    };
+}
+
+/// One numbered stage of the dataset.
+pub trait Stage: Sync {
+    /// The stage's description ([`StageInfo`]).
+    fn info(&self) -> &'static StageInfo;
+    /// Full id, `NN_name`.
+    fn id(&self) -> &'static str {
+        self.info().id
+    }
+    /// See [`StageInfo::version`].
+    fn version(&self) -> i32 {
+        self.info().version
+    }
+    /// See [`StageInfo::description`].
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
+    /// See [`StageInfo::prerequisites`].
+    fn prerequisites(&self) -> &'static [&'static str] {
+        self.info().prerequisites
+    }
+    /// See [`StageInfo::tables`].
+    fn tables(&self) -> &'static [OwnedTable] {
+        self.info().tables
+    }
+    /// See [`StageInfo::also_writes`].
+    fn also_writes(&self) -> &'static [&'static str] {
+        self.info().also_writes
+    }
+    /// See [`StageInfo::counts_itself`].
+    fn counts_itself(&self) -> bool {
+        self.info().counts_itself
+    }
+    /// See [`StageInfo::allowed_in_prod`].
     fn allowed_in_prod(&self) -> bool {
-        false
+        self.info().allowed_in_prod
     }
     /// Writes the stage's rows; the runner wraps this in one transaction.
     fn run<'a>(

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, StageInfo};
 use chrono::NaiveDate;
 use diesel_async::AsyncPgConnection;
 use domain::enums::SixrStrategy;
@@ -309,27 +309,20 @@ fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "6R strategies (6) and the technology catalogue (25); the only stage allowed in production",
+    tables: TABLES,
+    allowed_in_prod: true,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 00.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "6R strategies (6) and the technology catalogue (25); the only stage allowed in production"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
-    }
-    fn allowed_in_prod(&self) -> bool {
-        true
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

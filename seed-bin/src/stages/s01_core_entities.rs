@@ -4,7 +4,7 @@
 use crate::error::{Result, SeedError};
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{date, id, ts};
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::enums::{AccessLevel, UserRole};
@@ -163,24 +163,19 @@ pub fn manager(ctx: &Ctx, t: &Tenant) -> Option<Uuid> {
         .map(|u| user_id(&u.email))
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "tenants (3), engagements, users (4 Democorp + 1 admin per other tenant), roles, tags, the test agent API key",
+    tables: TABLES,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 01.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "tenants (3), engagements, users (4 Democorp + 1 admin per other tenant), roles, tags, the test agent API key"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

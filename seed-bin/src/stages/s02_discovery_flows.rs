@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s01_core_entities::{main_engagement, manager};
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
@@ -141,24 +141,20 @@ fn phase_docs(
     )
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "discovery flows: Democorp 5 (3 completed, 1 in progress at field mapping, 1 failed), 1 per other tenant",
+    prerequisites: &["01_core_entities"],
+    tables: TABLES,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 02.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "discovery flows: Democorp 5 (3 completed, 1 in progress at field mapping, 1 failed), 1 per other tenant"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["01_core_entities"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

@@ -5,7 +5,7 @@
 use crate::error::{Result, SeedError};
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s01_core_entities::{main_engagement, manager};
 use crate::stages::s02_discovery_flows::flow_id;
 use crate::stages::s04_raw_import_records::{PlannedImportRows, records};
@@ -180,24 +180,20 @@ fn write_atomic(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir",
+    prerequisites: &["02_discovery_flows"],
+    tables: TABLES,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 03.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["02_discovery_flows"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

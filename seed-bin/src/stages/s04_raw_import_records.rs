@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::fingerprint::OwnedTable;
 use crate::ids::{id, ts};
 use crate::plan::{self, PlannedAsset};
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s03_data_imports::{IMPORTS, import_id};
 use diesel_async::AsyncPgConnection;
 use domain::enums::AssetType;
@@ -284,27 +284,21 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewRawImportRecord> {
     rows
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)",
+    prerequisites: &["03_data_imports"],
+    tables: TABLES,
+    counts_itself: true,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 04.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)"
-    }
-    fn counts_itself(&self) -> bool {
-        true
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["03_data_imports"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

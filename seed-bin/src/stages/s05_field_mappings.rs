@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, StageInfo};
 use crate::stages::s01_core_entities::analyst;
 use crate::stages::s03_data_imports::{IMPORTS, import_id};
 use diesel_async::AsyncPgConnection;
@@ -130,24 +130,20 @@ fn columns() -> Vec<(&'static str, &'static str, &'static str, Value)> {
     ]
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "24 column mappings over the 3 imports: approved, pending, rejected, with confidence and transformation rules",
+    prerequisites: &["03_data_imports"],
+    tables: TABLES,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 05.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "24 column mappings over the 3 imports: approved, pending, rejected, with confidence and transformation rules"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["03_data_imports"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s00_reference_data::technology_id;
 use crate::stages::s01_core_entities::{main_engagement, tag_id};
 use crate::stages::s02_discovery_flows::flow_id;
@@ -120,30 +120,22 @@ async fn link_chunk(
     Ok(())
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags",
+    prerequisites: &["00_reference_data", "04_raw_import_records"],
+    tables: TABLES,
+    also_writes: &[crate::stages::s04_raw_import_records::ID],
+    counts_itself: true,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 06.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags"
-    }
-    fn counts_itself(&self) -> bool {
-        true
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["00_reference_data", "04_raw_import_records"]
-    }
-    fn also_writes(&self) -> &'static [&'static str] {
-        &[crate::stages::s04_raw_import_records::ID]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

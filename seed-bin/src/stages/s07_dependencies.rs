@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use diesel_async::AsyncPgConnection;
 use domain::models::NewAssetDependency;
 use futures_util::future::BoxFuture;
@@ -47,27 +47,21 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetDependency> {
     rows
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges",
+    prerequisites: &["06_assets"],
+    tables: TABLES,
+    counts_itself: true,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 07.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges"
-    }
-    fn counts_itself(&self) -> bool {
-        true
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["06_assets"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage, Tenant};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s01_core_entities::analyst;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssessmentType, AssetType, CriticalityLevel};
@@ -114,27 +114,21 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssessment> {
     rows
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "89 Democorp assessments (technical, risk, performance, security) with score, risk, findings and a 6R strategy",
+    prerequisites: &["00_reference_data", "06_assets"],
+    tables: TABLES,
+    counts_itself: true,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 08.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "89 Democorp assessments (technical, risk, performance, security) with score, risk, findings and a 6R strategy"
-    }
-    fn counts_itself(&self) -> bool {
-        true
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["00_reference_data", "06_assets"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{date, id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage};
+use crate::stage::{Ctx, Stage, StageInfo};
 use crate::stages::s01_core_entities::main_engagement;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssetType, WaveStatus};
@@ -81,24 +81,20 @@ pub fn assignment(
     wave
 }
 
+const INFO: StageInfo = StageInfo {
+    id: ID,
+    description: "4 waves per tenant (pilot first); every migrating asset in exactly one wave, databases before their apps",
+    prerequisites: &["07_dependencies", "08_assessments"],
+    tables: TABLES,
+    ..StageInfo::DEFAULT
+};
+
 /// Stage 09.
 pub struct ThisStage;
 
 impl Stage for ThisStage {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn version(&self) -> i32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "4 waves per tenant (pilot first); every migrating asset in exactly one wave, databases before their apps"
-    }
-    fn prerequisites(&self) -> &'static [&'static str] {
-        &["07_dependencies", "08_assessments"]
-    }
-    fn tables(&self) -> &'static [OwnedTable] {
-        TABLES
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
     fn run<'a>(
         &'a self,
