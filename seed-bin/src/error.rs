@@ -28,9 +28,6 @@ pub enum SeedError {
     /// A safety guard refused the run; nothing was written.
     #[error("refused: {0}")]
     Refused(String),
-    /// Waiting for another seeder took too long.
-    #[error("{0}")]
-    LockTimeout(String),
     /// A stage failed and was rolled back.
     #[error(
         "stage {stage} failed and was rolled back: {cause}. Fix the cause and rerun `seed --stage {stage}`; the stages before it are kept."

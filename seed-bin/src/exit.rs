@@ -13,8 +13,6 @@ pub const USAGE: u8 = 2;
 pub const CONNECT: u8 = 3;
 /// A guard refused the run.
 pub const REFUSED: u8 = 4;
-/// Another seeder held the lock too long.
-pub const LOCK_TIMEOUT: u8 = 6;
 /// A stage (or the migrations run first) failed and was rolled back.
 pub const FAILED: u8 = 8;
 /// `seed verify` found problems.
@@ -26,7 +24,6 @@ pub fn code(err: &SeedError) -> u8 {
         SeedError::Usage(_) | SeedError::DataFile { .. } => USAGE,
         SeedError::Connect { .. } => CONNECT,
         SeedError::Refused(_) => REFUSED,
-        SeedError::LockTimeout(_) => LOCK_TIMEOUT,
         SeedError::StageFailed { .. } | SeedError::StagesFailed(_) | SeedError::Migration(_) => {
             FAILED
         }
