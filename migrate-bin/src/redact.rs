@@ -70,6 +70,10 @@ fn redact_key_value(conninfo: &str) -> String {
         .split_whitespace()
         .map(|part| match part.split_once('=') {
             Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            // A URL typed without its scheme (`user:secret@host/db`) still carries credentials.
+            None if part.contains('@') => {
+                format!("***{}", &part[part.rfind('@').unwrap_or_default()..])
+            }
             _ => part.to_string(),
         })
         .collect::<Vec<_>>()
@@ -114,6 +118,12 @@ mod tests {
             redact("host=localhost password=topsecret dbname=app"),
             "host=localhost password=*** dbname=app"
         );
+    }
+
+    #[test]
+    fn hides_credentials_of_a_url_without_scheme() {
+        assert!(!redact("not a url :secret@host").contains("secret"));
+        assert_eq!(redact("app:s3cret@host/db"), "***@host/db");
     }
 
     #[test]

@@ -11,22 +11,9 @@ use std::time::Duration;
 /// The pool every stage borrows from.
 pub type PgPool = Pool<AsyncPgConnection>;
 
-/// The URL with its password replaced by `***`, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        // Not a URL we can parse: show only the part before any credentials.
-        Err(_) => match url.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
-            None => url.to_string(),
-        },
-    }
-}
+/// The URL with its password replaced by `***`, for messages and logs (the engine's rules:
+/// URLs, key/value strings and malformed input).
+pub use groundwork_migrate::redact;
 
 /// Session settings every connection gets: UTC so timestamps render the same everywhere
 /// (fingerprints compare text), and a name so `pg_stat_activity` shows who we are.
@@ -95,19 +82,4 @@ pub async fn get(
         url: "the pool".into(),
         cause: e.to_string(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert!(!redact("not a url :secret@host").contains("secret"));
-    }
 }

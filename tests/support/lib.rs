@@ -93,19 +93,8 @@ pub fn url_for_db(base: &str, db: &str) -> String {
     format!("{}/{db}{tail}", &head[..slash])
 }
 
-/// Hides the password of a URL for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+/// Hides the password of a URL for messages (the binaries' own rules).
+pub use groundwork_migrate::redact;
 
 fn connect(url: &str) -> Result<postgres::Client, postgres::Error> {
     let mut config: postgres::Config = url.parse()?;
