@@ -98,12 +98,8 @@ async fn resolve_env(
     conn: &mut diesel_async::AsyncPgConnection,
     flag: Option<Environment>,
 ) -> Result<(Environment, bool)> {
-    let stamp = migrations::env_stamp(conn).await?;
-    let stamped = stamp.as_deref().and_then(|s| s.parse::<Environment>().ok());
-    let stamp_is_prod = stamped == Some(Environment::Prod)
-        || stamp
-            .as_deref()
-            .is_some_and(|s| s.parse::<Environment>().is_err());
+    let stamped = migrations::env_stamp(conn).await?;
+    let stamp_is_prod = stamped == Some(Environment::Prod);
     if let (Some(f), Some(s)) = (flag, stamped)
         && f != s
     {

@@ -4,38 +4,15 @@
 //! `migrate`.
 
 use crate::error::{Result, SeedError};
-use diesel::sql_types::{Bool, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use groundwork_migrate::{MigrateError, MigrationSource, Settings};
+use diesel_async::AsyncPgConnection;
+use groundwork_migrate::{Environment, MigrateError, MigrationSource, Settings};
 
-#[derive(diesel::QueryableByName)]
-struct Present {
-    #[diesel(sql_type = Bool)]
-    present: bool,
-}
-
-#[derive(diesel::QueryableByName)]
-struct Stamp {
-    #[diesel(sql_type = Text)]
-    env: String,
-}
-
-/// The database's environment stamp, or `None` when it was never stamped.
-pub async fn env_stamp(conn: &mut AsyncPgConnection) -> Result<Option<String>> {
-    let p: Present =
-        diesel::sql_query("SELECT to_regclass('groundwork.environment') IS NOT NULL AS present")
-            .get_result(conn)
-            .await
-            .map_err(SeedError::db("looking for the environment stamp"))?;
-    if !p.present {
-        return Ok(None);
-    }
-    let rows: Vec<Stamp> =
-        diesel::sql_query("SELECT env::text AS env FROM groundwork.environment LIMIT 1")
-            .load(conn)
-            .await
-            .map_err(SeedError::db("reading the environment stamp"))?;
-    Ok(rows.into_iter().next().map(|s| s.env))
+/// The database's environment stamp (the engine's reading of it), or `None` when it was never
+/// stamped. A stamp the engine cannot read is an error, so nothing is written.
+pub async fn env_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environment>> {
+    groundwork_migrate::guard::read_stamp(conn)
+        .await
+        .map_err(engine_error)
 }
 
 fn settings(url: &str, env: &str) -> Result<Settings> {
