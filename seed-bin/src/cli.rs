@@ -43,6 +43,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub keep_going: bool,
 
+    /// Stages to run at the same time (default: one per CPU). A stage starts once the stages it
+    /// depends on have committed; each keeps its own transaction. `--jobs 1` runs them one by one.
+    #[arg(long, short = 'j', env = "SEED_JOBS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+
     /// Replace the test agent API key (stage 01) with a new one and print it once.
     #[arg(long)]
     pub rotate_key: bool,

@@ -3,7 +3,8 @@
 
 use crate::cli::LogFormat;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -33,7 +34,9 @@ pub struct Reporter {
     format: LogFormat,
     quiet: bool,
     tty: bool,
-    bar: Mutex<Option<ProgressBar>>,
+    /// Stages may run at the same time: one bar per running stage, drawn together.
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Reporter {
@@ -43,8 +46,21 @@ impl Reporter {
             format,
             quiet,
             tty: std::io::stderr().is_terminal(),
-            bar: Mutex::new(None),
+            multi: MultiProgress::new(),
+            bars: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// One line on stderr, above the bars when they are drawn.
+    fn line(&self, text: &str) {
+        if self.tty && self.multi.println(text).is_ok() {
+            return;
+        }
+        eprintln!("{text}");
+    }
+
+    fn bar(&self, stage: &str) -> Option<ProgressBar> {
+        self.bars.lock().ok()?.get(stage).cloned()
     }
 
     /// Whether `--quiet` was given.
@@ -71,7 +87,7 @@ impl Reporter {
             LogFormat::Json => self.json(json!({"event": "start", "stage": stage})),
             LogFormat::Text if self.quiet => {}
             LogFormat::Text if self.tty => {
-                let bar = ProgressBar::new_spinner();
+                let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} [{elapsed}]")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -79,18 +95,18 @@ impl Reporter {
                 bar.set_prefix(stage.to_string());
                 bar.set_message(description.to_string());
                 bar.enable_steady_tick(Duration::from_millis(100));
-                if let Ok(mut slot) = self.bar.lock() {
-                    *slot = Some(bar);
+                if let Ok(mut bars) = self.bars.lock() {
+                    bars.insert(stage.to_string(), bar);
                 }
             }
-            LogFormat::Text => eprintln!("==> {stage}: {description}"),
+            LogFormat::Text => self.line(&format!("==> {stage}: {description}")),
         }
     }
 
     /// A callback for the bulk loader that shows rows written and rows/s on the stage's bar
     /// (terminal only; `None` otherwise, so non-terminal output stays one line per event).
-    pub fn rows_progress(&self, table: &str) -> Option<crate::bulk::Progress> {
-        let bar = self.bar.lock().ok()?.as_ref()?.clone();
+    pub fn rows_progress(&self, stage: &str, table: &str) -> Option<crate::bulk::Progress> {
+        let bar = self.bar(stage)?;
         let table = table.to_string();
         let started = std::time::Instant::now();
         let rows = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -111,7 +127,7 @@ impl Reporter {
                 json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
             ),
             LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
-                eprintln!("    {table}: {deleted} stale rows removed");
+                self.line(&format!("    {table}: {deleted} stale rows removed"));
             }
             LogFormat::Text => {}
         }
@@ -125,16 +141,13 @@ impl Reporter {
                 "inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged,
             })),
             LogFormat::Text if !self.text() => {}
-            LogFormat::Text => {
-                let guard = self.bar.lock().ok();
-                match guard.as_ref().and_then(|g| g.as_ref()) {
-                    Some(bar) => bar.set_message(format!("{table}: {} rows", c.rows)),
-                    None => eprintln!(
-                        "    {table}: {} rows ({} inserted, {} updated, {} unchanged)",
-                        c.rows, c.inserted, c.updated, c.unchanged
-                    ),
-                }
-            }
+            LogFormat::Text => match self.bar(stage) {
+                Some(bar) => bar.set_message(format!("{table}: {} rows", c.rows)),
+                None => self.line(&format!(
+                    "    {table}: {} rows ({} inserted, {} updated, {} unchanged)",
+                    c.rows, c.inserted, c.updated, c.unchanged
+                )),
+            },
         }
     }
 
@@ -147,7 +160,7 @@ impl Reporter {
         millis: u128,
         fingerprint: &str,
     ) {
-        self.finish_bar();
+        self.finish_bar(stage);
         match self.format {
             LogFormat::Json => self.json(json!({
                 "event": "complete", "stage": stage, "status": status, "rows": c.rows,
@@ -155,25 +168,25 @@ impl Reporter {
                 "deleted": c.deleted, "millis": millis, "fingerprint": fingerprint,
             })),
             LogFormat::Text if !self.text() => {}
-            LogFormat::Text => eprintln!(
+            LogFormat::Text => self.line(&format!(
                 "    {stage} {status}: {} rows, {} inserted, {} updated in {millis} ms (fingerprint {})",
                 c.rows,
                 c.inserted,
                 c.updated,
                 short(fingerprint)
-            ),
+            )),
         }
     }
 
     /// A stage failed or was blocked.
     pub fn error(&self, stage: &str, message: &str) {
-        self.finish_bar();
+        self.finish_bar(stage);
         match self.format {
             LogFormat::Json => {
                 self.json(json!({"event": "error", "stage": stage, "message": message}))
             }
             // The error itself is printed once at the end, on stderr.
-            LogFormat::Text if self.text() => eprintln!("    {stage} failed"),
+            LogFormat::Text if self.text() => self.line(&format!("    {stage} failed")),
             LogFormat::Text => {}
         }
     }
@@ -182,16 +195,15 @@ impl Reporter {
     pub fn note(&self, message: &str) {
         match self.format {
             LogFormat::Json => self.json(json!({"event": "note", "message": message})),
-            LogFormat::Text if self.text() => eprintln!("{message}"),
+            LogFormat::Text if self.text() => self.line(message),
             LogFormat::Text => {}
         }
     }
 
-    fn finish_bar(&self) {
-        if let Ok(mut slot) = self.bar.lock()
-            && let Some(bar) = slot.take()
-        {
+    fn finish_bar(&self, stage: &str) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(stage)) {
             bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 

@@ -32,7 +32,7 @@ use stage::{Ctx, Stage};
 use stages::STAGES;
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Variable holding an optional local password for the demo users.
 pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
@@ -58,8 +58,11 @@ where
         }
     };
     init_tracing();
+    // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
+    // at least two so a stage's generation never starves another stage's merge.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
@@ -153,7 +156,7 @@ async fn execute(cli: Cli) -> Result<()> {
     let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
     let mut conn = db::connect(&url).await?;
     let (env, stamp_is_prod) = resolve_env(&mut conn, cli.common.env).await?;
-    let ctx = Ctx {
+    let ctx = Arc::new(Ctx {
         rng_seed: cli.common.rng_seed,
         as_of: cli.common.as_of,
         scale: cli.common.scale,
@@ -169,7 +172,8 @@ async fn execute(cli: Cli) -> Result<()> {
         database_url: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
         counts: Mutex::new(Default::default()),
-    };
+    });
+    let jobs = cli.jobs.map_or_else(default_jobs, |j| j as usize);
     match cli.command {
         Some(Command::Verify) => {
             let problems = verify::run(&mut conn, &ctx).await?;
@@ -206,8 +210,11 @@ async fn execute(cli: Cli) -> Result<()> {
                 &mut conn,
                 &ctx,
                 STAGES,
-                true,
-                cli.keep_going,
+                Run {
+                    force: true,
+                    keep_going: cli.keep_going,
+                    jobs,
+                },
                 cli.write_env.as_deref(),
             )
             .await
@@ -222,8 +229,11 @@ async fn execute(cli: Cli) -> Result<()> {
                 &mut conn,
                 &ctx,
                 &selected,
-                cli.force,
-                cli.keep_going,
+                Run {
+                    force: cli.force,
+                    keep_going: cli.keep_going,
+                    jobs,
+                },
                 cli.write_env.as_deref(),
             )
             .await
@@ -231,17 +241,30 @@ async fn execute(cli: Cli) -> Result<()> {
     }
 }
 
+/// How to run the stages: the flags of one `seed` invocation.
+struct Run {
+    force: bool,
+    keep_going: bool,
+    jobs: usize,
+}
+
+/// Stages at a time by default: one per CPU (each stage's merge is one busy backend).
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 async fn seed(
     url: &str,
     conn: &mut diesel_async::AsyncPgConnection,
-    ctx: &Ctx,
-    stages: &[&dyn Stage],
-    force: bool,
-    keep_going: bool,
+    ctx: &Arc<Ctx>,
+    stages: &[&'static dyn Stage],
+    run: Run,
     write_env: Option<&std::path::Path>,
 ) -> Result<()> {
-    let pool = db::pool(url, 2).await?;
-    let result = runner::run_stages(&pool, ctx, stages, force, keep_going).await;
+    // One connection per running stage, and one for the ledger row of a failed stage.
+    let pool = db::pool(url, run.jobs as u32 + 1).await?;
+    let result =
+        runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
     // The key is shown even when a later stage failed: its own stage committed.
     let new_key = ctx.new_key.lock().ok().and_then(|mut k| k.take());
     if let Some(key) = &new_key {

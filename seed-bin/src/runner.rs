@@ -12,7 +12,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use groundwork_migrate::Environment;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::task::JoinSet;
 
 /// What happened to one stage.
 enum Outcome {
@@ -215,14 +217,22 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
                 before.push(fingerprint::snapshot(c, t.name).await?);
             }
         }
+        // Counts are kept per table; stages running at the same time own different tables.
+        let own = |r: &mut BTreeMap<String, TableCounts>| -> BTreeMap<String, TableCounts> {
+            stage
+                .tables()
+                .iter()
+                .filter_map(|t| r.remove(t.name).map(|c| (t.name.to_string(), c)))
+                .collect()
+        };
         if let Ok(mut reported) = ctx.counts.lock() {
-            reported.clear();
+            own(&mut reported);
         }
         stage.run(ctx, c).await?;
         let mut reported = ctx
             .counts
             .lock()
-            .map(|mut r| std::mem::take(&mut *r))
+            .map(|mut r| own(&mut r))
             .unwrap_or_default();
         let mut counts = BTreeMap::new();
         for (i, t) in stage.tables().iter().enumerate() {
@@ -298,54 +308,136 @@ async fn record_failure(
     }
 }
 
-/// Runs the stages in order; returns the summary rows.
+/// Whether two stages may not run at the same time: they write a table in common (also
+/// through [`Stage::also_writes`]). Prerequisites already order the stages of the registry;
+/// this keeps the scheduler safe for any future stage.
+fn conflicts(a: &dyn Stage, b: &dyn Stage) -> bool {
+    let writes = |s: &dyn Stage| -> Vec<&'static str> {
+        let mut t: Vec<&'static str> = s.tables().iter().map(|t| t.name).collect();
+        for other in s.also_writes() {
+            if let Some(o) = crate::stages::STAGES.iter().find(|x| x.id() == *other) {
+                t.extend(o.tables().iter().map(|t| t.name));
+            }
+        }
+        t
+    };
+    let (wa, wb) = (writes(a), writes(b));
+    wa.iter().any(|t| wb.contains(t))
+}
+
+/// Where a selected stage is in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// What a finished stage task hands back to the scheduler.
+struct Finished {
+    index: usize,
+    result: Result<Outcome>,
+    started: chrono::DateTime<Utc>,
+    millis: u128,
+}
+
+/// Runs the selected stages, up to `jobs` at a time: a stage starts once the selected stages it
+/// depends on have committed, so independent stages (04 and 05, 07 and 08) overlap while each
+/// keeps its own transaction, lock and ledger row. With `jobs = 1` they run one by one in
+/// registry order. Returns the summary rows in registry order.
+///
+/// A failure stops new stages from starting (stages already running finish and commit, as
+/// they do not depend on it); with `keep_going`, only the stages that depend on it, directly
+/// or not, are skipped as blocked.
 pub async fn run_stages(
     pool: &PgPool,
-    ctx: &Ctx,
-    stages: &[&dyn Stage],
+    ctx: &Arc<Ctx>,
+    stages: &[&'static dyn Stage],
     force: bool,
     keep_going: bool,
+    jobs: usize,
 ) -> Result<Vec<SummaryRow>> {
-    let mut rows = Vec::new();
-    let mut failed: HashSet<&str> = HashSet::new();
-    let mut failures = Vec::new();
-    for stage in stages {
-        let id = stage.id();
-        let blocked: Vec<&str> = stage
-            .prerequisites()
-            .iter()
-            .copied()
-            .filter(|p| failed.contains(p))
-            .collect();
-        if !blocked.is_empty() {
-            failed.insert(id);
-            let msg = format!(
-                "{id} not run: its prerequisite {} failed",
-                blocked.join(", ")
-            );
-            ctx.reporter.error(id, &msg);
-            failures.push(msg);
-            rows.push(SummaryRow {
-                stage: id.into(),
-                status: "blocked".into(),
-                counts: TableCounts::default(),
-                millis: 0,
+    let jobs = jobs.max(1);
+    let mut state = vec![State::Waiting; stages.len()];
+    let mut rows: Vec<Option<SummaryRow>> = vec![None; stages.len()];
+    let mut failures: Vec<String> = Vec::new();
+    let mut first_failure: Option<SeedError> = None;
+    let mut tasks: JoinSet<Finished> = JoinSet::new();
+    let position = |id: &str| stages.iter().position(|s| s.id() == id);
+    loop {
+        // Start what can start, in registry order.
+        let may_start = first_failure.is_none() || keep_going;
+        for i in 0..stages.len() {
+            if state[i] != State::Waiting || !may_start {
+                continue;
+            }
+            let stage = stages[i];
+            let id = stage.id();
+            let prereqs: Vec<usize> = stage
+                .prerequisites()
+                .iter()
+                .filter_map(|p| position(p))
+                .collect();
+            let blocked: Vec<&str> = prereqs
+                .iter()
+                .filter(|&&p| state[p] == State::Failed)
+                .map(|&p| stages[p].id())
+                .collect();
+            if !blocked.is_empty() {
+                state[i] = State::Failed;
+                let msg = format!(
+                    "{id} not run: its prerequisite {} failed",
+                    blocked.join(", ")
+                );
+                ctx.reporter.error(id, &msg);
+                failures.push(msg);
+                rows[i] = Some(SummaryRow {
+                    stage: id.into(),
+                    status: "blocked".into(),
+                    counts: TableCounts::default(),
+                    millis: 0,
+                });
+                continue;
+            }
+            let running = state.iter().filter(|s| **s == State::Running).count();
+            let ready = prereqs.iter().all(|&p| state[p] == State::Succeeded)
+                && !(0..stages.len())
+                    .any(|j| state[j] == State::Running && conflicts(stage, stages[j]));
+            if !ready || running >= jobs {
+                continue;
+            }
+            state[i] = State::Running;
+            ctx.reporter.start(id, stage.description());
+            let (pool, ctx) = (pool.clone(), Arc::clone(ctx));
+            tasks.spawn(async move {
+                let started = Utc::now();
+                let t0 = Instant::now();
+                let result = run_one(&pool, &ctx, stage, force).await;
+                // Staging tables a failed stage's rollback brought back (see `crate::bulk`).
+                if let Some(loader) = ctx.bulk.get() {
+                    let tables: Vec<&str> = stage.tables().iter().map(|t| t.name).collect();
+                    if let Err(e) = loader.cleanup_tables(&tables).await {
+                        tracing::warn!(error = %e, "could not drop the bulk loader's staging tables; the next run sweeps them");
+                    }
+                }
+                Finished {
+                    index: i,
+                    result,
+                    started,
+                    millis: t0.elapsed().as_millis(),
+                }
             });
-            continue;
         }
-        ctx.reporter.start(id, stage.description());
-        let started = Utc::now();
-        let t0 = Instant::now();
-        let result = run_one(pool, ctx, *stage, force).await;
-        // Staging tables a failed stage's rollback brought back (see `crate::bulk`).
-        if let Some(loader) = ctx.bulk.get()
-            && let Err(e) = loader.cleanup().await
-        {
-            tracing::warn!(error = %e, "could not drop the bulk loader's staging tables; the next run sweeps them");
-        }
-        match result {
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let done = joined.map_err(|e| SeedError::Internal(format!("a stage task died: {e}")))?;
+        let (i, stage) = (done.index, stages[done.index]);
+        let id = stage.id();
+        match done.result {
             Ok(outcome) => {
-                let millis = t0.elapsed().as_millis();
+                state[i] = State::Succeeded;
                 let (status, counts, fp) = match outcome {
                     Outcome::Ran {
                         counts,
@@ -356,40 +448,45 @@ pub async fn run_stages(
                         fingerprint,
                     } => ("unchanged", counts, fingerprint),
                 };
-                ctx.reporter.complete(id, status, &counts, millis, &fp);
-                rows.push(SummaryRow {
+                ctx.reporter.complete(id, status, &counts, done.millis, &fp);
+                rows[i] = Some(SummaryRow {
                     stage: id.into(),
                     status: status.into(),
                     counts,
-                    millis,
+                    millis: done.millis,
                 });
             }
             Err(e) => {
-                let millis = t0.elapsed().as_millis();
+                state[i] = State::Failed;
                 let cause = e.to_string();
                 ctx.reporter.error(id, &cause);
-                record_failure(pool, ctx, *stage, &cause, started, millis as i64).await;
+                record_failure(pool, ctx, stage, &cause, done.started, done.millis as i64).await;
                 // A key generated in a rolled-back transaction was never stored: never show it.
-                if let Ok(mut k) = ctx.new_key.lock() {
+                if id == crate::stages::s01_core_entities::ID
+                    && let Ok(mut k) = ctx.new_key.lock()
+                {
                     k.take();
                 }
-                if !keep_going {
-                    return Err(SeedError::StageFailed {
+                failures.push(format!("{id}: {cause}"));
+                rows[i] = Some(SummaryRow {
+                    stage: id.into(),
+                    status: "failed".into(),
+                    counts: TableCounts::default(),
+                    millis: done.millis,
+                });
+                if first_failure.is_none() {
+                    first_failure = Some(SeedError::StageFailed {
                         stage: id.into(),
                         cause,
                     });
                 }
-                failed.insert(id);
-                failures.push(format!("{id}: {cause}"));
-                rows.push(SummaryRow {
-                    stage: id.into(),
-                    status: "failed".into(),
-                    counts: TableCounts::default(),
-                    millis,
-                });
             }
         }
     }
+    if let (Some(first), false) = (first_failure, keep_going) {
+        return Err(first);
+    }
+    let rows: Vec<SummaryRow> = rows.into_iter().flatten().collect();
     if failures.is_empty() {
         Ok(rows)
     } else {

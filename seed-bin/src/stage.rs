@@ -208,7 +208,11 @@ impl Ctx {
         R: crate::bulk::BulkRow,
         I: IntoIterator<Item = R>,
     {
-        let progress = self.reporter.rows_progress(table.table);
+        let stage = crate::stages::STAGES
+            .iter()
+            .find(|s| s.tables().iter().any(|t| t.name == table.table))
+            .map_or("", |s| s.id());
+        let progress = self.reporter.rows_progress(stage, table.table);
         let counts = self
             .bulk()
             .await?

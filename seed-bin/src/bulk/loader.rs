@@ -124,7 +124,8 @@ pub struct BulkLoader {
     streams: usize,
     segment_rows: u64,
     seq: Arc<AtomicU32>,
-    created: Arc<Mutex<Vec<String>>>,
+    /// Staging tables this loader created, with their target tables.
+    created: Arc<Mutex<Vec<(String, &'static str)>>>,
 }
 
 /// Rows copied into a staging table, waiting to be merged.
@@ -560,8 +561,24 @@ impl BulkLoader {
     /// transaction brought them back). Call it once the stage's transaction has ended: the
     /// drop waits for the merge's lock otherwise.
     pub async fn cleanup(&self) -> Result<usize> {
+        self.cleanup_where(|_| true).await
+    }
+
+    /// [`cleanup`](Self::cleanup) for the staging tables of loads into `tables` only: stages
+    /// running at the same time keep their own segments.
+    pub async fn cleanup_tables(&self, tables: &[&str]) -> Result<usize> {
+        self.cleanup_where(|target| tables.contains(&target)).await
+    }
+
+    async fn cleanup_where(&self, mine: impl Fn(&str) -> bool) -> Result<usize> {
         let names: Vec<String> = match self.created.lock() {
-            Ok(mut c) => std::mem::take(&mut *c),
+            Ok(mut c) => {
+                let (take, keep) = std::mem::take(&mut *c)
+                    .into_iter()
+                    .partition(|(_, target)| mine(target));
+                *c = keep;
+                take.into_iter().map(|(name, _)| name).collect()
+            }
             Err(_) => return Ok(0),
         };
         let mut dropped = 0;
@@ -640,17 +657,17 @@ enum Segments {
 struct Naming {
     run_id: i32,
     seq: Arc<AtomicU32>,
-    created: Arc<Mutex<Vec<String>>>,
+    created: Arc<Mutex<Vec<(String, &'static str)>>>,
 }
 
 impl Naming {
-    fn next(&self, table: &str) -> String {
+    fn next(&self, table: &'static str) -> String {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut name = format!("stg_{}_{seq}_{table}", self.run_id);
         // Table names are ASCII identifiers, so truncating by bytes stays on a char boundary.
         name.truncate(MAX_IDENT);
         if let Ok(mut c) = self.created.lock() {
-            c.push(name.clone());
+            c.push((name.clone(), table));
         }
         name
     }
