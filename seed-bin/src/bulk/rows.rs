@@ -1,4 +1,4 @@
-//! [`BulkRow`] for the domain's insert models of the large seed tables, with the
+//! [`BulkRow`] for the domain's insert models of the bulk-loaded seed tables, with the
 //! [`BulkTable`] of each, so a stage moves from `upsert!` to the bulk path without new row types.
 //!
 //! Column names are the model's field names (the models derive `Insertable` from the same
@@ -15,7 +15,7 @@
 use super::{BulkRow, BulkTable, Field};
 use domain::models::{
     NewAssessment, NewAsset, NewAssetDependency, NewAssetTag, NewImportFieldMapping,
-    NewRawImportRecord, NewWaveAsset,
+    NewMigrationWave, NewRawImportRecord, NewWaveAsset,
 };
 
 macro_rules! bulk_rows {
@@ -118,6 +118,20 @@ bulk_rows! {
         ],
     }
 
+    /// `migration_waves`, keyed by (tenant, engagement, wave number).
+    MIGRATION_WAVES: NewMigrationWave => "migration_waves" {
+        key: [client_account_id, engagement_id, wave_number],
+        update: [
+            name, description, status, is_pilot, planned_start_date, planned_end_date,
+            actual_start_date, actual_end_date, created_at, updated_at,
+        ],
+        columns: [
+            id, client_account_id, engagement_id, wave_number, name, description, status,
+            is_pilot, planned_start_date, planned_end_date, actual_start_date, actual_end_date,
+            created_at, updated_at,
+        ],
+    }
+
     /// `wave_assets`, keyed by (tenant, asset): an asset is in at most one wave.
     WAVE_ASSETS: NewWaveAsset => "wave_assets" {
         key: [client_account_id, asset_id],
@@ -137,5 +151,6 @@ pub const ALL: &[BulkTable] = &[
     ASSET_TAGS,
     ASSET_DEPENDENCIES,
     ASSESSMENTS,
+    MIGRATION_WAVES,
     WAVE_ASSETS,
 ];

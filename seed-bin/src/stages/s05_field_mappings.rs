@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, StageInfo};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s01_core_entities::analyst;
 use crate::stages::s03_data_imports::{IMPORTS, import_id};
 use diesel_async::AsyncPgConnection;
@@ -130,11 +130,61 @@ fn columns() -> Vec<(&'static str, &'static str, &'static str, Value)> {
     ]
 }
 
+/// The rows of one tenant (none for side tenants, which have no imports): generated lazily,
+/// tenant by tenant, so memory does not grow with `--scale`.
+fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewImportFieldMapping> {
+    if !t.demo_shaped {
+        return Vec::new();
+    }
+    let mut rows = Vec::new();
+    let mut rng = ctx.rng(ID, t);
+    let reviewer = analyst(ctx, t);
+    for (i, (key, source, target, rules)) in columns().into_iter().enumerate() {
+        let spec = IMPORTS.iter().find(|s| s.key == key);
+        let completed = spec.is_some_and(|s| s.status == ImportStatus::Completed);
+        let confidence: f64 = (rng.random_range(55..100) as f64) / 100.0;
+        // Completed imports were reviewed: low-confidence guesses rejected, the rest
+        // approved. The in-progress import still waits for review.
+        let status = match (completed, i % 7) {
+            (true, 3) => MappingStatus::Rejected,
+            (true, _) => MappingStatus::Approved,
+            (false, 0 | 1) => MappingStatus::Approved,
+            (false, 2) => MappingStatus::Suggested,
+            (false, _) => MappingStatus::Pending,
+        };
+        let reviewed = matches!(status, MappingStatus::Approved | MappingStatus::Rejected);
+        let at = ts(ctx.as_of, spec.map_or(5, |s| s.days_ago), 11 * 3600);
+        rows.push(NewImportFieldMapping {
+            id: id(
+                "import_field_mapping",
+                &format!("{}/{key}/{source}", t.slug),
+            ),
+            client_account_id: t.id,
+            data_import_id: import_id(&t.slug, key),
+            reviewed_by_user_id: reviewed.then_some(reviewer).flatten(),
+            source_field: source.into(),
+            target_field: target.into(),
+            confidence_score: if status == MappingStatus::Rejected {
+                confidence.min(0.62)
+            } else {
+                confidence
+            },
+            status,
+            transformation_rules: rules,
+            reviewed_at: reviewed.then(|| at + chrono::Duration::hours(3)),
+            created_at: Some(at),
+            updated_at: Some(at),
+        });
+    }
+    rows
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "24 column mappings over the 3 imports: approved, pending, rejected, with confidence and transformation rules",
     prerequisites: &["03_data_imports"],
     tables: TABLES,
+    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
@@ -151,66 +201,12 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut rows = Vec::new();
-            for t in ctx.tenants().into_iter().filter(|t| t.demo_shaped) {
-                let mut rng = ctx.rng(ID, &t);
-                let reviewer = analyst(ctx, &t);
-                for (i, (key, source, target, rules)) in columns().into_iter().enumerate() {
-                    let spec = IMPORTS.iter().find(|s| s.key == key);
-                    let completed = spec.is_some_and(|s| s.status == ImportStatus::Completed);
-                    let confidence: f64 = (rng.random_range(55..100) as f64) / 100.0;
-                    // Completed imports were reviewed: low-confidence guesses rejected, the rest
-                    // approved. The in-progress import still waits for review.
-                    let status = match (completed, i % 7) {
-                        (true, 3) => MappingStatus::Rejected,
-                        (true, _) => MappingStatus::Approved,
-                        (false, 0 | 1) => MappingStatus::Approved,
-                        (false, 2) => MappingStatus::Suggested,
-                        (false, _) => MappingStatus::Pending,
-                    };
-                    let reviewed =
-                        matches!(status, MappingStatus::Approved | MappingStatus::Rejected);
-                    let at = ts(ctx.as_of, spec.map_or(5, |s| s.days_ago), 11 * 3600);
-                    rows.push(NewImportFieldMapping {
-                        id: id(
-                            "import_field_mapping",
-                            &format!("{}/{key}/{source}", t.slug),
-                        ),
-                        client_account_id: t.id,
-                        data_import_id: import_id(&t.slug, key),
-                        reviewed_by_user_id: reviewed.then_some(reviewer).flatten(),
-                        source_field: source.into(),
-                        target_field: target.into(),
-                        confidence_score: if status == MappingStatus::Rejected {
-                            confidence.min(0.62)
-                        } else {
-                            confidence
-                        },
-                        status,
-                        transformation_rules: rules,
-                        reviewed_at: reviewed.then(|| at + chrono::Duration::hours(3)),
-                        created_at: Some(at),
-                        updated_at: Some(at),
-                    });
-                }
-            }
             // Natural key: (tenant, import, source column).
-            crate::upsert!(
-                conn,
-                import_field_mappings,
-                rows,
-                (client_account_id, data_import_id, source_field),
-                [
-                    reviewed_by_user_id,
-                    target_field,
-                    confidence_score,
-                    status,
-                    transformation_rules,
-                    reviewed_at,
-                    created_at,
-                    updated_at
-                ]
-            );
+            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // key, at COPY speed, inside this stage's transaction.
+            let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
+            ctx.bulk_load(conn, &crate::bulk::rows::IMPORT_FIELD_MAPPINGS, rows)
+                .await?;
             Ok(())
         })
     }

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{date, id, ts};
 use crate::plan;
-use crate::stage::{Ctx, Stage, StageInfo};
+use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s01_core_entities::main_engagement;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssetType, WaveStatus};
@@ -35,11 +35,7 @@ pub const WAVES: &[(&str, &str)] = &[
 ];
 
 /// The wave (0..4) of every migrating asset, by asset index; `None` for retire/retain.
-pub fn assignment(
-    ctx: &Ctx,
-    t: &crate::stage::Tenant,
-    assets: &[plan::PlannedAsset],
-) -> Vec<Option<usize>> {
+pub fn assignment(ctx: &Ctx, t: &Tenant, assets: &[plan::PlannedAsset]) -> Vec<Option<usize>> {
     let strategies = plan::strategies(ctx, t, assets);
     let edges = plan::edges(ctx, t, assets);
     let mut rng = ctx.rng(ID, t);
@@ -81,11 +77,71 @@ pub fn assignment(
     wave
 }
 
+/// What stage 09 writes for one tenant: its waves and their members. Generated tenant by
+/// tenant (once per table), so memory does not grow with `--scale`.
+struct TenantOutput {
+    waves: Vec<NewMigrationWave>,
+    members: Vec<NewWaveAsset>,
+}
+
+fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
+    let at = Some(ts(ctx.as_of, 10, 16 * 3600));
+    let mut waves = Vec::new();
+    let mut members = Vec::new();
+    let (eng, _) = main_engagement(ctx, t);
+    let assets = plan::assets(ctx, t);
+    let strategies = plan::strategies(ctx, t, &assets);
+    let assigned = assignment(ctx, t, &assets);
+    let wave_ids: Vec<uuid::Uuid> = (0..WAVES.len())
+        .map(|n| id("migration_wave", &format!("{}/{n}", t.slug)))
+        .collect();
+    for (n, (name, desc)) in WAVES.iter().enumerate() {
+        let start = date(ctx.as_of, 30 + 42 * n as i64);
+        waves.push(NewMigrationWave {
+            id: wave_ids[n],
+            client_account_id: t.id,
+            engagement_id: eng,
+            wave_number: n as i32,
+            name: name.to_string(),
+            description: Some(desc.to_string()),
+            status: WaveStatus::Planned,
+            is_pilot: n == 0,
+            planned_start_date: start,
+            planned_end_date: date(ctx.as_of, 30 + 42 * n as i64 + 35),
+            actual_start_date: None,
+            actual_end_date: None,
+            created_at: at,
+            updated_at: at,
+        });
+    }
+    // Sequence inside a wave: infrastructure and databases before applications.
+    let mut order = vec![0i32; WAVES.len()];
+    let mut by_rank: Vec<&plan::PlannedAsset> = assets.iter().collect();
+    by_rank.sort_by_key(|a| (a.kind == AssetType::Application, a.index));
+    for a in by_rank {
+        if let Some(w) = assigned[a.index] {
+            members.push(NewWaveAsset {
+                id: id("wave_asset", &format!("{}/{}", t.slug, a.name)),
+                client_account_id: t.id,
+                wave_id: wave_ids[w],
+                asset_id: a.id,
+                strategy: strategies[a.index],
+                sequence_order: order[w],
+                created_at: at,
+                updated_at: at,
+            });
+            order[w] += 1;
+        }
+    }
+    TenantOutput { waves, members }
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "4 waves per tenant (pilot first); every migrating asset in exactly one wave, databases before their apps",
     prerequisites: &["07_dependencies", "08_assessments"],
     tables: TABLES,
+    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
@@ -102,82 +158,21 @@ impl Stage for ThisStage {
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let at = Some(ts(ctx.as_of, 10, 16 * 3600));
-            let mut waves = Vec::new();
-            let mut members = Vec::new();
-            for t in ctx.tenants() {
-                let (eng, _) = main_engagement(ctx, &t);
-                let assets = plan::assets(ctx, &t);
-                let strategies = plan::strategies(ctx, &t, &assets);
-                let assigned = assignment(ctx, &t, &assets);
-                let wave_ids: Vec<uuid::Uuid> = (0..WAVES.len())
-                    .map(|n| id("migration_wave", &format!("{}/{n}", t.slug)))
-                    .collect();
-                for (n, (name, desc)) in WAVES.iter().enumerate() {
-                    let start = date(ctx.as_of, 30 + 42 * n as i64);
-                    waves.push(NewMigrationWave {
-                        id: wave_ids[n],
-                        client_account_id: t.id,
-                        engagement_id: eng,
-                        wave_number: n as i32,
-                        name: name.to_string(),
-                        description: Some(desc.to_string()),
-                        status: WaveStatus::Planned,
-                        is_pilot: n == 0,
-                        planned_start_date: start,
-                        planned_end_date: date(ctx.as_of, 30 + 42 * n as i64 + 35),
-                        actual_start_date: None,
-                        actual_end_date: None,
-                        created_at: at,
-                        updated_at: at,
-                    });
-                }
-                // Sequence inside a wave: infrastructure and databases before applications.
-                let mut order = vec![0i32; WAVES.len()];
-                let mut by_rank: Vec<&plan::PlannedAsset> = assets.iter().collect();
-                by_rank.sort_by_key(|a| (a.kind == AssetType::Application, a.index));
-                for a in by_rank {
-                    if let Some(w) = assigned[a.index] {
-                        members.push(NewWaveAsset {
-                            id: id("wave_asset", &format!("{}/{}", t.slug, a.name)),
-                            client_account_id: t.id,
-                            wave_id: wave_ids[w],
-                            asset_id: a.id,
-                            strategy: strategies[a.index],
-                            sequence_order: order[w],
-                            created_at: at,
-                            updated_at: at,
-                        });
-                        order[w] += 1;
-                    }
-                }
-            }
             // Natural keys: (tenant, engagement, wave number); (tenant, asset): one wave per asset.
-            crate::upsert!(
-                conn,
-                migration_waves,
-                waves,
-                (client_account_id, engagement_id, wave_number),
-                [
-                    name,
-                    description,
-                    status,
-                    is_pilot,
-                    planned_start_date,
-                    planned_end_date,
-                    actual_start_date,
-                    actual_end_date,
-                    created_at,
-                    updated_at
-                ]
-            );
-            crate::upsert!(
-                conn,
-                wave_assets,
-                members,
-                (client_account_id, asset_id),
-                [wave_id, strategy, sequence_order, created_at, updated_at]
-            );
+            // Both streamed through the bulk loader (see crate::bulk) inside this stage's
+            // transaction; waves first, since wave_assets references them.
+            let waves = ctx
+                .tenants()
+                .into_iter()
+                .flat_map(|t| tenant_output(ctx, &t).waves);
+            ctx.bulk_load(conn, &crate::bulk::rows::MIGRATION_WAVES, waves)
+                .await?;
+            let members = ctx
+                .tenants()
+                .into_iter()
+                .flat_map(|t| tenant_output(ctx, &t).members);
+            ctx.bulk_load(conn, &crate::bulk::rows::WAVE_ASSETS, members)
+                .await?;
             Ok(())
         })
     }
