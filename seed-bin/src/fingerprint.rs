@@ -69,8 +69,9 @@ pub async fn snapshot(
     table: &str,
 ) -> Result<HashMap<String, String>> {
     let pk = pk_expr(conn, table).await?;
+    let row = row_expr(conn, table, &[]).await?;
     let sql = format!(
-        "SELECT (ROW({pk}))::text AS k, hash_record_extended(t, 0)::text AS h FROM public.{} t",
+        "SELECT (ROW({pk}))::text AS k, hash_record_extended({row}, 0)::text AS h FROM public.{} t",
         ident(table)
     );
     let rows: Vec<KeyHash> = diesel::sql_query(sql)
@@ -101,6 +102,9 @@ pub fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -
 struct Column {
     #[diesel(sql_type = Text)]
     name: String,
+    /// An enum (or an array of one): stored and hashed as its OID, which differs per database.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    by_label: bool,
 }
 
 /// `ROW(t."a", t."b", …)` over the table's columns in table order, minus `excluded`.
@@ -110,7 +114,11 @@ async fn row_expr(
     excluded: &[&str],
 ) -> Result<String> {
     let cols: Vec<Column> = diesel::sql_query(
-        "SELECT a.attname::text AS name FROM pg_attribute a
+        "SELECT a.attname::text AS name,
+                coalesce(e.typtype = 'e', false) AS by_label
+         FROM pg_attribute a
+         JOIN pg_type ty ON ty.oid = a.atttypid
+         LEFT JOIN pg_type e ON e.oid = CASE WHEN ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END
          WHERE a.attrelid = to_regclass('public.' || quote_ident($1)) AND a.attnum > 0
            AND NOT a.attisdropped ORDER BY a.attnum",
     )
@@ -121,7 +129,11 @@ async fn row_expr(
     let list: Vec<String> = cols
         .into_iter()
         .filter(|c| !excluded.contains(&c.name.as_str()))
-        .map(|c| format!("t.{}", ident(&c.name)))
+        .map(|c| {
+            // Labels, not OIDs: the same rows in another database must hash the same.
+            let cast = if c.by_label { "::text" } else { "" };
+            format!("t.{}{cast}", ident(&c.name))
+        })
         .collect();
     if list.is_empty() {
         return Err(SeedError::Internal(format!(

@@ -88,6 +88,50 @@ fn invalid(problem: &str, field: &str, detail: String) -> Value {
     json!({"valid": false, "errors": [{"field": field, "problem": problem, "detail": detail}]})
 }
 
+/// Which assets each import lists as valid rows, in file order before shuffling, and how
+/// many invalid rows it adds: the CMDB export has every infrastructure asset, the cloud
+/// inventory the servers and databases, the manual list the applications, network devices and
+/// the first 15 servers.
+fn sources(assets: &[PlannedAsset]) -> [(&'static str, Vec<&PlannedAsset>, usize); 3] {
+    let infra = assets
+        .iter()
+        .filter(|a| a.kind != AssetType::Application)
+        .collect();
+    let servers_dbs = assets
+        .iter()
+        .filter(|a| matches!(a.kind, AssetType::Server | AssetType::Database))
+        .collect();
+    let mut manual: Vec<&PlannedAsset> = assets
+        .iter()
+        .filter(|a| matches!(a.kind, AssetType::Application | AssetType::NetworkDevice))
+        .collect();
+    manual.extend(
+        assets
+            .iter()
+            .filter(|a| a.kind == AssetType::Server)
+            .take(15),
+    );
+    [
+        ("cmdb", infra, 18),
+        ("cloud", servers_dbs, 5),
+        ("manual", manual, 8),
+    ]
+}
+
+/// For each planned asset (by index), how many valid source rows describe it: what
+/// [`records`] would link to it, without building the rows.
+pub fn source_counts(t: &Tenant, assets: &[PlannedAsset]) -> Vec<usize> {
+    let mut counts = vec![0; assets.len()];
+    if t.demo_shaped {
+        for (_, chosen, _) in sources(assets) {
+            for a in chosen {
+                counts[a.index] += 1;
+            }
+        }
+    }
+    counts
+}
+
 /// Every source row of a tenant's imports (empty for side tenants, which have no imports).
 pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
     if !t.demo_shaped {
@@ -96,36 +140,14 @@ pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
     let assets = plan::assets(ctx, t);
     let mut rng = ctx.rng(ID, t);
     let prefix: String = t.slug.chars().take(3).collect();
-    let infra: Vec<&PlannedAsset> = assets
-        .iter()
-        .filter(|a| a.kind != AssetType::Application)
-        .collect();
-    let servers_dbs: Vec<&PlannedAsset> = assets
-        .iter()
-        .filter(|a| matches!(a.kind, AssetType::Server | AssetType::Database))
-        .collect();
-    let mut manual_assets: Vec<&PlannedAsset> = assets
-        .iter()
-        .filter(|a| matches!(a.kind, AssetType::Application | AssetType::NetworkDevice))
-        .collect();
-    manual_assets.extend(
-        assets
-            .iter()
-            .filter(|a| a.kind == AssetType::Server)
-            .take(15),
-    );
 
     // (raw, cleansed, validation, asset) before numbering.
     type Row = (Value, Option<Value>, Value, Option<usize>);
     let mut first_seen: HashMap<usize, (&'static str, usize)> = HashMap::new();
     let mut out = Vec::new();
-    for (key, chosen, invalid_rows) in [
-        ("cmdb", &infra, 18usize),
-        ("cloud", &servers_dbs, 5),
-        ("manual", &manual_assets, 8),
-    ] {
+    for (key, chosen, invalid_rows) in sources(&assets) {
         let mut rows: Vec<Row> = Vec::new();
-        for a in chosen.iter() {
+        for a in &chosen {
             let raw = match key {
                 "cmdb" => cmdb_row(a),
                 "cloud" => cloud_row(a),

@@ -10,45 +10,26 @@ use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s00_reference_data::technology_id;
 use crate::stages::s01_core_entities::{main_engagement, tag_id};
 use crate::stages::s02_discovery_flows::flow_id;
-use crate::stages::s04_raw_import_records::records;
+use crate::stages::s04_raw_import_records::{records, source_counts};
 use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::models::{NewAsset, NewAssetTag};
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Stage id.
 pub const ID: &str = "06_assets";
 const TABLES: &[OwnedTable] = &[table("assets"), table("asset_tags")];
 
-/// What stage 06 writes for one tenant: its assets, their tags, and for each asset the raw
-/// import rows merged into it. Generated tenant by tenant (once per table), so memory does not
-/// grow with `--scale`.
-struct TenantOutput {
-    assets: Vec<NewAsset>,
-    tags: Vec<NewAssetTag>,
-    links: Vec<(uuid::Uuid, Vec<uuid::Uuid>)>,
-}
-
-fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
+/// A tenant's assets, generated tenant by tenant so memory does not grow with `--scale`.
+fn tenant_assets(ctx: &Ctx, t: &Tenant) -> Vec<NewAsset> {
     let at = Some(ts(ctx.as_of, 40, 12 * 3600));
-    let mut assets = Vec::new();
-    let mut tags = Vec::new();
-    let mut links: Vec<(uuid::Uuid, Vec<uuid::Uuid>)> = Vec::new();
     let (eng, _) = main_engagement(ctx, t);
     let planned = plan::assets(ctx, t);
-    let mut sources: BTreeMap<usize, Vec<uuid::Uuid>> = BTreeMap::new();
-    for imp in records(ctx, t) {
-        for r in imp.rows {
-            if let Some(a) = r.asset {
-                sources.entry(a).or_default().push(r.id);
-            }
-        }
-    }
-    for a in &planned {
-        let n_sources = sources.get(&a.index).map_or(0, Vec::len);
-        assets.push(NewAsset {
+    let sources = source_counts(t, &planned);
+    planned
+        .iter()
+        .map(|a| NewAsset {
             id: a.id,
             client_account_id: t.id,
             engagement_id: eng,
@@ -69,10 +50,18 @@ fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
             technical_owner: Some(a.technical_owner.clone()),
             criticality: a.criticality,
             description: Some(a.description.clone()),
-            custom_attributes: json!({"flavor": a.flavor, "source_records": n_sources, "cost_center": format!("CC-{}", 1000 + a.index * 7)}),
+            custom_attributes: json!({"flavor": a.flavor, "source_records": sources[a.index], "cost_center": format!("CC-{}", 1000 + a.index * 7)}),
             created_at: at,
             updated_at: at,
-        });
+        })
+        .collect()
+}
+
+/// A tenant's asset tags.
+fn tenant_tags(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetTag> {
+    let at = Some(ts(ctx.as_of, 40, 12 * 3600));
+    let mut tags = Vec::new();
+    for a in plan::assets(ctx, t) {
         for tag in &a.tags {
             tags.push(NewAssetTag {
                 id: id("asset_tag", &format!("{}/{}/{tag}", t.slug, a.name)),
@@ -83,15 +72,39 @@ fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
                 updated_at: at,
             });
         }
-        if let Some(ids) = sources.remove(&a.index) {
-            links.push((a.id, ids));
+    }
+    tags
+}
+
+/// (raw import row, asset it was merged into) for every valid source row of a tenant.
+fn tenant_links(ctx: &Ctx, t: &Tenant) -> Vec<(uuid::Uuid, uuid::Uuid)> {
+    let planned = plan::assets(ctx, t);
+    records(ctx, t)
+        .into_iter()
+        .flat_map(|imp| imp.rows)
+        .filter_map(|r| r.asset.and_then(|a| planned.get(a)).map(|a| (r.id, a.id)))
+        .collect()
+}
+
+/// The links of the next tenants, up to about [`LINK_CHUNK`]. Yields after each tenant, so a
+/// statement running beside it on the same task gets its replies read and sends its next
+/// message without waiting for the whole batch.
+async fn link_batch(
+    ctx: &Ctx,
+    next: &mut std::slice::Iter<'_, Tenant>,
+) -> (Vec<uuid::Uuid>, Vec<uuid::Uuid>) {
+    let (mut raw_ids, mut asset_ids) = (Vec::new(), Vec::new());
+    for t in next.by_ref() {
+        for (raw, asset) in tenant_links(ctx, t) {
+            raw_ids.push(raw);
+            asset_ids.push(asset);
         }
+        if raw_ids.len() >= LINK_CHUNK {
+            break;
+        }
+        tokio::task::yield_now().await;
     }
-    TenantOutput {
-        assets,
-        tags,
-        links,
-    }
+    (raw_ids, asset_ids)
 }
 
 /// Links per `UPDATE`: two uuid arrays of this length stay well under a megabyte.
@@ -148,32 +161,27 @@ impl Stage for ThisStage {
             let assets = ctx
                 .tenants()
                 .into_iter()
-                .flat_map(|t| tenant_output(ctx, &t).assets);
+                .flat_map(|t| tenant_assets(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::ASSETS, assets)
                 .await?;
             let tags = ctx
                 .tenants()
                 .into_iter()
-                .flat_map(|t| tenant_output(ctx, &t).tags);
+                .flat_map(|t| tenant_tags(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
                 .await?;
             let at = ts(ctx.as_of, 40, 12 * 3600);
-            let (mut raw_ids, mut asset_ids) = (Vec::new(), Vec::new());
-            for t in ctx.tenants() {
-                for (asset, ids) in tenant_output(ctx, &t).links {
-                    for raw in ids {
-                        raw_ids.push(raw);
-                        asset_ids.push(asset);
-                    }
-                }
-                if raw_ids.len() >= LINK_CHUNK {
-                    link_chunk(conn, &raw_ids, &asset_ids, at).await?;
-                    raw_ids.clear();
-                    asset_ids.clear();
-                }
-            }
-            if !raw_ids.is_empty() {
-                link_chunk(conn, &raw_ids, &asset_ids, at).await?;
+            let tenants = ctx.tenants();
+            let mut next = tenants.iter();
+            let mut current = link_batch(ctx, &mut next).await;
+            while !current.0.is_empty() {
+                // The next batch is generated while the server runs this one's UPDATE.
+                let (done, following) = futures_util::join!(
+                    link_chunk(conn, &current.0, &current.1, at),
+                    link_batch(ctx, &mut next)
+                );
+                done?;
+                current = following;
             }
             Ok(())
         })
