@@ -162,22 +162,6 @@ async fn unchanged(
     Ok(Some(fp))
 }
 
-/// After a stage updated an earlier stage's tables (see [`Stage::also_writes`]): when that
-/// stage's content still matches its recorded fingerprint, records the new table state, so the
-/// write does not cost the next unchanged rerun a full fingerprint.
-async fn reconfirm(c: &mut AsyncPgConnection, id: &str) -> Result<()> {
-    let Some(other) = crate::stages::STAGES.iter().find(|s| s.id() == id) else {
-        return Ok(());
-    };
-    let Some(last) = ledger::last(c, id).await? else {
-        return Ok(());
-    };
-    if last.status == "succeeded" && last.stage_version == other.version() {
-        unchanged(c, *other, &last).await?;
-    }
-    Ok(())
-}
-
 async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Result<Outcome> {
     let mut conn = db::get(pool).await?;
     let started = Utc::now();
@@ -247,9 +231,6 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
             counts.insert(t.name.to_string(), d);
         }
         let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
-        for other in stage.also_writes() {
-            reconfirm(c, other).await?;
-        }
         let state = fingerprint::table_state(c, stage.tables()).await?;
         let entry = NewEntry {
             stage: id.to_string(),
@@ -308,21 +289,13 @@ async fn record_failure(
     }
 }
 
-/// Whether two stages may not run at the same time: they write a table in common (also
-/// through [`Stage::also_writes`]). Prerequisites already order the stages of the registry;
-/// this keeps the scheduler safe for any future stage.
+/// Whether two stages may not run at the same time: they write a table in common.
+/// Prerequisites already order the stages of the registry; this keeps the scheduler safe for
+/// any future stage.
 fn conflicts(a: &dyn Stage, b: &dyn Stage) -> bool {
-    let writes = |s: &dyn Stage| -> Vec<&'static str> {
-        let mut t: Vec<&'static str> = s.tables().iter().map(|t| t.name).collect();
-        for other in s.also_writes() {
-            if let Some(o) = crate::stages::STAGES.iter().find(|x| x.id() == *other) {
-                t.extend(o.tables().iter().map(|t| t.name));
-            }
-        }
-        t
-    };
-    let (wa, wb) = (writes(a), writes(b));
-    wa.iter().any(|t| wb.contains(t))
+    a.tables()
+        .iter()
+        .any(|t| b.tables().iter().any(|u| u.name == t.name))
 }
 
 /// Where a selected stage is in the run.

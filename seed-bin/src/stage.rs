@@ -21,14 +21,12 @@ pub struct StageInfo {
     pub version: i32,
     /// One line for `--list`.
     pub description: &'static str,
-    /// Ids of the stages that must have succeeded before this one.
+    /// Ids of the stages that must have succeeded before this one. They usually have lower
+    /// numbers; 04 needs 06 (its valid rows point at 06's assets). The runner starts a stage
+    /// once these have committed.
     pub prerequisites: &'static [&'static str],
     /// Tables whose rows this stage writes (and `seed reset` empties).
     pub tables: &'static [OwnedTable],
-    /// Earlier stages whose tables this stage also updates, in their not-fingerprinted columns
-    /// only (stage 06 links raw import records to assets). The runner then re-confirms their
-    /// ledger rows' table state, so an unchanged rerun can still skip them cheaply.
-    pub also_writes: &'static [&'static str],
     /// Whether the stage reports its own counts with [`Ctx::record_counts`] (bulk-loaded
     /// stages know them from the merge), sparing the runner a snapshot of every row of its
     /// tables before and after (which costs time and memory that grow with `--scale`).
@@ -45,7 +43,6 @@ impl StageInfo {
         description: "",
         prerequisites: &[],
         tables: &[],
-        also_writes: &[],
         counts_itself: false,
         allowed_in_prod: false,
     };
@@ -74,10 +71,6 @@ pub trait Stage: Sync {
     /// See [`StageInfo::tables`].
     fn tables(&self) -> &'static [OwnedTable] {
         self.info().tables
-    }
-    /// See [`StageInfo::also_writes`].
-    fn also_writes(&self) -> &'static [&'static str] {
-        self.info().also_writes
     }
     /// See [`StageInfo::counts_itself`].
     fn counts_itself(&self) -> bool {

@@ -5,8 +5,7 @@
 //! names). Conflict columns are each table's natural-key constraint. Update columns are the
 //! ones the stage's `upsert!` used to update: every column except the key and `id` (derived
 //! from the key); `updated_at` is written explicitly (so a changed row's stamp stays
-//! deterministic instead of the trigger's `now()`), except on `raw_import_records`, whose
-//! `asset_id` and `updated_at` belong to 06_assets, which links the rows later.
+//! deterministic instead of the trigger's `now()`).
 //!
 //! `created_at`/`updated_at` of the models are `Option`s (`None` = database default with
 //! diesel); `COPY` has no per-value `DEFAULT`, so `None` arrives as `NULL` and the `NOT NULL`
@@ -47,7 +46,10 @@ bulk_rows! {
     /// `raw_import_records`, keyed by (tenant, import, row number).
     RAW_IMPORT_RECORDS: NewRawImportRecord => "raw_import_records" {
         key: [client_account_id, data_import_id, row_number],
-        update: [raw_data, cleansed_data, validation_results, is_valid, is_processed, created_at],
+        update: [
+            raw_data, cleansed_data, validation_results, is_valid, is_processed, created_at,
+            updated_at, asset_id,
+        ],
         columns: [
             id, client_account_id, data_import_id, row_number, raw_data, cleansed_data,
             validation_results, is_valid, is_processed, created_at, updated_at, asset_id,

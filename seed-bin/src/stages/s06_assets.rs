@@ -1,6 +1,6 @@
 //! Stage 06_assets: Democorp's 60 assets (10 applications, 20 Linux and 15 Windows servers,
-//! 10 databases, 5 network devices) and 12 per side tenant, with their tags. Valid raw import
-//! rows of stage 04 are linked to the asset they were merged into.
+//! 10 databases, 5 network devices) and 12 per side tenant, with their tags. Stage 04's valid
+//! raw import rows point at these assets, so it runs after this stage.
 
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
@@ -10,9 +10,8 @@ use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s00_reference_data::technology_id;
 use crate::stages::s01_core_entities::{main_engagement, tag_id};
 use crate::stages::s02_discovery_flows::flow_id;
-use crate::stages::s04_raw_import_records::{records, source_counts};
-use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use crate::stages::s04_raw_import_records::source_counts;
+use diesel_async::AsyncPgConnection;
 use domain::models::{NewAsset, NewAssetTag};
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -76,69 +75,11 @@ fn tenant_tags(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetTag> {
     tags
 }
 
-/// (raw import row, asset it was merged into) for every valid source row of a tenant.
-fn tenant_links(ctx: &Ctx, t: &Tenant) -> Vec<(uuid::Uuid, uuid::Uuid)> {
-    let planned = plan::assets(ctx, t);
-    records(ctx, t)
-        .into_iter()
-        .flat_map(|imp| imp.rows)
-        .filter_map(|r| r.asset.and_then(|a| planned.get(a)).map(|a| (r.id, a.id)))
-        .collect()
-}
-
-/// The links of the next tenants, up to about [`LINK_CHUNK`]. Yields after each tenant, so a
-/// statement running beside it on the same task gets its replies read and sends its next
-/// message without waiting for the whole batch.
-async fn link_batch(
-    ctx: &Ctx,
-    next: &mut std::slice::Iter<'_, Tenant>,
-) -> (Vec<uuid::Uuid>, Vec<uuid::Uuid>) {
-    let (mut raw_ids, mut asset_ids) = (Vec::new(), Vec::new());
-    for t in next.by_ref() {
-        for (raw, asset) in tenant_links(ctx, t) {
-            raw_ids.push(raw);
-            asset_ids.push(asset);
-        }
-        if raw_ids.len() >= LINK_CHUNK {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    (raw_ids, asset_ids)
-}
-
-/// Links per `UPDATE`: two uuid arrays of this length stay well under a megabyte.
-const LINK_CHUNK: usize = 10_000;
-
-/// Sets `asset_id` on the raw rows merged into each asset, one set-based statement per chunk
-/// (one statement per asset took most of the stage's time at scale). Only rows not linked yet
-/// are written, so a rerun writes nothing; the explicit `updated_at` keeps the update
-/// deterministic (the table's trigger would otherwise stamp now()).
-async fn link_chunk(
-    conn: &mut AsyncPgConnection,
-    raw_ids: &[uuid::Uuid],
-    asset_ids: &[uuid::Uuid],
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    diesel::sql_query(
-        "UPDATE raw_import_records r SET asset_id = l.asset_id, updated_at = $3 \
-         FROM unnest($1::uuid[], $2::uuid[]) AS l(id, asset_id) \
-         WHERE r.id = l.id AND r.asset_id IS DISTINCT FROM l.asset_id",
-    )
-    .bind::<Array<SqlUuid>, _>(raw_ids)
-    .bind::<Array<SqlUuid>, _>(asset_ids)
-    .bind::<Timestamptz, _>(at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags",
-    prerequisites: &["00_reference_data", "04_raw_import_records"],
+    prerequisites: &["00_reference_data", "02_discovery_flows"],
     tables: TABLES,
-    also_writes: &[crate::stages::s04_raw_import_records::ID],
     counts_itself: true,
     ..StageInfo::DEFAULT
 };
@@ -170,19 +111,6 @@ impl Stage for ThisStage {
                 .flat_map(|t| tenant_tags(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
                 .await?;
-            let at = ts(ctx.as_of, 40, 12 * 3600);
-            let tenants = ctx.tenants();
-            let mut next = tenants.iter();
-            let mut current = link_batch(ctx, &mut next).await;
-            while !current.0.is_empty() {
-                // The next batch is generated while the server runs this one's UPDATE.
-                let (done, following) = futures_util::join!(
-                    link_chunk(conn, &current.0, &current.1, at),
-                    link_batch(ctx, &mut next)
-                );
-                done?;
-                current = following;
-            }
             Ok(())
         })
     }
