@@ -108,11 +108,7 @@ struct Column {
 }
 
 /// `ROW(t."a", t."b", …)` over the table's columns in table order, minus `excluded`.
-async fn row_expr(
-    conn: &mut AsyncPgConnection,
-    table: &str,
-    excluded: &[&str],
-) -> Result<String> {
+async fn row_expr(conn: &mut AsyncPgConnection, table: &str, excluded: &[&str]) -> Result<String> {
     let cols: Vec<Column> = diesel::sql_query(
         "SELECT a.attname::text AS name,
                 coalesce(e.typtype = 'e', false) AS by_label

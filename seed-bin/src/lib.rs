@@ -263,8 +263,7 @@ async fn seed(
 ) -> Result<()> {
     // One connection per running stage, and one for the ledger row of a failed stage.
     let pool = db::pool(url, run.jobs as u32 + 1).await?;
-    let result =
-        runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
+    let result = runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
     // The key is shown even when a later stage failed: its own stage committed.
     let new_key = ctx.new_key.lock().ok().and_then(|mut k| k.take());
     if let Some(key) = &new_key {

@@ -47,12 +47,19 @@ mod tests {
                 .filter(|s| s.prerequisites().iter().all(|p| done.contains(p)))
                 .map(|s| s.id())
                 .collect();
-            assert!(!ready.is_empty(), "prerequisite cycle among stages other than {done:?}");
+            assert!(
+                !ready.is_empty(),
+                "prerequisite cycle among stages other than {done:?}"
+            );
             done.extend(ready);
         }
         for s in STAGES {
             for p in s.prerequisites() {
-                assert!(STAGES.iter().any(|x| x.id() == *p), "{}: unknown {p}", s.id());
+                assert!(
+                    STAGES.iter().any(|x| x.id() == *p),
+                    "{}: unknown {p}",
+                    s.id()
+                );
             }
             assert!(
                 !s.tables().is_empty() && s.prerequisites().iter().all(|p| *p != s.id()),

@@ -105,10 +105,7 @@ impl Stage for ThisStage {
                 .flat_map(|t| tenant_assets(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::ASSETS, assets)
                 .await?;
-            let tags = ctx
-                .tenants()
-                .into_iter()
-                .flat_map(|t| tenant_tags(ctx, &t));
+            let tags = ctx.tenants().into_iter().flat_map(|t| tenant_tags(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
                 .await?;
             Ok(())
