@@ -403,23 +403,6 @@ impl BulkLoader {
         }
     }
 
-    /// Column types of the load, from the server: enum OIDs differ per database.
-    async fn column_types(&self, table: &BulkTable) -> Result<Arc<[Type]>> {
-        let probe = format!(
-            "SELECT {} FROM public.{} LIMIT 0",
-            ident_list(table.columns),
-            ident(table.table)
-        );
-        // On a connection of its own: the probe waits for any lock held on the table, and the
-        // holder connection is shared by the loads of stages running at the same time.
-        let client = open(&self.cfg, &self.target).await?;
-        let stmt = client
-            .prepare(&probe)
-            .await
-            .map_err(db_err(table.table, "reading its column types"))?;
-        Ok(stmt.columns().iter().map(|c| c.type_().clone()).collect())
-    }
-
     /// Loads `rows` like [`upsert`](Self::upsert), but the rows come from one iterator run on
     /// the calling task, which may borrow (a stage's `&Ctx`, say): it is cut into batches of
     /// [`BATCH_ROWS`] dealt round-robin to the streams, which encode and `COPY` them in
@@ -436,7 +419,6 @@ impl BulkLoader {
         R: BulkRow,
         I: IntoIterator<Item = R>,
     {
-        let types = self.column_types(table).await?;
         let (out, mut segments) = mpsc::unbounded_channel();
         let mut senders = Vec::with_capacity(self.streams);
         let mut tasks = JoinSet::new();
@@ -447,7 +429,6 @@ impl BulkLoader {
                 cfg: self.cfg.clone(),
                 target: self.target.clone(),
                 table: *table,
-                types: types.clone(),
                 progress: progress.clone(),
                 segments: Segments::Rotate(self.segment_rows),
                 naming: self.naming(),
@@ -516,7 +497,6 @@ impl BulkLoader {
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
     {
-        let types = self.column_types(table).await?;
         let permits = Arc::new(Semaphore::new(self.streams));
         let (out, rx) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
@@ -525,7 +505,6 @@ impl BulkLoader {
                 cfg: self.cfg.clone(),
                 target: self.target.clone(),
                 table: *table,
-                types: types.clone(),
                 progress: progress.clone(),
                 segments: segments.clone(),
                 naming: self.naming(),
@@ -693,12 +672,27 @@ fn create_sql(staging: &str, table: &BulkTable) -> String {
     )
 }
 
+/// Column types of a load, from the server (enum OIDs differ per database). Read on the
+/// stream's own connection: the probe waits for any lock held on the table, and must not hold
+/// up the loads of other stages.
+async fn column_types(client: &Client, table: &BulkTable) -> Result<Vec<Type>> {
+    let probe = format!(
+        "SELECT {} FROM public.{} LIMIT 0",
+        ident_list(table.columns),
+        ident(table.table)
+    );
+    let stmt = client
+        .prepare(&probe)
+        .await
+        .map_err(db_err(table.table, "reading its column types"))?;
+    Ok(stmt.columns().iter().map(|c| c.type_().clone()).collect())
+}
+
 /// One `COPY` connection fed by one generator.
 struct Stream {
     cfg: Config,
     target: String,
     table: BulkTable,
-    types: Arc<[Type]>,
     progress: Option<Progress>,
     segments: Segments,
     naming: Naming,
@@ -714,7 +708,8 @@ impl Stream {
     ) -> Result<()> {
         let table = self.table.table;
         let client = open(&self.cfg, &self.target).await?;
-        let ncols = self.types.len();
+        let types = column_types(&client, &self.table).await?;
+        let ncols = types.len();
         let mut current: Option<(String, Writer, u64)> = None;
         // Segments start small and double up to the configured size, so the first merge
         // starts after a couple of batches instead of a whole segment.
@@ -725,7 +720,7 @@ impl Stream {
         while let Some(batch) = rx.recv().await {
             let (_, writer, rows) = match &mut current {
                 Some(c) => c,
-                None => current.insert(self.open_segment(&client).await?),
+                None => current.insert(self.open_segment(&client, &types).await?),
             };
             let mut values: Vec<Field<'_>> = Vec::with_capacity(ncols);
             for row in &batch {
@@ -760,7 +755,7 @@ impl Stream {
         Ok(())
     }
 
-    async fn open_segment(&self, client: &Client) -> Result<(String, Writer, u64)> {
+    async fn open_segment(&self, client: &Client, types: &[Type]) -> Result<(String, Writer, u64)> {
         let table = self.table.table;
         let name = match &self.segments {
             Segments::One(name) => name.clone(),
@@ -781,11 +776,7 @@ impl Stream {
             ))
             .await
             .map_err(db_err(table, "starting COPY into its staging table"))?;
-        Ok((
-            name,
-            Box::pin(BinaryCopyInWriter::new(sink, &self.types)),
-            0,
-        ))
+        Ok((name, Box::pin(BinaryCopyInWriter::new(sink, types)), 0))
     }
 
     async fn finish_segment(
