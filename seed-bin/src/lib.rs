@@ -60,9 +60,8 @@ where
     init_tracing();
     // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
     // at least two so a stage's generation never starves another stage's merge.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(cpus().max(2))
         .enable_all()
         .build()
     {
@@ -173,7 +172,7 @@ async fn execute(cli: Cli) -> Result<()> {
         bulk: tokio::sync::OnceCell::new(),
         counts: Mutex::new(Default::default()),
     });
-    let jobs = cli.jobs.map_or_else(default_jobs, |j| j as usize);
+    let jobs = cli.jobs.map_or_else(cpus, |j| j as usize);
     match cli.command {
         Some(Command::Verify) => {
             let problems = verify::run(&mut conn, &ctx).await?;
@@ -248,8 +247,9 @@ struct Run {
     jobs: usize,
 }
 
-/// Stages at a time by default: one per CPU (each stage's merge is one busy backend).
-fn default_jobs() -> usize {
+/// CPUs available to this process. Stages at a time by default: one per CPU (each stage's
+/// merge is one busy backend).
+fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

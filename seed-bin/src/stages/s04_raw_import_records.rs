@@ -14,6 +14,7 @@ use crate::ids::{id, ts};
 use crate::plan::{self, PlannedAsset};
 use crate::stage::{Ctx, Stage, StageInfo, Tenant};
 use crate::stages::s03_data_imports::{IMPORTS, import_id};
+use crate::stages::s06_assets::merged_at;
 use diesel_async::AsyncPgConnection;
 use domain::enums::AssetType;
 use domain::models::NewRawImportRecord;
@@ -36,8 +37,7 @@ pub struct PlannedRecord {
     pub raw: Value,
     pub cleansed: Option<Value>,
     pub validation: Value,
-    pub asset: Option<usize>,
-    /// The id of that asset.
+    /// The asset a valid row was merged into.
     pub asset_id: Option<Uuid>,
 }
 
@@ -267,7 +267,6 @@ pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
                 raw,
                 cleansed,
                 validation,
-                asset,
                 asset_id: asset.and_then(|a| assets.get(a)).map(|a| a.id),
             });
         }
@@ -286,8 +285,8 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewRawImportRecord> {
     for imp in records(ctx, t) {
         let spec = IMPORTS.iter().find(|i| i.key == imp.key);
         let at = Some(ts(ctx.as_of, spec.map_or(10, |s| s.days_ago), 10 * 3600));
-        // A valid row was last touched when it was merged into its asset (stage 06's stamp).
-        let merged = Some(ts(ctx.as_of, 40, 12 * 3600));
+        // A valid row was last touched when it was merged into its asset.
+        let merged = Some(merged_at(ctx));
         for r in imp.rows {
             rows.push(NewRawImportRecord {
                 id: r.id,

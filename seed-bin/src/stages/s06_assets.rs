@@ -20,9 +20,15 @@ use serde_json::json;
 pub const ID: &str = "06_assets";
 const TABLES: &[OwnedTable] = &[table("assets"), table("asset_tags")];
 
+/// When the assets were merged from the import rows: their creation time, and the last change
+/// of every raw row merged into one.
+pub fn merged_at(ctx: &Ctx) -> chrono::DateTime<chrono::Utc> {
+    ts(ctx.as_of, 40, 12 * 3600)
+}
+
 /// A tenant's assets, generated tenant by tenant so memory does not grow with `--scale`.
 fn tenant_assets(ctx: &Ctx, t: &Tenant) -> Vec<NewAsset> {
-    let at = Some(ts(ctx.as_of, 40, 12 * 3600));
+    let at = Some(merged_at(ctx));
     let (eng, _) = main_engagement(ctx, t);
     let planned = plan::assets(ctx, t);
     let sources = source_counts(t, &planned);
@@ -58,7 +64,7 @@ fn tenant_assets(ctx: &Ctx, t: &Tenant) -> Vec<NewAsset> {
 
 /// A tenant's asset tags.
 fn tenant_tags(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetTag> {
-    let at = Some(ts(ctx.as_of, 40, 12 * 3600));
+    let at = Some(merged_at(ctx));
     let mut tags = Vec::new();
     for a in plan::assets(ctx, t) {
         for tag in &a.tags {

@@ -77,28 +77,29 @@ pub fn assignment(ctx: &Ctx, t: &Tenant, assets: &[plan::PlannedAsset]) -> Vec<O
     wave
 }
 
-/// What stage 09 writes for one tenant: its waves and their members. Generated tenant by
-/// tenant (once per table), so memory does not grow with `--scale`.
-struct TenantOutput {
-    waves: Vec<NewMigrationWave>,
-    members: Vec<NewWaveAsset>,
+/// When the waves were planned.
+fn planned_at(ctx: &Ctx) -> Option<chrono::DateTime<chrono::Utc>> {
+    Some(ts(ctx.as_of, 10, 16 * 3600))
 }
 
-fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
-    let at = Some(ts(ctx.as_of, 10, 16 * 3600));
-    let mut waves = Vec::new();
-    let mut members = Vec::new();
-    let (eng, _) = main_engagement(ctx, t);
-    let assets = plan::assets(ctx, t);
-    let strategies = plan::strategies(ctx, t, &assets);
-    let assigned = assignment(ctx, t, &assets);
-    let wave_ids: Vec<uuid::Uuid> = (0..WAVES.len())
+/// The ids of a tenant's waves, by wave number.
+fn wave_ids(t: &Tenant) -> Vec<uuid::Uuid> {
+    (0..WAVES.len())
         .map(|n| id("migration_wave", &format!("{}/{n}", t.slug)))
-        .collect();
-    for (n, (name, desc)) in WAVES.iter().enumerate() {
-        let start = date(ctx.as_of, 30 + 42 * n as i64);
-        waves.push(NewMigrationWave {
-            id: wave_ids[n],
+        .collect()
+}
+
+/// A tenant's waves. Waves and members are generated tenant by tenant, each by its own
+/// function (the waves need no asset plan), so memory does not grow with `--scale`.
+fn tenant_waves(ctx: &Ctx, t: &Tenant) -> Vec<NewMigrationWave> {
+    let at = planned_at(ctx);
+    let (eng, _) = main_engagement(ctx, t);
+    WAVES
+        .iter()
+        .zip(wave_ids(t))
+        .enumerate()
+        .map(|(n, ((name, desc), wave_id))| NewMigrationWave {
+            id: wave_id,
             client_account_id: t.id,
             engagement_id: eng,
             wave_number: n as i32,
@@ -106,15 +107,25 @@ fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
             description: Some(desc.to_string()),
             status: WaveStatus::Planned,
             is_pilot: n == 0,
-            planned_start_date: start,
+            planned_start_date: date(ctx.as_of, 30 + 42 * n as i64),
             planned_end_date: date(ctx.as_of, 30 + 42 * n as i64 + 35),
             actual_start_date: None,
             actual_end_date: None,
             created_at: at,
             updated_at: at,
-        });
-    }
-    // Sequence inside a wave: infrastructure and databases before applications.
+        })
+        .collect()
+}
+
+/// A tenant's wave members, in sequence inside each wave: infrastructure and databases before
+/// applications.
+fn tenant_members(ctx: &Ctx, t: &Tenant) -> Vec<NewWaveAsset> {
+    let at = planned_at(ctx);
+    let assets = plan::assets(ctx, t);
+    let strategies = plan::strategies(ctx, t, &assets);
+    let assigned = assignment(ctx, t, &assets);
+    let wave_ids = wave_ids(t);
+    let mut members = Vec::new();
     let mut order = vec![0i32; WAVES.len()];
     let mut by_rank: Vec<&plan::PlannedAsset> = assets.iter().collect();
     by_rank.sort_by_key(|a| (a.kind == AssetType::Application, a.index));
@@ -133,7 +144,7 @@ fn tenant_output(ctx: &Ctx, t: &Tenant) -> TenantOutput {
             order[w] += 1;
         }
     }
-    TenantOutput { waves, members }
+    members
 }
 
 const INFO: StageInfo = StageInfo {
@@ -164,13 +175,13 @@ impl Stage for ThisStage {
             let waves = ctx
                 .tenants()
                 .into_iter()
-                .flat_map(|t| tenant_output(ctx, &t).waves);
+                .flat_map(|t| tenant_waves(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::MIGRATION_WAVES, waves)
                 .await?;
             let members = ctx
                 .tenants()
                 .into_iter()
-                .flat_map(|t| tenant_output(ctx, &t).members);
+                .flat_map(|t| tenant_members(ctx, &t));
             ctx.bulk_load(conn, &crate::bulk::rows::WAVE_ASSETS, members)
                 .await?;
             Ok(())
