@@ -621,9 +621,10 @@ fn encode_error(table: &BulkTable, e: &tokio_postgres::Error) -> BulkError {
 
 /// Rows per batch when [`BulkLoader::upsert_rows`] cuts an iterator. Batches in flight bound
 /// the loader's memory (a raw import row with its three JSON documents takes a few KB), and
-/// with stages running in parallel several loads are in flight: 4 096-row batches took peak
-/// RSS to 198 MB at `--scale 1000`; 1 024 keep COPY just as fast.
-pub const BATCH_ROWS: usize = 1_024;
+/// with stages running in parallel several loads are in flight. Peak RSS at `--scale 1000`
+/// (it levels off there: the same at 2 000): 198 MB with 4 096-row batches, 65 MB with 1 024,
+/// 42 MB with 512, which also kept the run as fast.
+pub const BATCH_ROWS: usize = 512;
 
 /// Rows per staging segment of a pipelined load: large enough that a merge statement's fixed
 /// cost disappears, small enough that the first merge starts early.
