@@ -14,6 +14,7 @@ pub mod audit;
 pub mod backup;
 mod cli;
 mod commands;
+pub mod conninfo;
 pub mod db;
 pub mod engine;
 pub mod error;
