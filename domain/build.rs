@@ -3,7 +3,8 @@
 //! `migrate` engine (checksums, plans, diesel_cli-compatible bookkeeping).
 //!
 //! `embed_migrations!` cannot tell cargo about new files, so this script also
-//! declares every folder and file as a rerun trigger for both.
+//! declares every folder and every existing file as a rerun trigger for both
+//! (never a missing file: cargo would rerun the script on every build).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -67,10 +68,17 @@ fn run() -> Result<(), String> {
                 "migration folder {dir_name:?} does not start with a numeric version; rename it like 2026-01-10-090000_create_tenancy"
             ));
         }
+        // Only files that exist become triggers: cargo treats a missing
+        // trigger as changed on every build, which rebuilt domain and both
+        // binaries each time. A file added later changes the folder's
+        // contents, and the folder trigger above catches that.
         let file = |file_name: &str| {
             let p = path.join(file_name);
-            println!("cargo:rerun-if-changed={}", p.display());
-            p.is_file().then_some(p)
+            let exists = p.is_file();
+            if exists {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+            exists.then_some(p)
         };
         let up = file("up.sql")
             .ok_or_else(|| format!("migration folder {dir_name:?} has no up.sql; add one"))?;
