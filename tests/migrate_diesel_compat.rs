@@ -1,33 +1,88 @@
 //! diesel_cli and `migrate` agree on the same database, in both directions.
-//! Needs `diesel` (diesel_cli) on PATH; CI installs it.
+//!
+//! The diesel side is diesel's own bookkeeping code, run in-process: the
+//! `diesel_migrations::MigrationHarness` that `diesel migration run/revert/list`
+//! drives, over `FileBasedMigrations` (how diesel_cli reads a folder), on an
+//! `AsyncConnectionWrapper<AsyncPgConnection>` so no libpq and no `diesel`
+//! binary is needed. `print-schema` checks stay in `.ci/run`.
 
-use std::process::Command;
+use std::path::Path;
 
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use groundwork_e2e::{TestDb, migrate_cmd, output_text, run_expect};
 
 use crate::migrate_fixtures::Fixture;
 
-/// diesel_cli runs a migration's SQL in one simple query, so it cannot run a
+type DieselConn = AsyncConnectionWrapper<AsyncPgConnection>;
+
+/// diesel runs a migration's SQL in one simple query, so it cannot run a
 /// multi-statement CONCURRENTLY migration; this fixture keeps each migration diesel-friendly.
 fn diesel_friendly() -> Fixture {
     Fixture::standard()
 }
 
-fn diesel(db: &TestDb, f: &Fixture, args: &[&str]) -> String {
-    let out = Command::new("diesel")
-        .args(["migration"])
-        .args(args)
-        .args(["--migration-dir", &f.arg()])
-        .env("DATABASE_URL", db.url())
-        .current_dir(f.path())
-        .output()
-        .expect("run diesel (install diesel_cli 2.3 and put it on PATH)");
-    assert!(
-        out.status.success(),
-        "diesel failed:\n{}",
-        output_text(&out)
+/// A diesel connection to `db`, as diesel_cli opens one.
+fn diesel_conn(db: &TestDb) -> DieselConn {
+    // Fully qualified: diesel_async::AsyncConnection has an `establish` too.
+    <DieselConn as diesel::Connection>::establish(db.url())
+        .unwrap_or_else(|e| panic!("diesel cannot connect to {}: {e}", db.name()))
+}
+
+/// The folder as diesel_cli reads it (`--migration-dir`).
+fn diesel_folder(dir: &Path) -> FileBasedMigrations {
+    FileBasedMigrations::from_path(dir)
+        .unwrap_or_else(|e| panic!("diesel cannot read {}: {e}", dir.display()))
+}
+
+/// Versions diesel considers applied (`diesel migration list`'s `[X]`).
+fn diesel_applied(db: &TestDb) -> Vec<String> {
+    let mut conn = diesel_conn(db);
+    let mut versions: Vec<String> = conn
+        .applied_migrations()
+        .unwrap_or_else(|e| panic!("diesel applied_migrations: {e}"))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Versions diesel considers pending in `dir` (`diesel migration list`'s `[ ]`).
+fn diesel_pending(db: &TestDb, dir: &Path) -> Vec<String> {
+    let mut conn = diesel_conn(db);
+    conn.pending_migrations(diesel_folder(dir))
+        .unwrap_or_else(|e| panic!("diesel pending_migrations: {e}"))
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect()
+}
+
+/// `diesel migration run`.
+fn diesel_run(db: &TestDb, dir: &Path) -> Vec<String> {
+    let mut conn = diesel_conn(db);
+    conn.run_pending_migrations(diesel_folder(dir))
+        .unwrap_or_else(|e| panic!("diesel run_pending_migrations: {e}"))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `diesel migration revert`: the last applied migration.
+fn diesel_revert(db: &TestDb, dir: &Path) -> String {
+    let mut conn = diesel_conn(db);
+    conn.revert_last_migration(diesel_folder(dir))
+        .unwrap_or_else(|e| panic!("diesel revert_last_migration: {e}"))
+        .to_string()
+}
+
+fn status(db: &TestDb, dir: &str) -> serde_json::Value {
+    let out = run_expect(
+        migrate_cmd(db).args(["--migrations-dir", dir, "--json", "status"]),
+        0,
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -38,38 +93,34 @@ fn diesel_lists_migrations_applied_by_migrate() {
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
         0,
     );
-    let list = diesel(&db, &f, &["list"]);
-    for dir in [
-        "00000000000000_diesel_initial_setup",
-        "2026-01-10-090000_create_accounts",
-        "2026-01-11-090000_create_engagements",
-        "2026-01-12-090000_index_engagements",
-    ] {
-        assert!(
-            list.contains(&format!("[X] {dir}")),
-            "{dir} not applied per diesel:\n{list}"
-        );
-    }
+    assert_eq!(diesel_applied(&db), Fixture::STANDARD_VERSIONS);
+    assert!(
+        diesel_pending(&db, f.path()).is_empty(),
+        "diesel sees pending migrations after migrate up"
+    );
+
     // And diesel can revert what migrate applied.
-    diesel(&db, &f, &["revert"]);
-    let out = run_expect(
-        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "--json", "status"]),
+    assert_eq!(diesel_revert(&db, f.path()), "20260112090000");
+    let status = status(&db, &f.arg());
+    assert_eq!(status["applied_count"], 3, "{status}");
+    assert_eq!(status["pending_count"], 1, "{status}");
+
+    // migrate reapplies what diesel reverted, and diesel sees it again.
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
         0,
     );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["applied_count"], 3);
+    assert_eq!(diesel_applied(&db), Fixture::STANDARD_VERSIONS);
 }
 
 #[test]
 fn migrate_status_shows_migrations_applied_by_diesel_and_adopts_them() {
     let db = TestDb::empty();
     let f = diesel_friendly();
-    diesel(&db, &f, &["run"]);
-    let out = run_expect(
-        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "--json", "status"]),
-        0,
-    );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ran = diesel_run(&db, f.path());
+    ran.sort();
+    assert_eq!(ran, Fixture::STANDARD_VERSIONS);
+    let status = status(&db, &f.arg());
     assert_eq!(status["applied_count"], 4, "{status}");
     assert_eq!(status["pending_count"], 0);
 
@@ -94,6 +145,10 @@ fn migrate_status_shows_migrations_applied_by_diesel_and_adopts_them() {
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "down", "--all"]),
         0,
     );
+    assert!(
+        diesel_applied(&db).is_empty(),
+        "diesel still sees migrations applied after migrate down --all"
+    );
     run_expect(
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
         0,
@@ -101,41 +156,51 @@ fn migrate_status_shows_migrations_applied_by_diesel_and_adopts_them() {
     assert_eq!(diesel_schema, db.schema_dump());
 }
 
-fn diesel_on_project(db: &TestDb, args: &[&str]) -> String {
-    let root = groundwork_e2e::workspace_root();
-    let out = Command::new("diesel")
-        .args(["migration"])
-        .args(args)
-        .arg("--migration-dir")
-        .arg(root.join("migrations"))
-        .env("DATABASE_URL", db.url())
-        .current_dir(groundwork_e2e::scratch_dir())
-        .output()
-        .expect("run diesel (install diesel_cli 2.3 and put it on PATH)");
-    assert!(
-        out.status.success(),
-        "diesel failed:\n{}",
-        output_text(&out)
+#[test]
+fn migrate_reverts_what_diesel_applied_and_diesel_reverts_after_migrate() {
+    let db = TestDb::empty();
+    let f = diesel_friendly();
+    diesel_run(&db, f.path());
+
+    // migrate down after diesel run: diesel sees the last one pending.
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "down"]),
+        0,
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    assert_eq!(diesel_applied(&db), &Fixture::STANDARD_VERSIONS[..3]);
+    assert_eq!(diesel_pending(&db, f.path()), ["20260112090000"]);
+
+    // diesel revert after migrate: migrate sees two pending and reapplies them.
+    assert_eq!(diesel_revert(&db, f.path()), "20260111090000");
+    let status = status(&db, &f.arg());
+    assert_eq!(status["applied_count"], 2, "{status}");
+    assert_eq!(status["pending_count"], 2, "{status}");
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
+        0,
+    );
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "verify"]),
+        0,
+    );
+    assert_eq!(diesel_applied(&db), Fixture::STANDARD_VERSIONS);
 }
 
 #[test]
 fn project_migrations_agree_between_migrate_and_diesel_both_ways() {
+    let project = groundwork_e2e::workspace_root().join("migrations");
+
     // migrate (embedded) → diesel sees every project migration applied.
     let db = TestDb::empty();
     run_expect(migrate_cmd(&db).arg("up"), 0);
-    let list = diesel_on_project(&db, &["list"]);
-    assert!(
-        !list.contains("[ ]"),
-        "diesel sees pending migrations:\n{list}"
-    );
-    let applied = list.matches("[X]").count();
-    assert!(applied >= 1, "{list}");
+    let pending = diesel_pending(&db, &project);
+    assert!(pending.is_empty(), "diesel sees pending migrations: {pending:?}");
+    let applied = diesel_applied(&db).len();
+    assert!(applied >= 1, "diesel sees no applied migration");
 
     // diesel → migrate status shows the same, and up adopts them without drift.
     let other = TestDb::empty();
-    diesel_on_project(&other, &["run"]);
+    assert_eq!(diesel_run(&other, &project).len(), applied);
     let out = run_expect(migrate_cmd(&other).args(["--json", "status"]), 0);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["applied_count"], applied, "{status}");
