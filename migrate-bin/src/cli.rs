@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::flags::{duration_in, int_in};
 use crate::settings::Environment;
 
 const AFTER_HELP: &str = "\
@@ -80,16 +81,16 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// How long to wait for another migration run to release the migration lock (e.g. 30s, 2m).
-    #[arg(long, global = true, env = "MIGRATE_LOCK_WAIT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    /// How long to wait for another migration run to release the migration lock (e.g. 30s, 2m; 0s..=24h).
+    #[arg(long, global = true, env = "MIGRATE_LOCK_WAIT", default_value = "60s", value_parser = lock_wait_range(), allow_hyphen_values = true, value_name = "DURATION")]
     pub lock_wait: Duration,
 
-    /// PostgreSQL lock_timeout for every statement (e.g. 5s). Default: 5s in staging and prod, none in dev/test.
-    #[arg(long, global = true, env = "MIGRATE_LOCK_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    /// PostgreSQL lock_timeout for every statement (e.g. 5s; 0s = none; 0s..=1h). Default: 5s in staging and prod, none in dev/test.
+    #[arg(long, global = true, env = "MIGRATE_LOCK_TIMEOUT", value_parser = lock_timeout_range(), allow_hyphen_values = true, value_name = "DURATION")]
     pub lock_timeout: Option<Duration>,
 
-    /// How many times a statement that hit lock_timeout is retried (with doubling pauses from 1s).
-    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    /// How many times a statement that hit lock_timeout is retried (with doubling pauses from 1s; 0..=10).
+    #[arg(long, global = true, default_value_t = 3, value_parser = int_in(0, LOCK_RETRIES_MAX), allow_negative_numbers = true, value_name = "N")]
     pub lock_retries: u32,
 
     /// Answer yes to the production confirmation (for pipelines without a terminal).
@@ -111,27 +112,26 @@ pub struct GlobalArgs {
     pub backup_dir: PathBuf,
 }
 
-/// Parses `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&t[..i], t[i..].trim()),
-        None => (t, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; use e.g. 500ms, 5s, 2m or 1h"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" | "sec" | "secs" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("`{text}` has an unknown unit; use ms, s, m or h")),
-    };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}` must be a non-negative duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+/// Longest `--lock-wait`: a deploy that waits a day for another migrator
+/// is stuck, not patient.
+pub const LOCK_WAIT_MAX: Duration = Duration::from_secs(24 * 3600);
+/// Longest `--lock-timeout`: a migration statement queued behind a lock for
+/// longer blocks every query behind it; PostgreSQL itself caps it at ~24 days.
+pub const LOCK_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// Most `--lock-retries`: pauses double from 1 s, so 10 retries already wait ~17 min.
+pub const LOCK_RETRIES_MAX: u32 = 10;
+/// Most migrations one `down --steps` / `redo --steps` may touch.
+pub const STEPS_MAX: usize = 10_000;
+/// Most runs `history --limit` shows.
+pub const HISTORY_LIMIT_MAX: i64 = 100_000;
+
+fn lock_wait_range() -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    duration_in(Duration::ZERO, LOCK_WAIT_MAX)
+}
+
+fn lock_timeout_range() -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static
+{
+    duration_in(Duration::ZERO, LOCK_TIMEOUT_MAX)
 }
 
 /// Format of log lines.
@@ -162,8 +162,8 @@ pub enum Command {
 
     /// Revert applied migrations, newest first (default: the newest one).
     Down {
-        /// Revert the newest N migrations.
-        #[arg(long, value_name = "N", conflicts_with_all = ["to", "all"])]
+        /// Revert the newest N migrations (1..=10000).
+        #[arg(long, value_name = "N", conflicts_with_all = ["to", "all"], value_parser = int_in(1, STEPS_MAX), allow_negative_numbers = true)]
         steps: Option<usize>,
 
         /// Revert every migration newer than VERSION (VERSION stays applied).
@@ -177,8 +177,8 @@ pub enum Command {
 
     /// Revert the newest N migrations and apply them again (checks that down.sql works).
     Redo {
-        /// How many migrations to redo.
-        #[arg(long, value_name = "N", default_value_t = 1)]
+        /// How many migrations to redo (1..=10000).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = int_in(1, STEPS_MAX), allow_negative_numbers = true)]
         steps: usize,
     },
 
@@ -207,8 +207,8 @@ pub enum Command {
 
     /// Show the audit log: runs, who ran them, their outcome, backups and migrations.
     History {
-        /// How many runs to show, newest first.
-        #[arg(long, default_value_t = 20, value_name = "N")]
+        /// How many runs to show, newest first (1..=100000).
+        #[arg(long, default_value_t = 20, value_name = "N", value_parser = int_in(1, HISTORY_LIMIT_MAX), allow_negative_numbers = true)]
         limit: i64,
     },
 }
@@ -223,13 +223,54 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("migrate").chain(args.iter().copied()))
+    }
+
+    fn usage_error(args: &[&str], range: &str) {
+        let e = parse(args).expect_err("a usage error");
+        assert_eq!(e.exit_code(), 2, "{args:?}");
+        let text = e.to_string();
+        assert!(text.contains(range), "{args:?}: {text}");
+        assert!(!text.contains("unexpected argument"), "{args:?}: {text}");
+    }
+
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
+    fn every_numeric_and_duration_flag_names_its_range() {
+        usage_error(
+            &["--lock-wait", "99999999999999999999", "status"],
+            "0s..=24h",
+        );
+        usage_error(&["--lock-wait", "-1", "status"], "0s..=24h");
+        usage_error(&["--lock-timeout", "9999999h", "status"], "0s..=1h");
+        usage_error(&["--lock-timeout", "-5s", "status"], "0s..=1h");
+        usage_error(&["--lock-retries", "11", "status"], "0..=10");
+        usage_error(&["--lock-retries", "-1", "status"], "0..=10");
+        usage_error(&["down", "--steps", "-1"], "1..=10000");
+        usage_error(&["down", "--steps", "0"], "1..=10000");
+        usage_error(&["down", "--steps", "99999999999999999999999"], "1..=10000");
+        usage_error(&["redo", "--steps", "-1"], "1..=10000");
+        usage_error(&["history", "--limit", "-1"], "1..=100000");
+        usage_error(&["history", "--limit", "0"], "1..=100000");
+    }
+
+    #[test]
+    fn values_in_range_parse() {
+        let cli = parse(&[
+            "--lock-wait",
+            "24h",
+            "--lock-timeout",
+            "0",
+            "--lock-retries",
+            "10",
+            "redo",
+            "--steps",
+            "2",
+        ])
+        .expect("valid");
+        assert_eq!(cli.global.lock_wait, LOCK_WAIT_MAX);
+        assert_eq!(cli.global.lock_timeout, Some(Duration::ZERO));
+        assert_eq!(cli.global.lock_retries, 10);
+        assert!(matches!(cli.command, Command::Redo { steps: 2 }));
     }
 }

@@ -19,6 +19,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod flags;
 pub mod guard;
 pub mod lint;
 mod redact;
