@@ -3,7 +3,32 @@
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use groundwork_migrate::Environment;
+use groundwork_migrate::flags::int_in;
 use std::path::PathBuf;
+
+/// Most `--jobs`: each job holds a connection and a busy backend.
+pub const JOBS_MAX: u32 = 64;
+/// Most `--scale`: 100 000 demo-shaped tenants is far beyond any volume test.
+pub const SCALE_MAX: u32 = 100_000;
+/// Earliest `--as-of`: the dataset reaches years back from it.
+pub const AS_OF_MIN: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+/// Latest `--as-of`: far enough ahead, and far from chrono's and PostgreSQL's limits so date
+/// arithmetic on it can never overflow.
+pub const AS_OF_MAX: NaiveDate = NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date");
+
+/// `--as-of`: an ISO date (YYYY-MM-DD) between [`AS_OF_MIN`] and [`AS_OF_MAX`].
+pub fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
+    let range = format!("{AS_OF_MIN}..={AS_OF_MAX}");
+    let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| {
+        format!("`{text}` is not a date ({e}); use YYYY-MM-DD, e.g. 2026-01-15, between {range}")
+    })?;
+    if d < AS_OF_MIN || d > AS_OF_MAX {
+        return Err(format!(
+            "`{text}` is outside the allowed range {range}; pick a date in it"
+        ));
+    }
+    Ok(d)
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -43,9 +68,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub keep_going: bool,
 
-    /// Stages to run at the same time (default: one per CPU). A stage starts once the stages it
-    /// depends on have committed; each keeps its own transaction. `--jobs 1` runs them one by one.
-    #[arg(long, short = 'j', env = "SEED_JOBS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Stages to run at the same time (default: one per CPU; 1..=64). A stage starts once the
+    /// stages it depends on have committed; each keeps its own transaction. `--jobs 1` runs them one by one.
+    #[arg(long, short = 'j', env = "SEED_JOBS", value_name = "N", value_parser = int_in(1, JOBS_MAX), allow_negative_numbers = true)]
     pub jobs: Option<u32>,
 
     /// Replace the test agent API key (stage 01) with a new one and print it once.
@@ -84,16 +109,17 @@ pub struct CommonArgs {
     #[arg(long, env = "APP_ENV", global = true, value_enum)]
     pub env: Option<Environment>,
 
-    /// Seed of every random generator; the same seed gives the same rows.
-    #[arg(long, env = "SEED_RNG_SEED", global = true, default_value_t = 42)]
+    /// Seed of every random generator; the same seed gives the same rows (0..=18446744073709551615).
+    #[arg(long, env = "SEED_RNG_SEED", global = true, default_value_t = 42, value_parser = int_in(0, u64::MAX), allow_negative_numbers = true)]
     pub rng_seed: u64,
 
-    /// The "today" of the dataset: every date and timestamp is derived from it, never from the clock.
-    #[arg(long, env = "SEED_AS_OF", global = true, default_value = "2026-01-15")]
+    /// The "today" of the dataset: every date and timestamp is derived from it, never from the
+    /// clock (YYYY-MM-DD, 2000-01-01..=2100-12-31).
+    #[arg(long, env = "SEED_AS_OF", global = true, default_value = "2026-01-15", value_parser = parse_as_of, allow_hyphen_values = true)]
     pub as_of: NaiveDate,
 
-    /// Number of demo-shaped tenants (1 = the demo dataset; more for volume tests).
-    #[arg(long, env = "SEED_SCALE", global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// Number of demo-shaped tenants (1 = the demo dataset; more for volume tests; 1..=100000).
+    #[arg(long, env = "SEED_SCALE", global = true, default_value_t = 1, value_parser = int_in(1, SCALE_MAX), allow_negative_numbers = true)]
     pub scale: u32,
 
     /// Folder holding `core.toml` to use instead of the embedded core data.
@@ -125,4 +151,62 @@ pub enum LogFormat {
     Text,
     /// One JSON event per line on stdout.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn usage_error(args: &[&str], range: &str) {
+        let e = Cli::try_parse_from(std::iter::once("seed").chain(args.iter().copied()))
+            .expect_err("a usage error");
+        assert_eq!(e.exit_code(), 2, "{args:?}");
+        let text = e.to_string();
+        assert!(text.contains(range), "{args:?}: {text}");
+        assert!(!text.contains("unexpected argument"), "{args:?}: {text}");
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_numeric_flag_names_its_range() {
+        usage_error(&["--jobs", "-1"], "1..=64");
+        usage_error(&["--jobs", "0"], "1..=64");
+        usage_error(&["--jobs", "99999999999999999999"], "1..=64");
+        usage_error(&["--scale", "-1"], "1..=100000");
+        usage_error(&["--scale", "100001"], "1..=100000");
+        usage_error(&["--rng-seed", "-1"], "0..=18446744073709551615");
+        usage_error(
+            &["--rng-seed", "18446744073709551616"],
+            "0..=18446744073709551615",
+        );
+        usage_error(&["--as-of", "1999-12-31"], "2000-01-01..=2100-12-31");
+        usage_error(&["--as-of", "+262143-12-31"], "2000-01-01..=2100-12-31");
+        usage_error(&["--as-of", "-0001-01-01"], "2000-01-01..=2100-12-31");
+        usage_error(&["--as-of", "yesterday"], "2000-01-01..=2100-12-31");
+    }
+
+    #[test]
+    fn values_in_range_parse() {
+        let cli = Cli::try_parse_from([
+            "seed",
+            "--jobs",
+            "64",
+            "--scale",
+            "100000",
+            "--rng-seed",
+            "18446744073709551615",
+            "--as-of",
+            "2100-12-31",
+        ])
+        .expect("valid");
+        assert_eq!(cli.jobs, Some(64));
+        assert_eq!(cli.common.scale, 100_000);
+        assert_eq!(cli.common.rng_seed, u64::MAX);
+        assert_eq!(cli.common.as_of, AS_OF_MAX);
+    }
 }

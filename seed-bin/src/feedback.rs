@@ -74,7 +74,7 @@ impl Reporter {
     }
 
     fn json(&self, value: serde_json::Value) {
-        println!("{value}");
+        crate::out!("{value}");
     }
 
     fn text(&self) -> bool {
@@ -236,8 +236,8 @@ impl Reporter {
                         format!("{} ms", r.millis),
                     ]);
                 }
-                println!("{t}");
-                println!("dataset fingerprint: {dataset_fingerprint}");
+                crate::out!("{t}");
+                crate::out!("dataset fingerprint: {dataset_fingerprint}");
             }
         }
     }
@@ -245,4 +245,30 @@ impl Reporter {
 
 fn short(fp: &str) -> &str {
     fp.get(..12).unwrap_or(fp)
+}
+
+/// Writes `args` and a newline to stdout. A reader that went away
+/// (`seed --list | head -1`: EPIPE) ends the program quietly with exit 0,
+/// as `head` users expect; any other write error is returned.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
+}
+
+/// `println!` for seed's stdout: see [`write_stdout`]. Other write errors
+/// (a full disk behind a redirect) are ignored here: the output is a report;
+/// the one line that matters, the API key, uses [`write_stdout`] directly.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = $crate::feedback::write_stdout(format_args!($($arg)*));
+    }};
 }

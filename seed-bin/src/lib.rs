@@ -283,16 +283,21 @@ async fn seed(
 
 fn show_key(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
     // The one place the plaintext key is printed, on stdout, once.
-    match ctx.reporter_format() {
-        cli::LogFormat::Json => println!(
+    let printed = match ctx.reporter_format() {
+        cli::LogFormat::Json => feedback::write_stdout(format_args!(
             "{}",
             serde_json::json!({"event": "api_key", "name": KEY_ENV_VAR, "key": key})
-        ),
+        )),
         cli::LogFormat::Text => {
             eprintln!("New test agent API key (shown once; it is stored only as a hash):");
-            println!("{KEY_ENV_VAR}={key}");
+            feedback::write_stdout(format_args!("{KEY_ENV_VAR}={key}"))
         }
-    }
+    };
+    printed.map_err(|source| SeedError::Io {
+        doing: "cannot print the new API key to",
+        path: "standard output".into(),
+        source,
+    })?;
     if let Some(path) = write_env {
         envfile::set_var(path, KEY_ENV_VAR, key)?;
         ctx.reporter.note(&format!(
@@ -362,7 +367,7 @@ async fn list(cli: &Cli) -> Result<()> {
             last,
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 

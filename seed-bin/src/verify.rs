@@ -420,7 +420,7 @@ pub async fn run(conn: &mut AsyncPgConnection, ctx: &Ctx) -> Result<usize> {
     let failed = r.checks.iter().filter(|c| !c.ok).count();
     if ctx.reporter.format() == crate::cli::LogFormat::Json {
         for c in &r.checks {
-            println!(
+            crate::out!(
                 "{}",
                 serde_json::json!({"event": "check", "check": c.name, "expected": c.expected, "actual": c.actual, "ok": c.ok})
             );
@@ -438,8 +438,8 @@ pub async fn run(conn: &mut AsyncPgConnection, ctx: &Ctx) -> Result<usize> {
                 if c.ok { "ok".into() } else { "FAILED".into() },
             ]);
         }
-        println!("{table}");
-        println!("{} checks, {} failed", r.checks.len(), failed);
+        crate::out!("{table}");
+        crate::out!("{} checks, {} failed", r.checks.len(), failed);
     }
     Ok(failed)
 }
