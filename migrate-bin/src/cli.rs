@@ -26,7 +26,9 @@ For example:
                                               production: verify, plan, backup, then apply
 
 Settings come from flags, then the environment, then .env: DATABASE_URL, APP_ENV,
-MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_BACKUP_DIR.
+DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT,
+MIGRATE_BACKUP_DIR. DATABASE_URL may be a URL or a libpq key=value string; its password
+reaches pg_dump/pg_restore through their environment only and is never printed.
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
 7 backup failed, 8 migration failed (see docs/exit-codes.md).";
@@ -88,6 +90,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MIGRATE_LOCK_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_timeout: Option<Duration>,
 
+    /// How long connecting may take, TCP connect and startup/authentication handshake
+    /// together, before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout
+    /// in DATABASE_URL, which wins over the default of 10s.
+    #[arg(long, global = true, env = "DATABASE_CONNECT_TIMEOUT", value_parser = crate::conninfo::parse_connect_timeout, allow_hyphen_values = true, value_name = "DURATION")]
+    pub connect_timeout: Option<Duration>,
+
+    /// PostgreSQL statement_timeout for migration statements (0 or 1s..=24h; 0 turns it off).
+    /// Default: 1h in staging and prod, off in dev/test. An hour lets a CREATE INDEX
+    /// CONCURRENTLY on a large table finish, yet a migration stuck behind something never
+    /// holds its locks for the rest of the day; raise it for known long migrations.
+    #[arg(long, global = true, env = "MIGRATE_STATEMENT_TIMEOUT", value_parser = parse_statement_timeout, allow_hyphen_values = true, value_name = "DURATION")]
+    pub statement_timeout: Option<Duration>,
+
     /// How many times a statement that hit lock_timeout is retried (with doubling pauses from 1s).
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub lock_retries: u32,
@@ -132,6 +147,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` must be a non-negative duration"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses `--statement-timeout`: `0` turns the timeout off, anything else must be 1s..=24h.
+pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
+    if text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        == "0"
+    {
+        return Ok(Duration::ZERO);
+    }
+    crate::conninfo::parse_duration_in(text, Duration::from_secs(1), Duration::from_secs(86_400))
+        .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
 }
 
 /// Format of log lines.
@@ -231,5 +259,42 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn timeouts_are_range_checked() {
+        use crate::conninfo::parse_connect_timeout;
+        assert_eq!(parse_connect_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_connect_timeout("10"), Ok(Duration::from_secs(10)));
+        for bad in [
+            "0",
+            "500ms",
+            "11min",
+            "-1",
+            "-5s",
+            "soon",
+            "99999999999999999999h",
+        ] {
+            let err = parse_connect_timeout(bad).unwrap_err();
+            assert!(
+                err.contains(bad) && err.contains("1s..=10min"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            parse_connect_timeout("-1")
+                .unwrap_err()
+                .contains("negative")
+        );
+        assert_eq!(parse_statement_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_statement_timeout("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_statement_timeout("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["25h", "-1h", "100ms", "x"] {
+            let err = parse_statement_timeout(bad).unwrap_err();
+            assert!(
+                err.contains(bad) && err.contains("1s..=24h"),
+                "{bad}: {err}"
+            );
+        }
     }
 }
