@@ -7,6 +7,7 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::conninfo::{ConnInfo, LIBPQ_VARS};
 use crate::error::MigrateError;
 
 /// A verified backup file.
@@ -22,14 +23,14 @@ pub struct BackupInfo {
     pub entries: usize,
 }
 
-/// Takes and verifies a backup of the database at `url` into `dir`.
+/// Takes and verifies a backup of the database of `conn` into `dir`.
 /// `label` goes into the file name (e.g. the first pending version).
 pub async fn take_backup(
-    url: &str,
-    database: &str,
+    conn: &ConnInfo,
     dir: &Path,
     label: &str,
 ) -> Result<BackupInfo, MigrateError> {
+    let database = conn.database();
     let fail = |reason: String| MigrateError::BackupFailed { reason };
     tokio::fs::create_dir_all(dir).await.map_err(|e| {
         fail(format!(
@@ -59,20 +60,18 @@ pub async fn take_backup(
         })
         .collect();
     let path = dir.join(format!("{safe_db}-{stamp}-before-{label}.dump"));
-    let (url_without_password, password) = split_password(url);
-
     let mut dump = tokio::process::Command::new("pg_dump");
-    dump.args(["--format=custom", "--no-password", "--file"])
+    // The connection reaches pg_dump through its environment only, never its command line
+    // (visible in `ps`); the caller's own PG* variables are cleared first.
+    for var in LIBPQ_VARS {
+        dump.env_remove(var);
+    }
+    dump.envs(conn.pg_env())
+        .args(["--format=custom", "--no-password", "--file"])
         .arg(&path)
-        .arg("--dbname")
-        .arg(&url_without_password)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // The password goes through the environment, never the command line (visible in `ps`).
-    if let Some(pw) = &password {
-        dump.env("PGPASSWORD", pw);
-    }
     let out = dump.output().await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             fail("pg_dump was not found on PATH; install PostgreSQL's client tools (same major version as the server or newer)".into())
@@ -85,7 +84,7 @@ pub async fn take_backup(
         return Err(fail(format!(
             "pg_dump exited with {}: {}",
             out.status,
-            crate::redact(String::from_utf8_lossy(&out.stderr).trim())
+            conn.scrub(String::from_utf8_lossy(&out.stderr).trim())
         )));
     }
 
@@ -141,53 +140,4 @@ async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
         hasher.update(&buf[..n]);
     }
     Ok((size, hex::encode(hasher.finalize())))
-}
-
-/// Splits the password out of a URL so it can travel in `PGPASSWORD`.
-fn split_password(url: &str) -> (String, Option<String>) {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let pw = parsed.password().map(percent_decode);
-            let _ = parsed.set_password(None);
-            (parsed.to_string(), pw)
-        }
-        _ => (url.to_string(), None),
-    }
-}
-
-/// Decodes `%XX` escapes (URL userinfo uses them; `+` stays a plus).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_password;
-
-    #[test]
-    fn password_is_moved_out_of_the_url() {
-        let (url, pw) = split_password("postgres://app:p%40ss@db:5432/app");
-        assert_eq!(url, "postgres://app@db:5432/app");
-        assert_eq!(pw.as_deref(), Some("p@ss"));
-        let (url, pw) = split_password("postgres://app@db/app");
-        assert_eq!(url, "postgres://app@db/app");
-        assert_eq!(pw, None);
-        let (_, pw) = split_password("postgres://app:a+b%2Fc@db/app");
-        assert_eq!(pw.as_deref(), Some("a+b/c"));
-    }
 }

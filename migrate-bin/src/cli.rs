@@ -27,7 +27,9 @@ For example:
                                               production: verify, plan, backup, then apply
 
 Settings come from flags, then the environment, then .env: DATABASE_URL, APP_ENV,
-MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_BACKUP_DIR.
+DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT,
+MIGRATE_BACKUP_DIR. DATABASE_URL may be a URL or a libpq key=value string; its password
+reaches pg_dump/pg_restore through their environment only and is never printed.
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
 7 backup failed, 8 migration failed (see docs/exit-codes.md).";
@@ -89,6 +91,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MIGRATE_LOCK_TIMEOUT", value_parser = lock_timeout_range(), allow_hyphen_values = true, value_name = "DURATION")]
     pub lock_timeout: Option<Duration>,
 
+    /// How long connecting may take, TCP connect and startup/authentication handshake
+    /// together, before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout
+    /// in DATABASE_URL, which wins over the default of 10s.
+    #[arg(long, global = true, env = "DATABASE_CONNECT_TIMEOUT", value_parser = crate::conninfo::parse_connect_timeout, allow_hyphen_values = true, value_name = "DURATION")]
+    pub connect_timeout: Option<Duration>,
+
+    /// PostgreSQL statement_timeout for migration statements (0 or 1s..=24h; 0 turns it off).
+    /// Default: 1h in staging and prod, off in dev/test. An hour lets a CREATE INDEX
+    /// CONCURRENTLY on a large table finish, yet a migration stuck behind something never
+    /// holds its locks for the rest of the day; raise it for known long migrations.
+    #[arg(long, global = true, env = "MIGRATE_STATEMENT_TIMEOUT", value_parser = parse_statement_timeout, allow_hyphen_values = true, value_name = "DURATION")]
+    pub statement_timeout: Option<Duration>,
+
     /// How many times a statement that hit lock_timeout is retried (with doubling pauses from 1s; 0..=10).
     #[arg(long, global = true, default_value_t = 3, value_parser = int_in(0, LOCK_RETRIES_MAX), allow_negative_numbers = true, value_name = "N")]
     pub lock_retries: u32,
@@ -132,6 +147,19 @@ fn lock_wait_range() -> impl Fn(&str) -> Result<Duration, String> + Clone + Send
 fn lock_timeout_range() -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static
 {
     duration_in(Duration::ZERO, LOCK_TIMEOUT_MAX)
+}
+
+/// Parses `--statement-timeout`: `0` turns the timeout off, anything else must be 1s..=24h.
+pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
+    if text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        == "0"
+    {
+        return Ok(Duration::ZERO);
+    }
+    crate::conninfo::parse_duration_in(text, Duration::from_secs(1), Duration::from_secs(86_400))
+        .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
 }
 
 /// Format of log lines.
@@ -272,5 +300,42 @@ mod tests {
         assert_eq!(cli.global.lock_timeout, Some(Duration::ZERO));
         assert_eq!(cli.global.lock_retries, 10);
         assert!(matches!(cli.command, Command::Redo { steps: 2 }));
+    }
+
+    #[test]
+    fn timeouts_are_range_checked() {
+        use crate::conninfo::parse_connect_timeout;
+        assert_eq!(parse_connect_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_connect_timeout("10"), Ok(Duration::from_secs(10)));
+        for bad in [
+            "0",
+            "500ms",
+            "11min",
+            "-1",
+            "-5s",
+            "soon",
+            "99999999999999999999h",
+        ] {
+            let err = parse_connect_timeout(bad).unwrap_err();
+            assert!(
+                err.contains(bad) && err.contains("1s..=10min"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            parse_connect_timeout("-1")
+                .unwrap_err()
+                .contains("negative")
+        );
+        assert_eq!(parse_statement_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_statement_timeout("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_statement_timeout("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["25h", "-1h", "100ms", "x"] {
+            let err = parse_statement_timeout(bad).unwrap_err();
+            assert!(
+                err.contains(bad) && err.contains("1s..=24h"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

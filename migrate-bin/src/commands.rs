@@ -15,12 +15,12 @@ use diesel_async::RunQueryDsl;
 use crate::audit;
 use crate::backup;
 use crate::cli::{Command, GlobalArgs};
+use crate::conninfo::ConnInfo;
 use crate::db;
 use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
 use crate::error::MigrateError;
 use crate::guard;
 use crate::lint;
-use crate::redact::redact;
 use crate::settings::{Environment, Settings};
 use crate::source::{Migration, MigrationSource};
 
@@ -108,9 +108,10 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
         json: global.json,
         quiet: global.quiet,
     };
-    let settings = Settings::resolve(global.database_url.clone(), global.env)?;
+    let settings = Settings::resolve(global.database_url.clone(), global.env)?
+        .with_connect_timeout(global.connect_timeout);
     let source = MigrationSource::from_option(global.migrations_dir.clone());
-    tracing::debug!(url = %redact(&settings.database_url), env = %settings.env, source = %source.describe(), "starting");
+    tracing::debug!(url = %settings.conn, env = %settings.env, source = %source.describe(), "starting");
 
     match command {
         Command::Status => {
@@ -187,8 +188,8 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 )));
             }
             let migrations = source.load_migrations()?;
-            let created = create_database_if_missing(&settings.database_url).await?;
-            let name = db::database_name(&db::parse_url(&settings.database_url)?);
+            let created = create_database_if_missing(&settings.conn).await?;
+            let name = settings.conn.database();
             out.info(&if created {
                 format!("Created database {name}")
             } else {
@@ -281,6 +282,9 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
     if global.lock_timeout.is_some() {
         opts.lock_timeout = global.lock_timeout.filter(|d| !d.is_zero());
     }
+    if global.statement_timeout.is_some() {
+        opts.statement_timeout = global.statement_timeout.filter(|d| !d.is_zero());
+    }
     opts.lock_retries = global.lock_retries;
     opts
 }
@@ -301,7 +305,7 @@ async fn connect_with(
     global: &GlobalArgs,
     command: &str,
 ) -> Result<Engine, MigrateError> {
-    let conn = db::connect(&settings.database_url, &crate::engine::application_name()).await?;
+    let conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
     Ok(Engine::from_parts(
         conn,
         migrations,
@@ -476,15 +480,12 @@ async fn production_gate(
             ),
         )?;
     }
-    let target = db::parse_url(&settings.database_url)?;
-    let name = db::database_name(&target);
     let label = migrations
         .first()
         .map(|m| m.version.as_str())
         .unwrap_or("run");
     let started = std::time::Instant::now();
-    let info =
-        backup::take_backup(&settings.database_url, &name, &global.backup_dir, label).await?;
+    let info = backup::take_backup(&settings.conn, &global.backup_dir, label).await?;
     eprintln!(
         "Backup written and verified: {} ({} bytes, {} entries, sha256 {}) in {} ms",
         info.path.display(),
@@ -652,7 +653,7 @@ fn print_verification(v: &Verification, out: &Output) {
 fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, settings: &Settings) {
     if out.json {
         let value = serde_json::json!({
-            "database": redact(&settings.database_url),
+            "database": settings.conn.redacted(),
             "environment": stamp,
             "applied_count": status.applied_count(),
             "pending_count": status.pending_count(),
@@ -756,15 +757,12 @@ struct Exists {
     exists: bool,
 }
 
-/// Creates the database named in `url` via the `postgres` maintenance database.
+/// Creates the database of `target` via the `postgres` maintenance database.
 /// Returns whether it was created.
-async fn create_database_if_missing(url: &str) -> Result<bool, MigrateError> {
-    let target = db::parse_url(url)?;
-    let name = db::database_name(&target);
-    let mut maintenance = target.clone();
-    maintenance.dbname("postgres");
-    let mut conn =
-        db::connect_config(&mut maintenance, url, &crate::engine::application_name()).await?;
+async fn create_database_if_missing(target: &ConnInfo) -> Result<bool, MigrateError> {
+    let name = target.database();
+    let maintenance = target.with_database("postgres");
+    let mut conn = db::connect(&maintenance, &crate::engine::application_name()).await?;
     let row: Exists =
         diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
             .bind::<Text, _>(&name)

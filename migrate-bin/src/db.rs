@@ -4,17 +4,14 @@
 //! `diesel migration list` keeps working; everything of our own lives in the `groundwork`
 //! schema so `diesel print-schema` of `public` stays clean.
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tokio_postgres::error::SqlState;
 
+use crate::conninfo::ConnInfo;
 use crate::error::MigrateError;
-use crate::redact::redact;
 
 /// diesel_cli's own DDL, byte for byte, so both tools create the same table.
 pub(crate) const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
@@ -75,60 +72,80 @@ CREATE TABLE IF NOT EXISTS groundwork.audit_migrations (
     detail TEXT
 );";
 
-/// Parses `url` without connecting. Errors are usage errors (exit 2).
-pub(crate) fn parse_url(url: &str) -> Result<tokio_postgres::Config, MigrateError> {
-    tokio_postgres::Config::from_str(url).map_err(|e| MigrateError::MalformedUrl {
-        url: redact(url),
-        reason: e.to_string(),
-    })
-}
+/// A driver connection's I/O half, to be spawned by whoever opened it.
+pub type DriverConnection =
+    tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>;
 
-/// The database name a config connects to (PostgreSQL defaults it to the user name).
-pub(crate) fn database_name(config: &tokio_postgres::Config) -> String {
-    config
-        .get_dbname()
-        .or(config.get_user())
-        .unwrap_or("postgres")
-        .to_string()
+/// Opens a plain driver connection (for `COPY` and other work diesel-async cannot do) within
+/// the connect deadline of `info`. The caller spawns the returned connection half.
+pub async fn connect_client(
+    info: &ConnInfo,
+    application_name: &str,
+) -> Result<(tokio_postgres::Client, DriverConnection), MigrateError> {
+    within_deadline(info, open_client(info, application_name)).await
 }
 
 /// Opens a dedicated (never pooled) connection, so session state such as advisory locks and
-/// `lock_timeout` belongs to this run alone and dies with it.
-pub async fn connect(url: &str, application_name: &str) -> Result<AsyncPgConnection, MigrateError> {
-    let mut config = parse_url(url)?;
-    connect_config(&mut config, url, application_name).await
-}
-
-pub(crate) async fn connect_config(
-    config: &mut tokio_postgres::Config,
-    url: &str,
+/// `lock_timeout` belongs to this run alone and dies with it. Every connection of both
+/// binaries goes through here or [`connect_client`], so none can hang: the whole of it (TCP
+/// connect, startup and authentication handshake, diesel-async's setup) must finish within
+/// [`ConnInfo::connect_timeout`].
+pub async fn connect(
+    info: &ConnInfo,
     application_name: &str,
 ) -> Result<AsyncPgConnection, MigrateError> {
-    config.application_name(application_name);
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| classify_connect_error(&e, config, url))?;
-    AsyncPgConnection::try_from_client_and_connection(client, connection)
-        .await
-        .map_err(|e| MigrateError::Unreachable {
-            url: redact(url),
-            reason: e.to_string(),
-        })
+    within_deadline(info, async {
+        let (client, connection) = open_client(info, application_name).await?;
+        AsyncPgConnection::try_from_client_and_connection(client, connection)
+            .await
+            .map_err(|e| MigrateError::Unreachable {
+                url: info.redacted(),
+                reason: info.scrub(&e.to_string()),
+            })
+    })
+    .await
 }
 
-fn classify_connect_error(
-    e: &tokio_postgres::Error,
-    config: &tokio_postgres::Config,
-    url: &str,
-) -> MigrateError {
+async fn open_client(
+    info: &ConnInfo,
+    application_name: &str,
+) -> Result<(tokio_postgres::Client, DriverConnection), MigrateError> {
+    let mut config = info.config().clone();
+    config.application_name(application_name);
+    config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| classify_connect_error(&e, info))
+}
+
+/// tokio-postgres's `connect_timeout` bounds only the TCP connect of each host; a server
+/// that accepts the connection and never speaks would hold the startup handshake forever.
+/// One deadline over the whole attempt is what "never hang" needs.
+async fn within_deadline<T>(
+    info: &ConnInfo,
+    attempt: impl std::future::Future<Output = Result<T, MigrateError>>,
+) -> Result<T, MigrateError> {
+    let limit = info.connect_timeout();
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(MigrateError::Unreachable {
+            url: info.redacted(),
+            reason: format!(
+                "the server at {} did not complete the connection within {:.1} s (it accepted \
+                 the TCP connection or the network swallowed it, but the startup handshake never \
+                 finished). If it is only slow, raise --connect-timeout (or DATABASE_CONNECT_TIMEOUT)",
+                info.host_port(),
+                limit.as_secs_f64()
+            ),
+        }),
+    }
+}
+
+fn classify_connect_error(e: &tokio_postgres::Error, info: &ConnInfo) -> MigrateError {
     if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
         return MigrateError::DatabaseMissing {
-            database: database_name(config),
-            url: redact(url),
+            database: info.database(),
+            url: info.redacted(),
         };
     }
     let reason = match e.as_db_error() {
@@ -144,12 +161,12 @@ fn classify_connect_error(
                 }
                 source = s.source();
             }
-            text
+            format!("{text} (server {})", info.host_port())
         }
     };
     MigrateError::Unreachable {
-        url: redact(url),
-        reason,
+        url: info.redacted(),
+        reason: info.scrub(&reason),
     }
 }
 

@@ -199,6 +199,10 @@ impl Verification {
     }
 }
 
+/// `statement_timeout` of migration statements in staging and prod (see
+/// [`RunOptions::statement_timeout`]).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// How a run behaves: its environment, its name in the audit log, and lock handling.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -208,6 +212,10 @@ pub struct RunOptions {
     pub command: String,
     /// `lock_timeout` for every statement (none: wait as long as PostgreSQL does).
     pub lock_timeout: Option<Duration>,
+    /// `statement_timeout` for the run's statements (none: the server's setting). Off in
+    /// dev/test; an hour in staging/prod, long enough for a `CREATE INDEX CONCURRENTLY` on
+    /// a big table, short enough that a stuck migration does not hold its locks all day.
+    pub statement_timeout: Option<Duration>,
     /// How many times a statement that hit `lock_timeout` is retried.
     pub lock_retries: u32,
     /// Pause before the first retry; doubled for each later one.
@@ -221,6 +229,7 @@ impl RunOptions {
             env,
             command: command.to_string(),
             lock_timeout: (!env.is_disposable()).then(|| Duration::from_secs(5)),
+            statement_timeout: (!env.is_disposable()).then_some(DEFAULT_STATEMENT_TIMEOUT),
             lock_retries: 3,
             retry_backoff: Duration::from_secs(1),
         }
@@ -247,7 +256,7 @@ impl Engine {
         opts: RunOptions,
     ) -> Result<Self, MigrateError> {
         let migrations = source.load_migrations()?;
-        let conn = db::connect(&settings.database_url, &application_name()).await?;
+        let conn = db::connect(&settings.conn, &application_name()).await?;
         Ok(Self::from_parts(conn, migrations, source.describe(), opts))
     }
 
@@ -664,7 +673,7 @@ impl Engine {
     }
 
     /// Before the first change of a run: bookkeeping tables, environment stamp, audit run,
-    /// session `lock_timeout`.
+    /// session `lock_timeout` and `statement_timeout`.
     async fn start_run(&mut self) -> Result<(), MigrateError> {
         if self.run_id.is_some() {
             return Ok(());
@@ -674,6 +683,12 @@ impl Engine {
                 .batch_execute(&format!("SET lock_timeout = '{}ms'", t.as_millis()))
                 .await
                 .map_err(|e| MigrateError::db("setting lock_timeout", &e))?;
+        }
+        if let Some(t) = self.opts.statement_timeout {
+            self.conn
+                .batch_execute(&format!("SET statement_timeout = '{}ms'", t.as_millis()))
+                .await
+                .map_err(|e| MigrateError::db("setting statement_timeout", &e))?;
         }
         let env = self.opts.env.as_str();
         let command = self.opts.command.clone();

@@ -7,7 +7,9 @@
 //! schema.
 //!
 //! For other binaries the small API is: [`Settings::resolve`], [`apply_pending`],
-//! [`revert_all`], [`environment_stamp`] and [`redact`]; [`Engine`] for finer control.
+//! [`revert_all`], [`environment_stamp`], [`redact`], [`init_tracing`], and
+//! [`conninfo::ConnInfo`] with [`db::connect`] / [`db::connect_client`] for every
+//! connection (one parser, one redactor, one connect deadline); [`Engine`] for finer control.
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -32,6 +34,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub use conninfo::ConnInfo;
 pub use engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
 pub use error::MigrateError;
 pub use guard::MIGRATION_LOCK_KEY;
@@ -90,7 +93,7 @@ pub async fn revert_all(
 /// The environment stamp of the database at `settings` (none if it was never migrated).
 /// Connects, reads, disconnects; changes nothing.
 pub async fn environment_stamp(settings: &Settings) -> Result<Option<Environment>, MigrateError> {
-    let mut conn = db::connect(&settings.database_url, &engine::application_name()).await?;
+    let mut conn = db::connect(&settings.conn, &engine::application_name()).await?;
     guard::read_stamp(&mut conn).await
 }
 
@@ -118,7 +121,7 @@ where
         // clap prints help/version (exit 0) or the usage error (exit 2) itself.
         Err(e) => e.exit(),
     };
-    init_tracing(cli.global.log_format);
+    init_tracing(cli.global.log_format == cli::LogFormat::Json);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,15 +140,45 @@ where
     exit::exit_code(&result)
 }
 
-fn init_tracing(format: cli::LogFormat) {
+/// Targets whose debug/trace events print the values bound to statements (tokio-postgres
+/// logs "executing statement … with parameters: […]"), which include API-key and password
+/// hashes. Capped at INFO whatever RUST_LOG says: a debug log is shared and pasted, and
+/// "debug logs never show secret-bearing values" must not depend on how RUST_LOG is written.
+const BOUND_VALUE_TARGETS: &[&str] = &["tokio_postgres::query"];
+
+fn shows_bound_values(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() > tracing::Level::INFO
+        && BOUND_VALUE_TARGETS
+            .iter()
+            .any(|t| meta.target().starts_with(t))
+}
+
+/// The tracing set-up of both binaries: logs on stderr, filtered by `RUST_LOG` (default
+/// `warn`), as text or one JSON object per line, with [`BOUND_VALUE_TARGETS`] capped.
+/// The driver logs through the `log` crate; this also routes it here, so the cap applies
+/// before the driver even formats its parameters. A second call is a no-op.
+pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let cap = tracing_subscriber::filter::filter_fn(|meta| !shows_bound_values(meta));
+    let registry = tracing_subscriber::registry().with(filter).with(cap);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // A second initialisation (tests calling run twice) is harmless; ignore it.
-    let _ = match format {
-        cli::LogFormat::Text => builder.try_init(),
-        cli::LogFormat::Json => builder.json().try_init(),
+    let _ = if json {
+        registry.with(layer.json()).try_init()
+    } else {
+        registry.with(layer).try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bound_values_are_capped_at_info() {
+        use tracing::Level;
+        assert!(Level::DEBUG > Level::INFO && Level::TRACE > Level::INFO);
+        assert!(super::BOUND_VALUE_TARGETS.contains(&"tokio_postgres::query"));
+    }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::conninfo::ConnInfo;
 use crate::error::MigrateError;
 
 /// The environment a database belongs to; recorded in the database on its first migration.
@@ -62,34 +63,29 @@ impl FromStr for Environment {
     }
 }
 
-/// Where to connect and which environment the run claims to be.
-#[derive(Clone, PartialEq, Eq)]
+/// Where to connect and which environment the run claims to be. Built once per run; new
+/// settings go in as fields with a default in [`Settings::new`].
+#[derive(Clone, Debug)]
 pub struct Settings {
-    /// The database URL (may hold a password: print it only through [`crate::redact`]).
-    pub database_url: String,
+    /// The parsed connection settings (their `Display` and `Debug` never show the password).
+    pub conn: ConnInfo,
     /// The environment named by `--env` / `APP_ENV` (default dev).
     pub env: Environment,
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("database_url", &crate::redact(&self.database_url))
-            .field("env", &self.env)
-            .finish()
-    }
-}
-
 impl Settings {
+    /// Settings for an already parsed connection.
+    pub fn new(conn: ConnInfo, env: Environment) -> Self {
+        Self { conn, env }
+    }
+
     /// Resolves settings with the project's precedence: the given values (from flags) first,
-    /// then the `DATABASE_URL` / `APP_ENV` environment variables, then `.env` in the current
-    /// folder (loaded here if the caller has not done so; it never overrides variables).
+    /// then the `DATABASE_URL` / `APP_ENV` environment variables. Loading `.env` is the
+    /// binary's job, before its flags are parsed, so this never reads files.
     pub fn resolve(
         database_url: Option<String>,
         env: Option<Environment>,
     ) -> Result<Self, MigrateError> {
-        // A missing or unreadable .env is not an error: settings may come from elsewhere.
-        let _ = dotenvy::dotenv();
         let database_url = match database_url {
             Some(url) => url,
             None => std::env::var("DATABASE_URL").map_err(|_| MigrateError::MissingDatabaseUrl)?,
@@ -97,6 +93,7 @@ impl Settings {
         if database_url.trim().is_empty() {
             return Err(MigrateError::MissingDatabaseUrl);
         }
+        let conn = ConnInfo::parse(&database_url)?;
         let env = match env {
             Some(env) => env,
             None => match std::env::var("APP_ENV") {
@@ -104,7 +101,14 @@ impl Settings {
                 _ => Environment::Dev,
             },
         };
-        Ok(Self { database_url, env })
+        Ok(Self::new(conn, env))
+    }
+
+    /// The same settings with the connect timeout of `--connect-timeout` /
+    /// `DATABASE_CONNECT_TIMEOUT` (see [`ConnInfo::with_connect_timeout`] for the precedence).
+    pub fn with_connect_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.conn = self.conn.with_connect_timeout(timeout);
+        self
     }
 }
 
@@ -128,10 +132,14 @@ mod tests {
 
     #[test]
     fn debug_output_hides_password() {
-        let s = Settings {
-            database_url: "postgres://u:pw@h/d".into(),
-            env: Environment::Dev,
-        };
-        assert!(!format!("{s:?}").contains("pw@"));
+        let s =
+            Settings::resolve(Some("postgres://u:pw@h/d".into()), Some(Environment::Dev)).unwrap();
+        assert!(!format!("{s:?}").contains("pw"), "{s:?}");
+        let s = Settings::resolve(
+            Some("host=h password = 'p w'".into()),
+            Some(Environment::Dev),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("p w"), "{s:?}");
     }
 }
