@@ -69,6 +69,9 @@ pub struct Settings {
     pub database_url: String,
     /// The environment named by `--env` / `APP_ENV` (default dev).
     pub env: Environment,
+    /// Where `env` came from: only `--env` on the command line may stamp an unknown
+    /// database (see [`crate::environment`]).
+    pub env_source: crate::environment::EnvSource,
 }
 
 impl fmt::Debug for Settings {
@@ -76,6 +79,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &crate::redact(&self.database_url))
             .field("env", &self.env)
+            .field("env_source", &self.env_source)
             .finish()
     }
 }
@@ -97,14 +101,19 @@ impl Settings {
         if database_url.trim().is_empty() {
             return Err(MigrateError::MissingDatabaseUrl);
         }
-        let env = match env {
-            Some(env) => env,
+        use crate::environment::EnvSource;
+        let (env, env_source) = match env {
+            Some(env) => (env, EnvSource::CommandLine),
             None => match std::env::var("APP_ENV") {
-                Ok(value) if !value.trim().is_empty() => value.parse()?,
-                _ => Environment::Dev,
+                Ok(value) if !value.trim().is_empty() => (value.parse()?, EnvSource::Variable),
+                _ => (Environment::Dev, EnvSource::Default),
             },
         };
-        Ok(Self { database_url, env })
+        Ok(Self {
+            database_url,
+            env,
+            env_source,
+        })
     }
 }
 
@@ -131,6 +140,7 @@ mod tests {
         let s = Settings {
             database_url: "postgres://u:pw@h/d".into(),
             env: Environment::Dev,
+            env_source: crate::environment::EnvSource::Default,
         };
         assert!(!format!("{s:?}").contains("pw@"));
     }
