@@ -248,14 +248,24 @@ pub async fn partial_failures(
     {
         return Ok(Vec::new());
     }
-    diesel::sql_query(
+    // A first run that failed or was killed before its first migration committed leaves
+    // our schema without diesel's table (created in that migration's transaction): then
+    // nothing is applied, and referring to the table would fail every later run.
+    let diesel_table = crate::db::relation_exists(conn, "__diesel_schema_migrations")
+        .await
+        .map_err(|e| MigrateError::db(ctx, &e))?;
+    let not_applied = if diesel_table {
+        "AND NOT EXISTS (SELECT 1 FROM __diesel_schema_migrations d WHERE d.version = last.version)"
+    } else {
+        ""
+    };
+    diesel::sql_query(format!(
         "SELECT version::text AS version, name, finished_at AS failed_at, statements_done, error FROM ( \
             SELECT DISTINCT ON (version) version, name, finished_at, statements_done, error, outcome, run_in_transaction \
             FROM groundwork.audit_migrations WHERE action = 'apply' ORDER BY version, id DESC) last \
-         WHERE outcome = 'failed' AND NOT run_in_transaction \
-           AND NOT EXISTS (SELECT 1 FROM __diesel_schema_migrations d WHERE d.version = last.version) \
+         WHERE outcome = 'failed' AND NOT run_in_transaction {not_applied} \
          ORDER BY version",
-    )
+    ))
     .load(conn)
     .await
     .map_err(|e| MigrateError::db(ctx, &e))
@@ -265,6 +275,24 @@ pub async fn partial_failures(
 struct IndexName {
     #[diesel(sql_type = Text)]
     name: String,
+}
+
+/// INVALID indexes with one of these names in a schema on the search path (where an
+/// unqualified CREATE INDEX of a migration puts them), as `schema.name`.
+pub async fn invalid_indexes_named(
+    conn: &mut AsyncPgConnection,
+    names: &[String],
+) -> Result<Vec<String>, MigrateError> {
+    let rows: Vec<IndexName> = diesel::sql_query(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid AND c.relname = ANY ($1) AND n.nspname = ANY (current_schemas(false)) ORDER BY 1",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(names)
+    .load(conn)
+    .await
+    .map_err(|e| MigrateError::db("looking for INVALID indexes left by an interrupted migration", &e))?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
 /// Indexes left INVALID (e.g. by a failed CREATE INDEX CONCURRENTLY), as `schema.name`.

@@ -25,6 +25,9 @@ For example:
   migrate history                             the audit log of runs
   migrate --env prod --require-backup --yes up
                                               production: verify, plan, backup, then apply
+  migrate --env prod --require-backup --yes up --repair
+                                              after a killed CREATE INDEX CONCURRENTLY: drop
+                                              its INVALID index and apply again
 
 Settings come from flags, then the environment, then .env: DATABASE_URL, APP_ENV,
 DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT,
@@ -67,8 +70,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub migrations_dir: Option<PathBuf>,
 
-    /// Which environment the database is (dev, test, staging, prod). Default: dev.
-    #[arg(long, global = true, env = "APP_ENV", value_enum, value_name = "ENV")]
+    /// Which environment the database is (dev, test, staging, prod); must match its stamp.
+    /// Without it: APP_ENV, else the database's stamp, else dev for an empty database. Only
+    /// this flag (not APP_ENV) may stamp a database that has tables but no stamp.
+    // No `env = "APP_ENV"` here: Settings reads APP_ENV itself, so it knows the flag was typed.
+    #[arg(long, global = true, value_enum, value_name = "ENV")]
     pub env: Option<Environment>,
 
     /// Print machine-readable JSON on stdout instead of text.
@@ -186,6 +192,12 @@ pub enum Command {
         /// Apply only up to and including this version.
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+
+        /// Drop the INVALID indexes an interrupted non-transactional migration left (its own
+        /// CREATE INDEX names only) and apply it again, audited. Needed in staging and prod;
+        /// dev and test repair without asking.
+        #[arg(long)]
+        repair: bool,
     },
 
     /// Revert applied migrations, newest first (default: the newest one).

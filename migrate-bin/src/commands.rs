@@ -18,8 +18,8 @@ use crate::cli::{Command, GlobalArgs};
 use crate::conninfo::ConnInfo;
 use crate::db;
 use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
+use crate::environment::{self, Facts, Intent, Requested, Standing};
 use crate::error::MigrateError;
-use crate::guard;
 use crate::lint;
 use crate::settings::{Environment, Settings};
 use crate::source::{Migration, MigrationSource};
@@ -115,19 +115,33 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
 
     match command {
         Command::Status => {
-            let mut engine = connect(&settings, &source, global, "status").await?;
+            let migrations = source.load_migrations()?;
+            let (mut engine, _, facts) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "status",
+                Intent::ReadOnly,
+            )
+            .await?;
             let status = engine.status().await?;
-            let stamp = engine.environment_stamp().await?;
-            print_status(&status, stamp, &out, &settings);
+            print_status(&status, &facts, &out, &settings);
             Ok(())
         }
-        Command::Up { to } => {
+        Command::Up { to, repair } => {
             let migrations = source.load_migrations()?;
             if let Some(to) = to {
                 check_to(to, &migrations, &source)?;
             }
-            let mut engine = connect_with(&settings, migrations, &source, global, "up").await?;
-            let result = up(&mut engine, to.as_deref(), &settings, global, &out).await;
+            let (mut engine, settings, facts) =
+                open(&settings, migrations, &source, global, "up", Intent::Change).await?;
+            let how = UpHow {
+                to: to.as_deref(),
+                repair: *repair,
+                restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
+            };
+            let result = up(&mut engine, &how, &settings, global, &out).await;
             engine.finish(&result).await;
             out.summary(
                 "applied",
@@ -148,12 +162,22 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 (Some(n), _, _) => RevertTarget::Steps(*n),
                 (None, None, false) => RevertTarget::Steps(1),
             };
+            let migrations = source.load_migrations()?;
+            let (mut engine, settings, _) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "down",
+                Intent::Destroy,
+            )
+            .await?;
+            // After `open`: the environment may come from the database's stamp.
             if target == RevertTarget::All && settings.env == Environment::Prod {
                 return Err(MigrateError::Refused(
                     "`down --all` destroys every table and is not allowed in prod; revert specific migrations with --steps or --to".into(),
                 ));
             }
-            let mut engine = connect(&settings, &source, global, "down").await?;
             let result = down(&mut engine, &target, &settings, global, &out).await;
             engine.finish(&result).await;
             out.summary(
@@ -169,7 +193,16 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                     "--steps must be at least 1".into(),
                 ));
             }
-            let mut engine = connect(&settings, &source, global, "redo").await?;
+            let migrations = source.load_migrations()?;
+            let (mut engine, settings, _) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "redo",
+                Intent::Destroy,
+            )
+            .await?;
             let result = redo(&mut engine, *steps, &settings, global, &out).await;
             engine.finish(&result).await;
             out.summary(
@@ -195,8 +228,21 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             } else {
                 format!("Database {name} already exists")
             });
-            let mut engine = connect_with(&settings, migrations, &source, global, "setup").await?;
-            let result = up(&mut engine, None, &settings, global, &out).await;
+            let (mut engine, settings, facts) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "setup",
+                Intent::Change,
+            )
+            .await?;
+            let how = UpHow {
+                to: None,
+                repair: false,
+                restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
+            };
+            let result = up(&mut engine, &how, &settings, global, &out).await;
             engine.finish(&result).await;
             let done = result?;
             if out.json {
@@ -214,7 +260,15 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             if let Some(to) = to {
                 check_to(to, &migrations, &source)?;
             }
-            let mut engine = connect_with(&settings, migrations, &source, global, "plan").await?;
+            let (mut engine, _, _) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "plan",
+                Intent::ReadOnly,
+            )
+            .await?;
             let verification = engine.verify().await?;
             let pending = engine.pending(to.as_deref()).await?;
             let tables = existing_tables(&mut engine).await?;
@@ -222,28 +276,36 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             Ok(())
         }
         Command::Verify => {
-            let mut engine = connect(&settings, &source, global, "verify").await?;
-            let mut verification = engine.verify().await?;
-            // Adopting diesel_cli's migrations writes, so only if no migration run is active.
-            if !verification.unrecorded.is_empty() && guard::try_lock(engine.connection()).await? {
-                let result = async {
-                    engine.check_environment().await?;
-                    engine.adopt_unrecorded().await
-                }
-                .await;
-                guard::release_lock(engine.connection()).await;
-                let adopted = result?;
-                verification.ok.extend(adopted);
-                verification.unrecorded.clear();
-            }
-            print_verification(&verification, &out);
+            let migrations = source.load_migrations()?;
+            // Read-only: migrations applied by diesel_cli are reported as unrecorded and
+            // recorded by the next `up`, never adopted here.
+            let (mut engine, _, facts) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "verify",
+                Intent::ReadOnly,
+            )
+            .await?;
+            let verification = engine.verify().await?;
+            print_verification(&verification, &facts.standing(), &out);
             match verification.to_error(engine.source_desc()) {
                 Some(err) => Err(err),
                 None => Ok(()),
             }
         }
         Command::AcceptChecksum { version } => {
-            let mut engine = connect(&settings, &source, global, "accept-checksum").await?;
+            let migrations = source.load_migrations()?;
+            let (mut engine, settings, _) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "accept-checksum",
+                Intent::Change,
+            )
+            .await?;
             let result = async {
                 lock(&mut engine, global).await?;
                 engine.check_environment().await?;
@@ -269,7 +331,16 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             Ok(())
         }
         Command::History { limit } => {
-            let mut engine = connect(&settings, &source, global, "history").await?;
+            let migrations = source.load_migrations()?;
+            let (mut engine, _, _) = open(
+                &settings,
+                migrations,
+                &source,
+                global,
+                "history",
+                Intent::ReadOnly,
+            )
+            .await?;
             let runs = audit::history(engine.connection(), (*limit).max(1)).await?;
             print_history(&runs, &out);
             Ok(())
@@ -289,29 +360,34 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
     opts
 }
 
-async fn connect(
-    settings: &Settings,
-    source: &MigrationSource,
-    global: &GlobalArgs,
-    command: &str,
-) -> Result<Engine, MigrateError> {
-    Engine::connect(settings, source, run_options(settings, global, command)).await
-}
-
-async fn connect_with(
+/// Connects and applies the environment rule ([`crate::environment`]) for `intent`. Returns
+/// the engine, the settings with the effective environment (so every later guard, e.g. the
+/// production gate, sees a prod stamp even when no --env was given) and what the database
+/// said. Refusals happen here, before the lock and before anything is written.
+async fn open(
     settings: &Settings,
     migrations: Vec<Migration>,
     source: &MigrationSource,
     global: &GlobalArgs,
     command: &str,
-) -> Result<Engine, MigrateError> {
-    let conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
-    Ok(Engine::from_parts(
+    intent: Intent,
+) -> Result<(Engine, Settings, Facts), MigrateError> {
+    let mut conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
+    let requested = Requested {
+        env: settings.env,
+        source: settings.env_source,
+    };
+    let (decision, facts) = environment::resolve(&mut conn, requested, intent).await?;
+    let mut effective = settings.clone();
+    effective.env = decision.env;
+    let mut engine = Engine::from_parts(
         conn,
         migrations,
         source.describe(),
-        run_options(settings, global, command),
-    ))
+        run_options(&effective, global, command),
+    );
+    engine.set_probe_conn(&effective.conn);
+    Ok((engine, effective, facts))
 }
 
 /// Checked before connecting, so a typo never touches the database.
@@ -363,17 +439,42 @@ async fn guards(
     Ok(verification)
 }
 
+/// What `up` (and `setup`) was asked to do.
+struct UpHow<'a> {
+    to: Option<&'a str>,
+    /// `--repair`: drop INVALID indexes of an interrupted non-transactional migration in
+    /// staging/prod too.
+    repair: bool,
+    /// The database has content but no stamp (the rule let an explicit --env through):
+    /// stamp it even when nothing is pending.
+    restamp: bool,
+}
+
 async fn up(
     engine: &mut Engine,
-    to: Option<&str>,
+    how: &UpHow<'_>,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
+    let to = how.to;
     let verification = guards(engine, global, true).await?;
     let pending = engine.pending(to).await?;
+    let leftovers = engine.interrupted_indexes(&pending).await?;
+    if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
+        let first = &leftovers[0];
+        return Err(MigrateError::RepairNeeded {
+            version: first.version.clone(),
+            name: first.name.clone(),
+            indexes: leftovers.iter().flat_map(|l| l.indexes.clone()).collect(),
+            env: settings.env,
+        });
+    }
     if pending.is_empty() {
         engine.adopt_unrecorded().await?;
+        if how.restamp {
+            engine.stamp_if_missing().await?;
+        }
         return Ok(Vec::new());
     }
     production_gate(
@@ -386,6 +487,15 @@ async fn up(
         out,
     )
     .await?;
+    for l in &leftovers {
+        for index in &l.indexes {
+            eprintln!(
+                "Repairing {} {}: dropping INVALID index {index} left by an interrupted run (audited)",
+                l.version, l.name
+            );
+        }
+    }
+    engine.repair_indexes(&leftovers).await?;
     engine.apply_pending(to, &mut |e| out.event(e)).await
 }
 
@@ -605,11 +715,12 @@ fn print_plan(
     }
 }
 
-fn print_verification(v: &Verification, out: &Output) {
+fn print_verification(v: &Verification, standing: &Standing, out: &Output) {
     if out.json {
         let value = serde_json::json!({
             "clean": v.is_clean(),
             "environment": v.environment,
+            "standing": standing,
             "ok": v.ok,
             "changed": v.changed,
             "ahead": v.ahead,
@@ -621,11 +732,7 @@ fn print_verification(v: &Verification, out: &Output) {
         say!("{value}");
         return;
     }
-    say!(
-        "Environment stamp: {}",
-        v.environment
-            .map_or_else(|| "(none yet)".to_string(), |e| e.to_string())
-    );
+    say!("Environment stamp: {standing}");
     say!("{} applied migration(s) match their files", v.ok.len());
     for c in &v.changed {
         say!(
@@ -650,11 +757,13 @@ fn print_verification(v: &Verification, out: &Output) {
     }
 }
 
-fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, settings: &Settings) {
+fn print_status(status: &Status, facts: &Facts, out: &Output, settings: &Settings) {
+    let standing = facts.standing();
     if out.json {
         let value = serde_json::json!({
             "database": settings.conn.redacted(),
-            "environment": stamp,
+            "environment": facts.stamp,
+            "standing": standing,
             "applied_count": status.applied_count(),
             "pending_count": status.pending_count(),
             "migrations": status.migrations.iter().map(|m| serde_json::json!({
@@ -700,7 +809,7 @@ fn print_status(status: &Status, stamp: Option<Environment>, out: &Output, setti
                 status.unknown_applied.len()
             )
         },
-        stamp.map_or_else(|| "(none yet)".to_string(), |e| e.to_string())
+        standing
     );
 }
 

@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 use crate::audit::{self, MigrationRecord, PartialFailure};
 use crate::backup::BackupInfo;
+use crate::conninfo::ConnInfo;
 use crate::db::{self, AppliedRecord};
 use crate::error::{Direction, MigrateError, describe_db_error};
 use crate::guard::{self, LockHolder};
@@ -246,6 +247,23 @@ pub struct Engine {
     run_id: Option<i64>,
     backup: Option<BackupInfo>,
     diesel_table_ready: bool,
+    /// Where a second, short-lived connection can look up who blocks a statement that waits
+    /// for a lock (never printed: it may hold a password).
+    probe_conn: Option<ConnInfo>,
+    /// This connection's backend pid, once a run started.
+    pid: Option<i32>,
+}
+
+/// A pending non-transactional migration whose earlier, interrupted run left INVALID
+/// indexes that its own CREATE INDEX statements name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Leftover {
+    /// Version of the migration.
+    pub version: String,
+    /// Its name.
+    pub name: String,
+    /// The INVALID indexes, as `schema.name` (quoted where needed).
+    pub indexes: Vec<String>,
 }
 
 impl Engine {
@@ -257,7 +275,9 @@ impl Engine {
     ) -> Result<Self, MigrateError> {
         let migrations = source.load_migrations()?;
         let conn = db::connect(&settings.conn, &application_name()).await?;
-        Ok(Self::from_parts(conn, migrations, source.describe(), opts))
+        let mut engine = Self::from_parts(conn, migrations, source.describe(), opts);
+        engine.set_probe_conn(&settings.conn);
+        Ok(engine)
     }
 
     /// An engine over an existing dedicated connection.
@@ -276,7 +296,15 @@ impl Engine {
             run_id: None,
             backup: None,
             diesel_table_ready: false,
+            probe_conn: None,
+            pid: None,
         }
+    }
+
+    /// Lets the engine open a second connection to `url` to name the sessions that block a
+    /// statement when `lock_timeout` keeps expiring.
+    pub fn set_probe_conn(&mut self, conn: &ConnInfo) {
+        self.probe_conn = Some(conn.clone());
     }
 
     /// The loaded migrations, in version order.
@@ -452,6 +480,92 @@ impl Engine {
                 )
             })?;
         Ok(to_adopt.iter().map(|m| m.version.clone()).collect())
+    }
+
+    /// Writes the run's environment as the stamp if the database has none (the environment
+    /// rule allowed it: see [`crate::environment`]).
+    pub async fn stamp_if_missing(&mut self) -> Result<(), MigrateError> {
+        if guard::read_stamp(&mut self.conn).await?.is_some() {
+            return Ok(());
+        }
+        let env = self.opts.env.as_str();
+        self.conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                db::ensure_groundwork_tables(conn).await?;
+                db::stamp_environment(conn, env).await
+            })
+            .await
+            .map_err(|e| MigrateError::db("stamping the environment", &e))
+    }
+
+    /// For each pending non-transactional migration, the INVALID indexes named by its own
+    /// CREATE INDEX statements: what a failed or killed `CREATE INDEX CONCURRENTLY` leaves.
+    /// Read-only.
+    pub async fn interrupted_indexes(
+        &mut self,
+        pending: &[Migration],
+    ) -> Result<Vec<Leftover>, MigrateError> {
+        let mut found = Vec::new();
+        for m in pending.iter().filter(|m| !m.run_in_transaction) {
+            let names = crate::split::created_index_names(&m.up_sql);
+            if names.is_empty() {
+                continue;
+            }
+            let indexes = audit::invalid_indexes_named(&mut self.conn, &names).await?;
+            if !indexes.is_empty() {
+                found.push(Leftover {
+                    version: m.version.clone(),
+                    name: m.name.clone(),
+                    indexes,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Drops the INVALID indexes of `leftovers` (DROP INDEX CONCURRENTLY IF EXISTS, so
+    /// readers and writers of the table are not blocked), each recorded in the audit log
+    /// with action `repair`. The caller applies the migrations afterwards.
+    pub async fn repair_indexes(&mut self, leftovers: &[Leftover]) -> Result<(), MigrateError> {
+        if leftovers.is_empty() {
+            return Ok(());
+        }
+        self.start_run().await?;
+        let run_id = self.run_id.unwrap_or_default();
+        for l in leftovers {
+            for index in &l.indexes {
+                let started = Instant::now();
+                let sql = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                let result = self.conn.batch_execute(&sql).await;
+                let error = result.as_ref().err().map(|e| describe_db_error(e, None));
+                let detail = format!("dropped INVALID index {index} left by an interrupted run");
+                let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                let record = MigrationRecord {
+                    run_id,
+                    version: &l.version,
+                    name: &l.name,
+                    action: "repair",
+                    run_in_transaction: false,
+                    duration_ms: Some(ms),
+                    error: error.as_deref(),
+                    statements_done: None,
+                    detail: Some(&detail),
+                };
+                if let Err(e) = audit::record_migration(&mut self.conn, &record).await {
+                    tracing::warn!(error = %e, "recording the repair in the audit log failed");
+                }
+                if let Err(e) = result {
+                    return Err(MigrateError::db(
+                        format!(
+                            "dropping the INVALID index {index} of {} {}",
+                            l.version, l.name
+                        ),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Pending migrations (up to and including `to`), oldest first, without applying them.
@@ -703,6 +817,20 @@ impl Engine {
             .await
             .map_err(|e| MigrateError::db("starting the audit log entry of this run", &e))?;
         self.run_id = Some(run_id);
+        if self.opts.lock_timeout.is_some() && self.probe_conn.is_some() {
+            #[derive(diesel::QueryableByName)]
+            struct Pid {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                pid: i32,
+            }
+            let row: Pid = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query("SELECT pg_backend_pid() AS pid"),
+                &mut self.conn,
+            )
+            .await
+            .map_err(|e| MigrateError::db("reading the backend pid", &e))?;
+            self.pid = Some(row.pid);
+        }
         Ok(())
     }
 
@@ -722,9 +850,20 @@ impl Engine {
             Direction::Up => &m.up_sql,
             Direction::Down => m.down_sql.as_deref().unwrap_or_default(),
         };
+        let probe = match (&self.probe_conn, self.pid, self.opts.lock_timeout) {
+            (Some(url), Some(pid), Some(timeout)) => Some(Probe {
+                url: url.clone(),
+                pid,
+                // Late enough that fast statements never pay for it, early enough to see
+                // the blocker before lock_timeout cancels the wait.
+                after: timeout.mul_f64(0.6),
+            }),
+            _ => None,
+        };
         let retry = Retry {
             max_attempts: self.opts.lock_retries + 1,
             backoff: self.opts.retry_backoff,
+            probe,
         };
         let step = Step {
             migration: m,
@@ -750,6 +889,7 @@ impl Engine {
             Err(StepError::Sql {
                 message,
                 statements_done,
+                blocked_by,
             }) => {
                 let record = MigrationRecord {
                     run_id,
@@ -775,6 +915,7 @@ impl Engine {
                         .iter()
                         .map(|d| format!("{} {}", d.version, d.name))
                         .collect(),
+                    blocked_by,
                 })
             }
         }
@@ -801,6 +942,68 @@ struct Step<'a> {
 struct Retry {
     max_attempts: u32,
     backoff: Duration,
+    probe: Option<Probe>,
+}
+
+/// Looks, from a second connection, at who blocks our backend while a statement waits.
+struct Probe {
+    url: ConnInfo,
+    pid: i32,
+    after: Duration,
+}
+
+impl Probe {
+    async fn look(&self) -> Vec<guard::Blocker> {
+        tokio::time::sleep(self.after).await;
+        let result = async {
+            let mut conn = db::connect(&self.url, &application_name()).await?;
+            guard::blockers(&mut conn, self.pid).await
+        }
+        .await;
+        result.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "looking up blocking sessions failed");
+            Vec::new()
+        })
+    }
+}
+
+/// Runs `sql`; if it is still running when the probe fires, remembers who blocks it.
+async fn execute_watched(
+    conn: &mut AsyncPgConnection,
+    sql: &str,
+    probe: Option<&Probe>,
+    seen: &mut Vec<guard::Blocker>,
+) -> Result<(), diesel::result::Error> {
+    let Some(probe) = probe else {
+        return conn.batch_execute(sql).await;
+    };
+    let statement = conn.batch_execute(sql);
+    tokio::pin!(statement);
+    let look = probe.look();
+    tokio::pin!(look);
+    let mut looking = true;
+    loop {
+        tokio::select! {
+            result = &mut statement => return result,
+            found = &mut look, if looking => {
+                looking = false;
+                if !found.is_empty() {
+                    *seen = found;
+                }
+            }
+        }
+    }
+}
+
+fn describe_blockers(seen: &[guard::Blocker]) -> String {
+    if seen.is_empty() {
+        "a session that could not be identified (it may have ended; look for long transactions in pg_stat_activity)".to_string()
+    } else {
+        seen.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl Retry {
@@ -816,6 +1019,8 @@ enum StepError {
     Sql {
         message: String,
         statements_done: Option<i32>,
+        /// Set when every attempt hit `lock_timeout`: who held the lock.
+        blocked_by: Option<String>,
     },
     /// Recording it failed.
     Bookkeeping(diesel::result::Error),
@@ -827,8 +1032,9 @@ impl From<diesel::result::Error> for StepError {
     }
 }
 
-/// PostgreSQL's message for SQLSTATE 55P03 when `lock_timeout` expires (diesel-async does
-/// not expose the SQLSTATE of errors it classifies as `Unknown`).
+/// PostgreSQL's message for SQLSTATE 55P03 when `lock_timeout` expires. diesel-async 0.9
+/// keeps only the message, detail and hint of errors it classifies as `Unknown` (its wrapper
+/// drops the SQLSTATE), so the message is the only thing left to recognise it by.
 fn is_lock_timeout(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
@@ -840,6 +1046,7 @@ async fn run_transactional(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Duration, StepError> {
     let mut attempt = 1;
+    let mut seen = Vec::new();
     loop {
         let mut hit_lock_timeout = false;
         let result = conn
@@ -848,11 +1055,14 @@ async fn run_transactional(
                     conn.batch_execute(db::DIESEL_TABLE_DDL).await?;
                 }
                 let started = Instant::now();
-                if let Err(e) = conn.batch_execute(step.sql).await {
+                if let Err(e) =
+                    execute_watched(conn, step.sql, retry.probe.as_ref(), &mut seen).await
+                {
                     hit_lock_timeout = is_lock_timeout(&e);
                     return Err(StepError::Sql {
                         message: describe_db_error(&e, Some(step.sql)),
                         statements_done: None,
+                        blocked_by: None,
                     });
                 }
                 let duration = started.elapsed();
@@ -875,12 +1085,12 @@ async fn run_transactional(
             Err(StepError::Sql {
                 message,
                 statements_done,
+                ..
             }) if hit_lock_timeout => {
                 return Err(StepError::Sql {
-                    message: format!(
-                        "{message} (lock_timeout reached on all {attempt} attempts: a long-running transaction holds a lock on the table; find it in pg_stat_activity and retry later)"
-                    ),
+                    message: format!("{message} (lock_timeout reached on all {attempt} attempts)"),
                     statements_done,
+                    blocked_by: Some(describe_blockers(&seen)),
                 });
             }
             other => return other,
@@ -902,8 +1112,9 @@ async fn run_outside_transaction(
     let total = statements.len();
     for (n, statement) in statements.iter().enumerate() {
         let mut attempt = 1;
+        let mut seen = Vec::new();
         loop {
-            match conn.batch_execute(statement).await {
+            match execute_watched(conn, statement, retry.probe.as_ref(), &mut seen).await {
                 Ok(()) => break,
                 // Only this statement is retried: the ones before it have taken effect.
                 Err(e) if is_lock_timeout(&e) && attempt < retry.max_attempts => {
@@ -918,14 +1129,21 @@ async fn run_outside_transaction(
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
+                    let timed_out = is_lock_timeout(&e);
                     return Err(StepError::Sql {
                         message: format!(
-                            "statement {} of {total} ({}): {}",
+                            "statement {} of {total} ({}): {}{}",
                             n + 1,
                             first_line(statement),
-                            describe_db_error(&e, Some(statement))
+                            describe_db_error(&e, Some(statement)),
+                            if timed_out {
+                                format!(" (lock_timeout reached on all {attempt} attempts)")
+                            } else {
+                                String::new()
+                            }
                         ),
                         statements_done: i32::try_from(n).ok(),
+                        blocked_by: timed_out.then(|| describe_blockers(&seen)),
                     });
                 }
             }
@@ -1037,6 +1255,7 @@ mod tests {
         let r = Retry {
             max_attempts: 4,
             backoff: Duration::from_millis(100),
+            probe: None,
         };
         assert_eq!(r.wait_before(2), Duration::from_millis(100));
         assert_eq!(r.wait_before(3), Duration::from_millis(200));

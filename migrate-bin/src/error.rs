@@ -129,7 +129,7 @@ pub enum MigrateError {
     },
 
     /// A migration's SQL failed.
-    #[error("{}", describe_migration_failure(*direction, version, name, error, *transactional, done))]
+    #[error("{}", describe_migration_failure(*direction, version, name, error, *transactional, done, blocked_by.as_deref()))]
     MigrationFailed {
         /// Applying or reverting.
         direction: Direction,
@@ -143,6 +143,9 @@ pub enum MigrateError {
         transactional: bool,
         /// Migrations completed in this run before the failure, as `version name`.
         done: Vec<String>,
+        /// When every `lock_timeout` retry failed: the sessions that held the lock it waited
+        /// for (from `pg_blocking_pids`), or a note that none could be seen.
+        blocked_by: Option<String>,
     },
 
     /// The database is stamped with another environment than the run names.
@@ -156,6 +159,62 @@ pub enum MigrateError {
         stamped: crate::settings::Environment,
         /// The environment the run named.
         requested: crate::settings::Environment,
+    },
+
+    /// The database has no stamp but already holds tables or applied migrations, and the run
+    /// may not decide what it is.
+    #[error("{}", describe_unknown(*destructive, *requested, *env_source))]
+    UnknownEnvironment {
+        /// The run reverts or replaces data.
+        destructive: bool,
+        /// The environment the run named, if any.
+        requested: Option<crate::settings::Environment>,
+        /// Where the run's environment came from.
+        env_source: crate::environment::EnvSource,
+    },
+
+    /// The stamp is missing but the audit log shows runs; the strictest of them wins.
+    #[error(
+        "refused: this database has no environment stamp, but its audit log (groundwork.audit_runs) shows \
+         runs in {}; the strictest, `{strictest}`, is what this database is taken to be{}. {} \
+         Nothing was changed",
+        seen.join(", "),
+        requested.map(|r| format!(", and this run names `{r}`")).unwrap_or_default(),
+        if *destructive {
+            format!("Commands that revert or replace data refuse a database without a stamp; restore the stamp first with `migrate --env {strictest} up` (the --env flag itself, not APP_ENV)")
+        } else {
+            format!("If it really is {strictest}, restamp it by rerunning with `--env {strictest}` on the command line (APP_ENV and the default do not count); otherwise check that DATABASE_URL points at the database you mean")
+        }
+    )]
+    StampMissing {
+        /// The strictest environment in the audit log.
+        strictest: crate::settings::Environment,
+        /// Every environment the audit log names.
+        seen: Vec<String>,
+        /// The environment the run named, if any.
+        requested: Option<crate::settings::Environment>,
+        /// The run reverts or replaces data.
+        destructive: bool,
+    },
+
+    /// INVALID indexes left by an interrupted non-transactional migration block a rerun
+    /// outside dev/test until the operator asks for the repair.
+    #[error(
+        "refused: migration {version} {name} ran outside a transaction and was interrupted, leaving \
+         INVALID index(es) {} (from its CREATE INDEX statements). In {env} they are dropped only on \
+         request: run `migrate --env {env} up --repair` to drop them (DROP INDEX CONCURRENTLY) and \
+         reapply the migration, audited. Nothing was changed",
+        indexes.join(", ")
+    )]
+    RepairNeeded {
+        /// Version of the interrupted migration.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The INVALID indexes, as `schema.name`.
+        indexes: Vec<String>,
+        /// The environment of the run.
+        env: crate::settings::Environment,
     },
 
     /// Another session held the migration lock for longer than `--lock-wait`.
@@ -205,6 +264,38 @@ pub enum MigrateError {
     },
 }
 
+fn describe_unknown(
+    destructive: bool,
+    requested: Option<crate::settings::Environment>,
+    source: crate::environment::EnvSource,
+) -> String {
+    use crate::environment::EnvSource;
+    let mut msg = String::from(
+        "refused: this database has no environment stamp but already holds tables or applied \
+         migrations, so its environment is unknown (it is not assumed to be dev). ",
+    );
+    if destructive {
+        msg.push_str(
+            "Commands that revert or replace data refuse an unknown database. Stamp it first by \
+             naming its environment on the command line: `migrate --env ENV up` (ENV one of dev, \
+             test, staging, prod), then rerun.",
+        );
+    } else {
+        match (requested, source) {
+            (Some(env), EnvSource::Variable) => msg.push_str(&format!(
+                "APP_ENV={env} does not count for an unknown database: pass `--env {env}` on the \
+                 command line if that is what it is."
+            )),
+            _ => msg.push_str(
+                "Name its environment on the command line (`--env dev|test|staging|prod`; APP_ENV \
+                 and the default do not count) and rerun; that run stamps it.",
+            ),
+        }
+    }
+    msg.push_str(" Nothing was changed");
+    msg
+}
+
 fn describe_drift(changed: &[String], ahead: &[String], source_desc: &str) -> String {
     let mut parts = Vec::new();
     if !changed.is_empty() {
@@ -236,6 +327,7 @@ fn describe_migration_failure(
     error: &str,
     transactional: bool,
     done: &[String],
+    blocked_by: Option<&str>,
 ) -> String {
     let mut msg = format!("{direction} migration {version} {name} failed: {error}.");
     if transactional {
@@ -259,9 +351,21 @@ fn describe_migration_failure(
             done.join(", ")
         ));
     }
-    match direction {
-        Direction::Up => msg.push_str(" Fix the migration's SQL and run `migrate up` again."),
-        Direction::Down => msg.push_str(&format!(
+    let rerun = match direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "the same command",
+    };
+    match (blocked_by, direction) {
+        (Some(blockers), _) => msg.push_str(&format!(
+            " The SQL is not at fault: it waited for a lock held by {blockers}. Let that \
+             transaction finish or ask its owner to end it (if it is stuck, \
+             `SELECT pg_terminate_backend(PID)`), or run at a quieter time or with a longer \
+             --lock-timeout / more --lock-retries; then run `{rerun}` again."
+        )),
+        (None, Direction::Up) => {
+            msg.push_str(" Fix the migration's SQL and run `migrate up` again.")
+        }
+        (None, Direction::Down) => msg.push_str(&format!(
             " {version} and every older migration are still applied; fix its down.sql and rerun."
         )),
     }
@@ -341,6 +445,7 @@ mod tests {
             error: "boom".into(),
             transactional: true,
             done: vec!["5 e".into(), "4 d".into()],
+            blocked_by: None,
         };
         let msg = err.to_string();
         assert!(
@@ -351,5 +456,22 @@ mod tests {
             msg.contains("Reverted before the failure in this run (kept): 5 e, 4 d"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn lock_timeout_failure_names_the_blocker_instead_of_blaming_the_sql() {
+        let err = MigrateError::MigrationFailed {
+            direction: Direction::Up,
+            version: "7".into(),
+            name: "g".into(),
+            error: "canceling statement due to lock timeout".into(),
+            transactional: true,
+            done: vec![],
+            blocked_by: Some("pid 42 (psql, user bob, idle in transaction)".into()),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("pid 42 (psql, user bob"), "{msg}");
+        assert!(msg.contains("pg_terminate_backend"), "{msg}");
+        assert!(!msg.contains("Fix the migration's SQL"), "{msg}");
     }
 }

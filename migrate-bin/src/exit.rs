@@ -33,7 +33,11 @@ pub fn code(error: &MigrateError) -> u8 {
         | MigrateError::InvalidArgument(_)
         | MigrateError::Irreversible { .. } => USAGE,
         MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => CONNECT,
-        MigrateError::Refused(_) | MigrateError::EnvironmentMismatch { .. } => REFUSED,
+        MigrateError::Refused(_)
+        | MigrateError::EnvironmentMismatch { .. }
+        | MigrateError::UnknownEnvironment { .. }
+        | MigrateError::StampMissing { .. }
+        | MigrateError::RepairNeeded { .. } => REFUSED,
         MigrateError::DatabaseAhead { .. } | MigrateError::Drift { .. } => DRIFT,
         MigrateError::LockTimeout { .. } => LOCK_TIMEOUT,
         MigrateError::BackupFailed { .. } => BACKUP_FAILED,

@@ -146,6 +146,67 @@ pub async fn lock_holder(conn: &mut AsyncPgConnection) -> Result<Option<LockHold
     Ok(rows.into_iter().next())
 }
 
+/// A session that blocks a statement of ours (from `pg_blocking_pids`).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName, serde::Serialize)]
+pub struct Blocker {
+    /// Its backend process id.
+    #[diesel(sql_type = Integer)]
+    pub pid: i32,
+    /// Its `application_name`.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub application_name: Option<String>,
+    /// The database user.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub usename: Option<String>,
+    /// `active`, `idle in transaction`…
+    #[diesel(sql_type = Nullable<Text>)]
+    pub state: Option<String>,
+    /// When its current (or last) query started.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub query_start: Option<DateTime<Utc>>,
+    /// When its transaction started.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub xact_start: Option<DateTime<Utc>>,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |t: Option<DateTime<Utc>>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "?".into())
+        };
+        write!(
+            f,
+            "pid {} ({}, user {}, {}, query started {}, transaction started {})",
+            self.pid,
+            self.application_name
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("no application_name"),
+            self.usename.as_deref().unwrap_or("?"),
+            self.state.as_deref().unwrap_or("?"),
+            at(self.query_start),
+            at(self.xact_start),
+        )
+    }
+}
+
+/// The sessions `pid` is waiting for. The query text is left out on purpose: it may hold
+/// literals (secrets) that must not reach logs.
+pub async fn blockers(
+    conn: &mut AsyncPgConnection,
+    pid: i32,
+) -> Result<Vec<Blocker>, MigrateError> {
+    diesel::sql_query(
+        "SELECT a.pid, a.application_name, a.usename::text AS usename, a.state, a.query_start, a.xact_start \
+         FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid",
+    )
+    .bind::<Integer, _>(pid)
+    .load(conn)
+    .await
+    .map_err(|e| MigrateError::db("looking up the sessions that block the migration", &e))
+}
+
 #[derive(QueryableByName)]
 struct StampRow {
     #[diesel(sql_type = Text)]

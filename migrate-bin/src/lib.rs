@@ -19,6 +19,7 @@ mod commands;
 pub mod conninfo;
 pub mod db;
 pub mod engine;
+pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod flags;
@@ -46,17 +47,22 @@ pub use source::{Migration, MigrationSource};
 const LIBRARY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Applies every pending migration of `source` to the database of `settings`, with the
-/// same guards as `migrate up` (lock, environment stamp, drift) and an audit entry named
-/// `command` (e.g. `"seed"`). Only for dev and test databases: a prod or staging database
-/// is migrated by ops with `migrate`. Returns what was applied.
+/// same guards as `migrate up` (environment rule, lock, stamp, drift) and an audit entry
+/// named `command` (e.g. `"seed"`). Only for dev and test databases: a prod or staging
+/// database is migrated by ops with `migrate`. Returns what was applied.
 pub async fn apply_pending(
     settings: &Settings,
     source: &MigrationSource,
     command: &str,
 ) -> Result<Vec<Done>, MigrateError> {
-    refuse_unless_disposable(settings, "migrating from another tool")?;
-    let mut engine =
-        Engine::connect(settings, source, RunOptions::new(settings.env, command)).await?;
+    let mut engine = open_engine(
+        settings,
+        source,
+        command,
+        environment::Intent::Change,
+        "migrating from another tool",
+    )
+    .await?;
     let result = async {
         engine.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
         engine.check_environment().await?;
@@ -77,9 +83,14 @@ pub async fn revert_all(
     source: &MigrationSource,
     command: &str,
 ) -> Result<Vec<Done>, MigrateError> {
-    refuse_unless_disposable(settings, "reverting every migration")?;
-    let mut engine =
-        Engine::connect(settings, source, RunOptions::new(settings.env, command)).await?;
+    let mut engine = open_engine(
+        settings,
+        source,
+        command,
+        environment::Intent::Destroy,
+        "reverting every migration",
+    )
+    .await?;
     let result = async {
         engine.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
         engine.check_environment().await?;
@@ -97,14 +108,36 @@ pub async fn environment_stamp(settings: &Settings) -> Result<Option<Environment
     guard::read_stamp(&mut conn).await
 }
 
-fn refuse_unless_disposable(settings: &Settings, what: &str) -> Result<(), MigrateError> {
-    if settings.env.is_disposable() {
-        return Ok(());
+/// Loads the migrations, connects, applies the environment rule for `intent` and refuses
+/// anything but dev and test; the engine runs in the effective environment.
+async fn open_engine(
+    settings: &Settings,
+    source: &MigrationSource,
+    command: &str,
+    intent: environment::Intent,
+    what: &str,
+) -> Result<Engine, MigrateError> {
+    let migrations = source.load_migrations()?;
+    let mut conn = db::connect(&settings.conn, &engine::application_name()).await?;
+    let requested = environment::Requested {
+        env: settings.env,
+        source: settings.env_source,
+    };
+    let (decision, _) = environment::resolve(&mut conn, requested, intent).await?;
+    if !decision.env.is_disposable() {
+        return Err(MigrateError::Refused(format!(
+            "{what} is allowed only on dev and test databases, not {}; use `migrate` for staging and prod. Nothing was changed",
+            decision.env
+        )));
     }
-    Err(MigrateError::Refused(format!(
-        "{what} is allowed only on dev and test databases, not {}; use `migrate` for staging and prod",
-        settings.env
-    )))
+    let mut engine = Engine::from_parts(
+        conn,
+        migrations,
+        source.describe(),
+        RunOptions::new(decision.env, command),
+    );
+    engine.set_probe_conn(&settings.conn);
+    Ok(engine)
 }
 
 /// Entry point of the `migrate` binary: parses `args`, runs the command, prints errors to

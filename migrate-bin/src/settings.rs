@@ -71,12 +71,23 @@ pub struct Settings {
     pub conn: ConnInfo,
     /// The environment named by `--env` / `APP_ENV` (default dev).
     pub env: Environment,
+    /// Where `env` came from: only `--env` on the command line may stamp an unknown
+    /// database (see [`crate::environment`]).
+    pub env_source: crate::environment::EnvSource,
 }
 
 impl Settings {
     /// Settings for an already parsed connection.
-    pub fn new(conn: ConnInfo, env: Environment) -> Self {
-        Self { conn, env }
+    pub fn new(
+        conn: ConnInfo,
+        env: Environment,
+        env_source: crate::environment::EnvSource,
+    ) -> Self {
+        Self {
+            conn,
+            env,
+            env_source,
+        }
     }
 
     /// Resolves settings with the project's precedence: the given values (from flags) first,
@@ -94,14 +105,15 @@ impl Settings {
             return Err(MigrateError::MissingDatabaseUrl);
         }
         let conn = ConnInfo::parse(&database_url)?;
-        let env = match env {
-            Some(env) => env,
+        use crate::environment::EnvSource;
+        let (env, env_source) = match env {
+            Some(env) => (env, EnvSource::CommandLine),
             None => match std::env::var("APP_ENV") {
-                Ok(value) if !value.trim().is_empty() => value.parse()?,
-                _ => Environment::Dev,
+                Ok(value) if !value.trim().is_empty() => (value.parse()?, EnvSource::Variable),
+                _ => (Environment::Dev, EnvSource::Default),
             },
         };
-        Ok(Self::new(conn, env))
+        Ok(Self::new(conn, env, env_source))
     }
 
     /// The same settings with the connect timeout of `--connect-timeout` /

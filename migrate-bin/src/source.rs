@@ -82,6 +82,12 @@ impl Migration {
                 reason,
             })?,
         };
+        if run_in_transaction {
+            refuse_transaction_control(&up_sql, &origin.join("up.sql"))?;
+            if let Some(down) = &down_sql {
+                refuse_transaction_control(down, &origin.join("down.sql"))?;
+            }
+        }
         let checksum = checksum(&up_sql);
         Ok(Self {
             version,
@@ -92,6 +98,27 @@ impl Migration {
             checksum,
         })
     }
+}
+
+/// A transactional migration that commits or rolls back by itself would leave what ran
+/// before that statement applied but unrecorded; refuse it when loading, before any run.
+fn refuse_transaction_control(sql: &str, path: &Path) -> Result<(), MigrateError> {
+    let Some(first) = crate::split::transaction_control_statements(sql)
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    Err(MigrateError::BadMigrations {
+        path: path.to_path_buf(),
+        reason: format!(
+            "line {} is a transaction-control statement (`{}`), but this migration runs inside a \
+             transaction the engine manages, where it would commit or abandon part of the migration \
+             behind the engine's back. Remove it, or, if the migration must control transactions \
+             itself, put `run_in_transaction = false` in the metadata.toml next to it",
+            first.line, first.keyword
+        ),
+    })
 }
 
 /// diesel's rule: the version is the folder name up to the first `_`, with `-` removed; it
@@ -329,6 +356,47 @@ mod tests {
                 .contains("two migrations with version 20260101000000"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn transaction_control_in_a_transactional_migration_is_refused_with_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(
+            tmp.path(),
+            "2026-01-01-000000_a",
+            &[(
+                "up.sql",
+                "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n",
+            )],
+        );
+        let err = MigrationSource::Dir(tmp.path().into())
+            .load_migrations()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(crate::exit::code(&err), crate::exit::USAGE);
+        assert!(
+            msg.contains("2026-01-01-000000_a/up.sql")
+                && msg.contains("line 2")
+                && msg.contains("`COMMIT`")
+                && msg.contains("run_in_transaction = false"),
+            "{msg}"
+        );
+        // The same file outside a transaction is the author's choice.
+        write(
+            tmp.path(),
+            "2026-01-01-000000_a",
+            &[("metadata.toml", "run_in_transaction = false\n")],
+        );
+        assert!(
+            MigrationSource::Dir(tmp.path().into())
+                .load_migrations()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn embedded_migrations_load() {
+        assert!(MigrationSource::Embedded.load_migrations().is_ok());
     }
 
     #[test]

@@ -61,6 +61,179 @@ pub fn split_statements(sql: &str) -> Vec<String> {
     statements
 }
 
+/// A word or quoted identifier of a statement, with its byte offset in the statement.
+struct Token<'a> {
+    text: &'a str,
+    quoted: bool,
+    offset: usize,
+}
+
+/// The first `limit` words and quoted identifiers of `statement`, skipping comments, string
+/// literals, dollar-quoted bodies and punctuation.
+fn leading_tokens(statement: &str, limit: usize) -> Vec<Token<'_>> {
+    let bytes = statement.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() && tokens.len() < limit {
+        let c = bytes[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            i = skip_line_comment(bytes, i);
+        } else if c == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            i = skip_block_comment(bytes, i);
+        } else if c == b'"' {
+            let end = skip_quoted(bytes, i, b'"', false);
+            let inner = statement
+                .get(i + 1..end.saturating_sub(1))
+                .unwrap_or_default();
+            tokens.push(Token {
+                text: inner,
+                quoted: true,
+                offset: i,
+            });
+            i = end;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric()
+                    || bytes[i] == b'_'
+                    || bytes[i] == b'$'
+                    || bytes[i] >= 0x80)
+            {
+                i += 1;
+            }
+            tokens.push(Token {
+                text: &statement[start..i],
+                quoted: false,
+                offset: start,
+            });
+        } else if c == b'\'' {
+            i = skip_quoted(bytes, i, b'\'', false);
+        } else if let Some(tag_len) = (c == b'$').then(|| dollar_tag_len(bytes, i)).flatten() {
+            i = skip_dollar_quoted(bytes, i, tag_len);
+        } else {
+            // Punctuation between words (parentheses, commas, operators).
+            i += 1;
+        }
+    }
+    tokens
+}
+
+fn is_word(token: Option<&Token<'_>>, word: &str) -> bool {
+    token.is_some_and(|t| !t.quoted && t.text.eq_ignore_ascii_case(word))
+}
+
+/// A transaction-control statement found in a migration's SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionControl {
+    /// 1-based line of its first keyword.
+    pub line: usize,
+    /// The statement's leading keywords, e.g. `COMMIT` or `PREPARE TRANSACTION`.
+    pub keyword: String,
+}
+
+/// Statements of `sql` that begin, end or split a transaction (BEGIN, START TRANSACTION,
+/// COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, COMMIT/ROLLBACK
+/// PREPARED). Inside a transactional migration they would commit part of it behind the
+/// engine's back. Bodies in dollar quotes (DO blocks, functions, procedures) and SQL-standard
+/// `BEGIN ATOMIC … END` bodies are not statements of their own and are not reported.
+pub fn transaction_control_statements(sql: &str) -> Vec<TransactionControl> {
+    let mut found = Vec::new();
+    let mut cursor = 0;
+    let mut in_atomic_body = false;
+    for statement in split_statements(sql) {
+        let at = sql[cursor..]
+            .find(&statement)
+            .map_or(cursor, |i| cursor + i);
+        cursor = at + statement.len();
+        let tokens = leading_tokens(&statement, 64);
+        if in_atomic_body {
+            // The splitter cut a `BEGIN ATOMIC` body at its semicolons; its final `END`
+            // closes the routine, it is not a COMMIT.
+            if is_word(tokens.first(), "end") {
+                in_atomic_body = false;
+            }
+            continue;
+        }
+        if tokens
+            .windows(2)
+            .any(|w| is_word(Some(&w[0]), "begin") && is_word(Some(&w[1]), "atomic"))
+        {
+            in_atomic_body = true;
+            continue;
+        }
+        let first = tokens.first();
+        let second = tokens.get(1);
+        let keyword = if is_word(first, "begin")
+            || is_word(first, "commit")
+            || is_word(first, "end")
+            || is_word(first, "rollback")
+            || is_word(first, "abort")
+            || is_word(first, "savepoint")
+            || is_word(first, "release")
+        {
+            let mut k = first
+                .map(|t| t.text.to_ascii_uppercase())
+                .unwrap_or_default();
+            if is_word(second, "prepared") {
+                k.push_str(" PREPARED");
+            }
+            Some(k)
+        } else if is_word(first, "start") && is_word(second, "transaction") {
+            Some("START TRANSACTION".to_string())
+        } else if is_word(first, "prepare") && is_word(second, "transaction") {
+            Some("PREPARE TRANSACTION".to_string())
+        } else {
+            None
+        };
+        if let (Some(keyword), Some(token)) = (keyword, first) {
+            let offset = at + token.offset;
+            let line = sql[..offset.min(sql.len())].matches('\n').count() + 1;
+            found.push(TransactionControl { line, keyword });
+        }
+    }
+    found
+}
+
+/// Names of the indexes that `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON …`
+/// statements of `sql` create (unquoted names folded to lower case, as PostgreSQL does).
+/// Statements without a name are skipped: the server picks it, so it cannot be known here.
+pub fn created_index_names(sql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for statement in split_statements(sql) {
+        let tokens = leading_tokens(&statement, 10);
+        let mut t = tokens.iter().peekable();
+        if !is_word(t.next(), "create") {
+            continue;
+        }
+        if is_word(t.peek().copied(), "unique") {
+            t.next();
+        }
+        if !is_word(t.next(), "index") {
+            continue;
+        }
+        if is_word(t.peek().copied(), "concurrently") {
+            t.next();
+        }
+        if is_word(t.peek().copied(), "if") {
+            t.next();
+            t.next();
+            t.next();
+        }
+        let Some(name) = t.next() else { continue };
+        if is_word(Some(name), "on") {
+            continue;
+        }
+        names.push(if name.quoted {
+            name.text.replace("\"\"", "\"")
+        } else {
+            name.text.to_ascii_lowercase()
+        });
+    }
+    names
+}
+
 /// True when the byte before `pos` continues an identifier, so an `E` at `pos` is part of a
 /// word (`SOME'...'` is not an escape string, `E'...'` is).
 fn is_ident_byte_before(bytes: &[u8], pos: usize) -> bool {
@@ -151,7 +324,63 @@ fn skip_dollar_quoted(bytes: &[u8], i: usize, tag_len: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::split_statements;
+    use super::{created_index_names, split_statements, transaction_control_statements};
+
+    fn control(sql: &str) -> Vec<(usize, String)> {
+        transaction_control_statements(sql)
+            .into_iter()
+            .map(|t| (t.line, t.keyword))
+            .collect()
+    }
+
+    #[test]
+    fn finds_transaction_control_with_its_line() {
+        let sql = "CREATE TABLE a (id int);\n-- done with a\nCOMMIT;\nbegin;\nSTART TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nSAVEPOINT s; RELEASE s;\nROLLBACK;\nABORT;\nEND;\nPREPARE TRANSACTION 'x';\nCOMMIT PREPARED 'x';";
+        assert_eq!(
+            control(sql),
+            vec![
+                (3, "COMMIT".to_string()),
+                (4, "BEGIN".to_string()),
+                (5, "START TRANSACTION".to_string()),
+                (6, "SAVEPOINT".to_string()),
+                (6, "RELEASE".to_string()),
+                (7, "ROLLBACK".to_string()),
+                (8, "ABORT".to_string()),
+                (9, "END".to_string()),
+                (10, "PREPARE TRANSACTION".to_string()),
+                (11, "COMMIT PREPARED".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn routine_bodies_are_not_transaction_control() {
+        let sql = "DO $$\nBEGIN\n  PERFORM 1;\n  COMMIT;\nEND\n$$;\n\
+                   CREATE PROCEDURE p() LANGUAGE plpgsql AS $body$ BEGIN COMMIT; ROLLBACK; END $body$;\n\
+                   CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n\
+                   CREATE TABLE \"commit\" (\"begin\" int);\n\
+                   PREPARE q AS SELECT 1;\n\
+                   -- COMMIT;\n/* ROLLBACK; */ SELECT 'END;';";
+        assert_eq!(control(sql), Vec::<(usize, String)>::new());
+        // After a BEGIN ATOMIC body, a real COMMIT is still found.
+        assert_eq!(
+            control(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\nCOMMIT;"
+            ),
+            vec![(2, "COMMIT".to_string())]
+        );
+    }
+
+    #[test]
+    fn index_names_of_create_index_statements() {
+        let sql = "CREATE INDEX CONCURRENTLY Assets_IP_idx ON assets (ip);\n\
+                   create unique index concurrently if not exists \"Odd\"\"Name\" ON t (x);\n\
+                   CREATE INDEX ON t (y);\nCREATE TABLE x (id int);\n-- c\nCREATE UNIQUE INDEX u ON t (z);";
+        assert_eq!(
+            created_index_names(sql),
+            vec!["assets_ip_idx", "Odd\"Name", "u"]
+        );
+    }
 
     #[test]
     fn splits_simple_statements() {

@@ -105,8 +105,11 @@ pub struct CommonArgs {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Environment this run targets; must match the database's stamp. Defaults to the stamp, else dev.
-    #[arg(long, env = "APP_ENV", global = true, value_enum)]
+    /// Environment this run targets; must match the database's stamp. Without it: APP_ENV,
+    /// else the database's stamp, else dev for an empty database. A database with tables but
+    /// no stamp is refused: stamp it with `migrate --env ENV up`.
+    // No `env = "APP_ENV"`: the run must know whether --env was typed (see resolve_env).
+    #[arg(long, global = true, value_enum)]
     pub env: Option<Environment>,
 
     /// Seed of every random generator; the same seed gives the same rows (0..=18446744073709551615).

@@ -28,6 +28,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use error::{Result, SeedError};
 use groundwork_migrate::Environment;
+use groundwork_migrate::environment::{EnvSource, Intent, Requested};
 use stage::{Ctx, Stage};
 use stages::STAGES;
 use std::ffi::OsString;
@@ -95,23 +96,39 @@ fn database_url(cli: &Cli) -> Result<String> {
     })
 }
 
-/// The environment of this run and whether the database is stamped prod.
+/// The environment `seed` was asked for: `--env` on the command line, else `APP_ENV`, else
+/// the default (which follows the database's stamp; see `groundwork_migrate::environment`).
+fn requested_env(flag: Option<Environment>) -> Result<Requested> {
+    if let Some(env) = flag {
+        return Ok(Requested {
+            env,
+            source: EnvSource::CommandLine,
+        });
+    }
+    match std::env::var("APP_ENV") {
+        Ok(value) if !value.trim().is_empty() => {
+            let env = value
+                .parse::<Environment>()
+                .map_err(|e| SeedError::Usage(e.to_string()))?;
+            Ok(Requested {
+                env,
+                source: EnvSource::Variable,
+            })
+        }
+        _ => Ok(Requested::DEFAULT),
+    }
+}
+
+/// The environment of this run and whether the database is stamped prod, by the rule
+/// `migrate` follows too (`groundwork_migrate::environment::decide`): refusals (stamp
+/// mismatch, unknown database for `intent`) come back with `migrate`'s message and exit code.
 async fn resolve_env(
     conn: &mut diesel_async::AsyncPgConnection,
-    flag: Option<Environment>,
+    requested: Requested,
+    intent: Intent,
 ) -> Result<(Environment, bool)> {
-    let stamped = migrations::env_stamp(conn).await?;
-    let stamp_is_prod = stamped == Some(Environment::Prod);
-    if let (Some(f), Some(s)) = (flag, stamped)
-        && f != s
-    {
-        return Err(SeedError::Refused(format!(
-            "the run targets `{}` but the database is stamped `{}`. Point DATABASE_URL at the right database or fix --env/APP_ENV. Nothing was written.",
-            f.as_str(),
-            s.as_str()
-        )));
-    }
-    Ok((flag.or(stamped).unwrap_or(Environment::Dev), stamp_is_prod))
+    let (decision, facts) = migrations::environment(conn, requested, intent).await?;
+    Ok((decision.env, facts.stamp == Some(Environment::Prod)))
 }
 
 /// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
@@ -153,8 +170,14 @@ async fn execute(cli: Cli) -> Result<()> {
     }
     let url = database_url(&cli)?;
     let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
+    let requested = requested_env(cli.common.env)?;
     let mut conn = db::connect(&url).await?;
-    let (env, stamp_is_prod) = resolve_env(&mut conn, cli.common.env).await?;
+    // Seeding replaces rows and `reset` empties tables: both are destructive.
+    let intent = match cli.command {
+        Some(Command::Verify) => Intent::ReadOnly,
+        Some(Command::Reset { .. }) | None => Intent::Destroy,
+    };
+    let (env, stamp_is_prod) = resolve_env(&mut conn, requested, intent).await?;
     let ctx = Arc::new(Ctx {
         rng_seed: cli.common.rng_seed,
         as_of: cli.common.as_of,

@@ -5,12 +5,17 @@
 
 use crate::error::{Result, SeedError};
 use diesel_async::AsyncPgConnection;
-use groundwork_migrate::{Environment, MigrateError, MigrationSource, Settings};
+use groundwork_migrate::environment::{Decision, Facts, Intent, Requested};
+use groundwork_migrate::{MigrateError, MigrationSource, Settings};
 
-/// The database's environment stamp (the engine's reading of it), or `None` when it was never
-/// stamped. A stamp the engine cannot read is an error, so nothing is written.
-pub async fn env_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environment>> {
-    groundwork_migrate::guard::read_stamp(conn)
+/// The engine's environment rule applied to this database: the effective environment, or
+/// the engine's refusal (exit 4, nothing written). Read-only.
+pub async fn environment(
+    conn: &mut AsyncPgConnection,
+    requested: Requested,
+    intent: Intent,
+) -> Result<(Decision, Facts)> {
+    groundwork_migrate::environment::resolve(conn, requested, intent)
         .await
         .map_err(engine_error)
 }
