@@ -16,6 +16,7 @@ mod cli;
 mod commands;
 pub mod conninfo;
 pub mod db;
+pub mod drops;
 pub mod engine;
 pub mod error;
 pub mod exit;
