@@ -236,6 +236,19 @@ fn pg_command(program: &str, conn: &ConnInfo) -> tokio::process::Command {
     cmd
 }
 
+/// Runs `cmd` to the end. (tokio's `Command::output` would replace a stdout we set with a
+/// pipe, and the dump would never reach its file.)
+async fn run(
+    mut cmd: tokio::process::Command,
+    program: &str,
+) -> Result<std::process::Output, MigrateError> {
+    cmd.spawn()
+        .map_err(|e| not_started(program, &e))?
+        .wait_with_output()
+        .await
+        .map_err(|e| fail(format!("cannot wait for {program}: {e}")))
+}
+
 fn not_started(program: &str, e: &std::io::Error) -> MigrateError {
     if e.kind() == std::io::ErrorKind::NotFound {
         fail(format!(
@@ -297,11 +310,9 @@ pub async fn check_pg_dump_version(
     conn: &ConnInfo,
     server_version_num: u32,
 ) -> Result<(), MigrateError> {
-    let out = pg_command("pg_dump", conn)
-        .arg("--version")
-        .output()
-        .await
-        .map_err(|e| not_started("pg_dump", &e))?;
+    let mut cmd = pg_command("pg_dump", conn);
+    cmd.arg("--version");
+    let out = run(cmd, "pg_dump").await?;
     let text = String::from_utf8_lossy(&out.stdout);
     let server = Major::from_version_num(server_version_num);
     let Some(found) = Major::from_version_output(&text).filter(|_| out.status.success()) else {
@@ -366,12 +377,10 @@ pub async fn take_backup(
         .map_err(|e| io_fail("cannot hand over", e))?;
 
     // pg_dump writes into the file we opened, so it never opens a path itself.
-    let out = pg_command("pg_dump", conn)
-        .args(["--format=custom", "--no-password"])
-        .stdout(Stdio::from(stdout))
-        .output()
-        .await
-        .map_err(|e| not_started("pg_dump", &e))?;
+    let mut cmd = pg_command("pg_dump", conn);
+    cmd.args(["--format=custom", "--no-password"])
+        .stdout(Stdio::from(stdout));
+    let out = run(cmd, "pg_dump").await?;
     if !out.status.success() {
         return Err(fail(format!(
             "pg_dump exited with {}: {} (the partial dump was removed)",
@@ -387,12 +396,9 @@ pub async fn take_backup(
     file.seek(SeekFrom::Start(0))
         .map_err(|e| io_fail("cannot rewind", e))?;
     let stdin = file.try_clone().map_err(|e| io_fail("cannot reread", e))?;
-    let list = pg_command("pg_restore", conn)
-        .arg("--list")
-        .stdin(Stdio::from(stdin))
-        .output()
-        .await
-        .map_err(|e| not_started("pg_restore", &e))?;
+    let mut cmd = pg_command("pg_restore", conn);
+    cmd.arg("--list").stdin(Stdio::from(stdin));
+    let list = run(cmd, "pg_restore").await?;
     if !list.status.success() {
         return Err(fail(format!(
             "the dump {} did not verify: pg_restore --list exited with {}: {} (the dump was removed)",
