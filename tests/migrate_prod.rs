@@ -13,7 +13,7 @@ fn stderr(out: &std::process::Output) -> String {
 }
 
 /// A database stamped prod with the first two fixture migrations applied, and a backup folder.
-fn prod_db(f: &Fixture, backups: &Path) -> TestDb {
+pub(crate) fn prod_db(f: &Fixture, backups: &Path) -> TestDb {
     let db = TestDb::empty();
     run_expect(
         migrate_cmd(&db)
@@ -33,14 +33,14 @@ fn prod_db(f: &Fixture, backups: &Path) -> TestDb {
     db
 }
 
-fn prod_up(db: &TestDb, f: &Fixture) -> Command {
+pub(crate) fn prod_up(db: &TestDb, f: &Fixture) -> Command {
     let mut cmd = migrate_cmd(db);
     cmd.args(["--migrations-dir", &f.arg(), "--env", "prod"])
         .stdin(Stdio::null());
     cmd
 }
 
-fn files_in(dir: &Path) -> usize {
+pub(crate) fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 

@@ -3,6 +3,7 @@
 //! `tests/support/lib.rs`).
 
 mod harness;
+mod migrate_backup;
 mod migrate_core;
 mod migrate_diesel_compat;
 mod migrate_errors;

@@ -17,6 +17,7 @@ use crate::backup;
 use crate::cli::{Command, GlobalArgs};
 use crate::conninfo::ConnInfo;
 use crate::db;
+use crate::drops::{self, Dropped};
 use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
 use crate::environment::{self, Facts, Intent, Requested, Standing};
 use crate::error::MigrateError;
@@ -162,6 +163,11 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 (Some(n), _, _) => RevertTarget::Steps(*n),
                 (None, None, false) => RevertTarget::Steps(1),
             };
+            // Before connecting when --env says prod, and again once the stamp is known: a
+            // refused form must not even take the lock.
+            if settings.env == Environment::Prod {
+                refuse_wide_prod_revert(&target)?;
+            }
             let migrations = source.load_migrations()?;
             let (mut engine, settings, _) = open(
                 &settings,
@@ -172,11 +178,8 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::Destroy,
             )
             .await?;
-            // After `open`: the environment may come from the database's stamp.
-            if target == RevertTarget::All && settings.env == Environment::Prod {
-                return Err(MigrateError::Refused(
-                    "`down --all` destroys every table and is not allowed in prod; revert specific migrations with --steps or --to".into(),
-                ));
+            if settings.env == Environment::Prod {
+                refuse_wide_prod_revert(&target)?;
             }
             let result = down(&mut engine, &target, &settings, global, &out).await;
             engine.finish(&result).await;
@@ -193,6 +196,15 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                     "--steps must be at least 1".into(),
                 ));
             }
+            let refuse_in_prod = |env: Environment| {
+                if env == Environment::Prod && *steps > 1 {
+                    return Err(MigrateError::ProdRevertTooFar {
+                        form: format!("redo --steps {steps}"),
+                    });
+                }
+                Ok(())
+            };
+            refuse_in_prod(settings.env)?;
             let migrations = source.load_migrations()?;
             let (mut engine, settings, _) = open(
                 &settings,
@@ -203,6 +215,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::Destroy,
             )
             .await?;
+            refuse_in_prod(settings.env)?;
             let result = redo(&mut engine, *steps, &settings, global, &out).await;
             engine.finish(&result).await;
             out.summary(
@@ -401,6 +414,7 @@ fn check_to(
     }
     Err(MigrateError::UnknownVersion {
         requested: to.to_string(),
+        argument: "--to".into(),
         source_desc: source.describe(),
         known: migrations.iter().map(|m| m.version.clone()).collect(),
     })
@@ -549,8 +563,21 @@ async fn redo(
     engine.redo(steps, &mut |e| out.event(e)).await
 }
 
+/// In prod, reverts go one migration per run: each gets its own plan, backup and
+/// confirmation, so a typo in `--steps` or `--to` can never empty the database.
+fn refuse_wide_prod_revert(target: &RevertTarget) -> Result<(), MigrateError> {
+    let form = match target {
+        RevertTarget::Steps(n) if *n <= 1 => return Ok(()),
+        RevertTarget::Steps(n) => format!("down --steps {n}"),
+        RevertTarget::To(version) => format!("down --to {version}"),
+        RevertTarget::All => "down --all".to_string(),
+    };
+    Err(MigrateError::ProdRevertTooFar { form })
+}
+
 /// In prod (or with --require-backup): show the plan, insist on --require-backup (prod),
-/// confirm (prod), take and verify the backup. Changes nothing in the database.
+/// check pg_dump and the backup folder, confirm (prod), take and verify the backup.
+/// Changes nothing in the database.
 async fn production_gate(
     engine: &mut Engine,
     migrations: &[Migration],
@@ -570,8 +597,12 @@ async fn production_gate(
         eprintln!("Plan ({verb} in {}):", settings.env);
         for m in migrations {
             eprintln!("  {} {} ({})", m.version, m.name, tx_label(m));
-            for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
-                eprintln!("    warning: {}", w.message);
+            if verb == "apply" {
+                for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
+                    eprintln!("    warning: {}", w.message);
+                }
+            } else {
+                print_revert_plan(engine, m, verb, &tables).await;
             }
         }
         let _ = verification;
@@ -582,6 +613,13 @@ async fn production_gate(
                 migrations.len()
             )));
         }
+    }
+    let conn = &settings.conn;
+    // Checked before the confirmation, so nobody confirms a run that cannot back up.
+    let server = server_version_num(engine).await?;
+    backup::check_pg_dump_version(conn, server).await?;
+    backup::prepare_dir(&global.backup_dir)?;
+    if prod {
         confirm(
             global,
             &format!(
@@ -607,6 +645,128 @@ async fn production_gate(
     let _ = out;
     engine.set_backup(info);
     Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+async fn server_version_num(engine: &mut Engine) -> Result<u32, MigrateError> {
+    let row: Setting = diesel::sql_query("SELECT current_setting('server_version_num') AS value")
+        .get_result(engine.connection())
+        .await
+        .map_err(|e| MigrateError::db("reading the server version", &e))?;
+    row.value
+        .trim()
+        .parse()
+        .map_err(|_| MigrateError::Database {
+            context: "reading the server version".into(),
+            error: format!("server_version_num is `{}`, not a number", row.value),
+        })
+}
+
+/// The revert part of a prod plan: the down.sql's warnings, what it drops with live row
+/// counts, and the down.sql itself.
+async fn print_revert_plan(
+    engine: &mut Engine,
+    m: &Migration,
+    verb: &str,
+    tables: &BTreeSet<String>,
+) {
+    let Some(down_sql) = m.down_sql.as_deref() else {
+        return;
+    };
+    for w in lint::scan(down_sql, &|t| tables.contains(t)) {
+        eprintln!("    warning (down.sql): {}", w.message);
+    }
+    let dropped = drops::dropped_by(down_sql);
+    if dropped.is_empty() {
+        eprintln!("    drops no table or column");
+    }
+    for d in &dropped {
+        let line = match d {
+            Dropped::Table(t) => format!("drops table {t}: {}", live_rows(engine, t, None).await),
+            Dropped::Emptied(t) => {
+                format!("empties table {t}: {}", live_rows(engine, t, None).await)
+            }
+            Dropped::Column { table, column } => format!(
+                "drops column {table}.{column}: {}",
+                live_rows(engine, table, Some(column)).await
+            ),
+            Dropped::Other(statement) => format!("also runs: {statement}"),
+        };
+        eprintln!("    {line}");
+    }
+    eprintln!("    down.sql:");
+    for line in down_sql.lines() {
+        eprintln!("    | {line}");
+    }
+    if verb == "redo" {
+        eprintln!("    then applies its up.sql again");
+        for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
+            eprintln!("    warning (up.sql): {}", w.message);
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Relation {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    rel: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    estimate: Option<i64>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    rows: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    non_null: i64,
+}
+
+/// Above this planner estimate a table is not counted (a full scan of it could take minutes
+/// on the live database); the estimate is shown instead, labelled as such.
+const COUNT_LIMIT: i64 = 10_000_000;
+
+/// What is in `table` (or its `column`) now, for the plan. Never fails: a table that cannot
+/// be counted is said to be so.
+async fn live_rows(engine: &mut Engine, table: &str, column: Option<&str>) -> String {
+    let found: Result<Relation, _> = diesel::sql_query(
+        "SELECT to_regclass($1)::text AS rel, \
+                (SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)) AS estimate",
+    )
+    .bind::<Text, _>(table)
+    .get_result(engine.connection())
+    .await;
+    let rel = match found {
+        Ok(Relation {
+            rel: Some(rel),
+            estimate,
+        }) => {
+            if let Some(n) = estimate.filter(|n| *n > COUNT_LIMIT) {
+                return format!("about {n} rows (planner estimate; too big to count for a plan)");
+            }
+            rel
+        }
+        Ok(_) => return "the table does not exist (nothing to lose)".into(),
+        Err(e) => return format!("row count unavailable ({e})"),
+    };
+    // `rel` is PostgreSQL's own quoting of the table; `column` is as down.sql writes it.
+    let sql = match column {
+        Some(c) => format!("SELECT count(*) AS rows, count({c}) AS non_null FROM {rel}"),
+        None => format!("SELECT count(*) AS rows, count(*) AS non_null FROM {rel}"),
+    };
+    match diesel::sql_query(sql)
+        .get_result::<Counts>(engine.connection())
+        .await
+    {
+        Ok(c) if column.is_some() => format!("{} rows, {} non-null values", c.rows, c.non_null),
+        Ok(c) => format!("{} rows", c.rows),
+        Err(e) => format!("row count unavailable ({e})"),
+    }
 }
 
 /// Asks on a terminal; `--yes` answers for pipelines; no terminal and no `--yes` refuses.

@@ -424,10 +424,12 @@ impl Engine {
         Ok(v)
     }
 
-    /// Checks that `version` is one the source (or the database) knows.
+    /// Checks that `version`, given as `argument` (e.g. `--to`), is one the source (or the
+    /// database) knows.
     pub fn check_known_version(
         &self,
         version: &str,
+        argument: &str,
         also_applied: &[AppliedRecord],
     ) -> Result<(), MigrateError> {
         let known = self.migrations.iter().any(|m| m.version == version)
@@ -440,6 +442,7 @@ impl Engine {
         versions.extend(also_applied.iter().map(|a| a.version.clone()));
         Err(MigrateError::UnknownVersion {
             requested: version.to_string(),
+            argument: argument.to_string(),
             source_desc: self.source_desc.clone(),
             known: versions.into_iter().collect(),
         })
@@ -572,7 +575,7 @@ impl Engine {
     pub async fn pending(&mut self, to: Option<&str>) -> Result<Vec<Migration>, MigrateError> {
         let applied = self.applied().await?;
         if let Some(to) = to {
-            self.check_known_version(to, &[])?;
+            self.check_known_version(to, "--to", &[])?;
         }
         let applied: BTreeSet<String> = applied.into_iter().map(|a| a.version).collect();
         Ok(self
@@ -695,7 +698,7 @@ impl Engine {
         version: &str,
     ) -> Result<(String, String), MigrateError> {
         let applied = self.applied().await?;
-        self.check_known_version(version, &applied)?;
+        self.check_known_version(version, "`accept-checksum VERSION`", &applied)?;
         let Some(record) = applied.iter().find(|a| a.version == version) else {
             return Err(MigrateError::InvalidArgument(format!(
                 "migration {version} is not applied, so there is no checksum to accept; run `migrate up` instead"
@@ -752,7 +755,7 @@ impl Engine {
             RevertTarget::Steps(n) => newest_first.into_iter().take(*n).collect(),
             RevertTarget::All => newest_first,
             RevertTarget::To(version) => {
-                self.check_known_version(version, applied)?;
+                self.check_known_version(version, "--to", applied)?;
                 newest_first
                     .into_iter()
                     .filter(|a| a.version.as_str() > version.as_str())

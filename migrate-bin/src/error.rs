@@ -69,15 +69,18 @@ pub enum MigrateError {
         url: String,
     },
 
-    /// `--to` names a version that neither the source nor the database knows.
+    /// A version argument (`--to`, `accept-checksum VERSION`) names a version that neither
+    /// the source nor the database knows.
     #[error(
-        "unknown version `{requested}` for --to: it is not one of {source_desc}. Known versions: {}; \
+        "unknown version `{requested}` for {argument}: it is not one of {source_desc}. Known versions: {}; \
          nothing was changed",
         if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
     )]
     UnknownVersion {
         /// What was asked for.
         requested: String,
+        /// The flag or argument that named it, as the user typed it (e.g. `--to`).
+        argument: String,
         /// Where migrations were read from.
         source_desc: String,
         /// Every version known.
@@ -250,6 +253,44 @@ pub enum MigrateError {
     BackupFailed {
         /// What went wrong.
         reason: String,
+    },
+
+    /// The backup folder exists but is not private to the running user.
+    #[error(
+        "backup failed: the backup folder {} is not safe for dumps: {reason}. Nothing was applied",
+        path.display()
+    )]
+    BackupDirUnsafe {
+        /// The folder as given (`--backup-dir`).
+        path: PathBuf,
+        /// Why it is refused and what to do.
+        reason: String,
+    },
+
+    /// `pg_dump` is older than the server, so it could not take a complete backup.
+    #[error(
+        "backup failed: pg_dump on PATH is version {found}, older than the server (PostgreSQL {server}); \
+         an older pg_dump cannot dump a newer server completely. Install the PostgreSQL {server} \
+         client tools or newer (e.g. the package postgresql-client-{server}) and put them first on \
+         PATH. Nothing was applied"
+    )]
+    PgDumpTooOld {
+        /// Major version of `pg_dump`.
+        found: String,
+        /// Major version of the server.
+        server: String,
+    },
+
+    /// A prod revert that would take more than one migration.
+    #[error(
+        "refused: `{form}` could revert more than one migration, and in prod migrations are reverted \
+         one per run (each with its own plan, backup and confirmation). Run `migrate --env prod \
+         --require-backup down` (one migration) and repeat it for each further migration; \
+         nothing was changed"
+    )]
+    ProdRevertTooFar {
+        /// The command as given, e.g. `down --steps 3`.
+        form: String,
     },
 
     /// A query of the engine's own bookkeeping failed.

@@ -37,10 +37,13 @@ pub fn code(error: &MigrateError) -> u8 {
         | MigrateError::EnvironmentMismatch { .. }
         | MigrateError::UnknownEnvironment { .. }
         | MigrateError::StampMissing { .. }
-        | MigrateError::RepairNeeded { .. } => REFUSED,
+        | MigrateError::RepairNeeded { .. }
+        | MigrateError::ProdRevertTooFar { .. } => REFUSED,
         MigrateError::DatabaseAhead { .. } | MigrateError::Drift { .. } => DRIFT,
         MigrateError::LockTimeout { .. } => LOCK_TIMEOUT,
-        MigrateError::BackupFailed { .. } => BACKUP_FAILED,
+        MigrateError::BackupFailed { .. }
+        | MigrateError::BackupDirUnsafe { .. }
+        | MigrateError::PgDumpTooOld { .. } => BACKUP_FAILED,
         MigrateError::MigrationFailed { .. } => FAILED,
         MigrateError::Database { .. } => INTERNAL,
     }
@@ -79,6 +82,26 @@ mod tests {
         assert_eq!(
             code(&MigrateError::BackupFailed { reason: "x".into() }),
             BACKUP_FAILED
+        );
+        assert_eq!(
+            code(&MigrateError::BackupDirUnsafe {
+                path: "b".into(),
+                reason: "x".into()
+            }),
+            BACKUP_FAILED
+        );
+        assert_eq!(
+            code(&MigrateError::PgDumpTooOld {
+                found: "9.6".into(),
+                server: "15".into()
+            }),
+            BACKUP_FAILED
+        );
+        assert_eq!(
+            code(&MigrateError::ProdRevertTooFar {
+                form: "down --all".into()
+            }),
+            REFUSED
         );
         assert_eq!(
             code(&MigrateError::Drift {

@@ -18,6 +18,7 @@ mod cli;
 mod commands;
 pub mod conninfo;
 pub mod db;
+pub mod drops;
 pub mod engine;
 pub mod environment;
 pub mod error;
