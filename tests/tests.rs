@@ -3,6 +3,7 @@
 //! `tests/support/lib.rs`).
 
 mod bad_input;
+mod faults;
 mod harness;
 mod migrate_core;
 mod migrate_diesel_compat;
@@ -11,6 +12,7 @@ mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
 mod schema_isolation;
+mod security;
 mod seed_api_key;
 mod seed_common;
 mod seed_concurrency;
