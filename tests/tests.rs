@@ -2,6 +2,8 @@
 //! One module per concern; each test gets its own database (see
 //! `tests/support/lib.rs`).
 
+mod bad_input;
+mod faults;
 mod harness;
 mod migrate_backup;
 mod migrate_core;
@@ -11,6 +13,7 @@ mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
 mod schema_isolation;
+mod security;
 mod seed_api_key;
 mod seed_common;
 mod seed_concurrency;

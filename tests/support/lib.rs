@@ -534,6 +534,317 @@ fn find_pg_bin_dir() -> Option<PathBuf> {
     versions.pop()
 }
 
+// ---------------------------------------------------------------------------
+// Database snapshots: "the database is byte-identical" checks.
+// ---------------------------------------------------------------------------
+
+/// What a database looks like: its whole schema (every schema, `pg_dump
+/// --schema-only`, normalised) and a content hash of every table of every
+/// non-system schema, listed from the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSnapshot {
+    /// Normalised `pg_dump --schema-only` of the whole database.
+    pub schema: String,
+    /// `schema.table` → `rows:<n> md5:<hash of the ordered rows as JSON text>`.
+    pub tables: std::collections::BTreeMap<String, String>,
+}
+
+/// Every ordinary and partitioned table outside the system schemas, as
+/// `(schema, table)`, from `pg_class` (never a copied list).
+pub fn user_tables(url: &str) -> Vec<(String, String)> {
+    let mut c = connect(url).unwrap_or_else(|e| panic!("connect {}: {e}", redact(url)));
+    c.query(
+        "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+           AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+         ORDER BY 1, 2",
+        &[],
+    )
+    .expect("list tables")
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// Content hash of every user table. `ignore` lists what legitimately
+/// differs between two runs: `("schema.table", &[])` leaves a table out,
+/// `("schema.table", &["col", …])` hashes it without those columns.
+pub fn content_hashes(
+    url: &str,
+    ignore: &[(&str, &[&str])],
+) -> std::collections::BTreeMap<String, String> {
+    let mut c = connect(url).unwrap_or_else(|e| panic!("connect {}: {e}", redact(url)));
+    let mut out = std::collections::BTreeMap::new();
+    for (schema, table) in user_tables(url) {
+        let key = format!("{schema}.{table}");
+        let drop_cols: &[&str] = match ignore.iter().find(|(t, _)| *t == key) {
+            Some((_, [])) => continue,
+            Some((_, cols)) => cols,
+            None => &[],
+        };
+        let minus = if drop_cols.is_empty() {
+            String::new()
+        } else {
+            let list = drop_cols
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(" - ARRAY[{list}]::text[]")
+        };
+        let sql = format!(
+            "SELECT count(*), coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '') FROM \
+             (SELECT (to_jsonb(t){minus})::text AS r FROM \"{schema}\".\"{table}\" t) s"
+        );
+        let row = c
+            .query_one(&sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let n: i64 = row.get(0);
+        let h: String = row.get(1);
+        out.insert(key, format!("rows:{n} md5:{h}"));
+    }
+    out
+}
+
+/// Snapshot of the whole database at `url` (schema dump + every table's content).
+pub fn db_snapshot(url: &str) -> DbSnapshot {
+    DbSnapshot {
+        schema: pg_dump(url, &["--schema-only"]),
+        tables: content_hashes(url, &[]),
+    }
+}
+
+impl TestDb {
+    /// [`db_snapshot`] of this database.
+    pub fn snapshot(&self) -> DbSnapshot {
+        db_snapshot(&self.url)
+    }
+}
+
+/// What differs between two snapshots, one line per difference (empty when
+/// identical): tables added, removed or changed, and the first lines of the
+/// schema dump that differ.
+pub fn snapshot_diff(before: &DbSnapshot, after: &DbSnapshot) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for (t, h) in &before.tables {
+        match after.tables.get(t) {
+            None => diffs.push(format!("table {t} disappeared (was {h})")),
+            Some(h2) if h2 != h => diffs.push(format!("table {t} content changed: {h} -> {h2}")),
+            Some(_) => {}
+        }
+    }
+    for (t, h) in &after.tables {
+        if !before.tables.contains_key(t) {
+            diffs.push(format!("table {t} appeared ({h})"));
+        }
+    }
+    if before.schema != after.schema {
+        let a: Vec<&str> = before.schema.lines().collect();
+        let b: Vec<&str> = after.schema.lines().collect();
+        let removed: Vec<&&str> = a.iter().filter(|l| !b.contains(l)).take(8).collect();
+        let added: Vec<&&str> = b.iter().filter(|l| !a.contains(l)).take(8).collect();
+        let mut schemas: Vec<String> = removed
+            .iter()
+            .chain(added.iter())
+            .filter_map(|l| schema_of_line(l))
+            .collect();
+        schemas.sort();
+        schemas.dedup();
+        diffs.push(format!(
+            "schema dump differs (schemas involved: {schemas:?}); removed lines: {removed:?}; \
+             added lines: {added:?}"
+        ));
+    }
+    diffs
+}
+
+fn schema_of_line(line: &str) -> Option<String> {
+    let re = regex::Regex::new(r#"\b("?[A-Za-z_][A-Za-z0-9_]*"?)\.[A-Za-z_"]"#).ok()?;
+    re.captures(line).map(|c| c[1].trim_matches('"').to_owned())
+}
+
+/// Asserts that two snapshots are identical, naming every table and schema
+/// that differs.
+pub fn assert_same_snapshot(before: &DbSnapshot, after: &DbSnapshot, context: &str) {
+    let diffs = snapshot_diff(before, after);
+    assert!(
+        diffs.is_empty(),
+        "{context}: the database changed:\n  {}",
+        diffs.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Messages: normalised for snapshots.
+// ---------------------------------------------------------------------------
+
+/// Masks what changes from run to run in a binary's message, so snapshots
+/// are stable: test database names, temp paths, durations, pids,
+/// timestamps, hex checksums and the port of a throwaway listener.
+pub fn normalise(text: &str) -> String {
+    static RULES: OnceLock<Vec<(regex::Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            (r"gw_(t|tpl)_[0-9A-Za-z_]+", "<db>"),
+            (r"/tmp/\.tmp[0-9A-Za-z]+", "<tmp>"),
+            (r"/tmp/[0-9A-Za-z._-]*\.tmp[0-9A-Za-z]+", "<tmp>"),
+            (
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?( ?(Z|UTC|[+-]\d{2}(:?\d{2})?))?",
+                "<timestamp>",
+            ),
+            (r"\b\d{8}T\d{6}(\.\d+)?Z?\b", "<timestamp>"),
+            (r"\b[0-9a-fA-F]{16,}\b", "<hex>"),
+            (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>"),
+            (r"\b\d+(\.\d+)?\s?(ms|µs|us|ns)\b", "<duration>"),
+            (r"\b\d+\.\d+\s?s\b", "<duration>"),
+            (r"(?i)\b(pid|process id|process)[ =:]+\d+", "$1 <pid>"),
+            (r"127\.0\.0\.1:(\d{5})\b", "127.0.0.1:<port>"),
+            (r"port (\d{5})\b", "port <port>"),
+        ]
+        .into_iter()
+        .map(|(re, to)| (regex::Regex::new(re).expect("normaliser regex"), to))
+        .collect()
+    });
+    let mut s = text.replace("\r\n", "\n");
+    for (re, to) in rules {
+        s = re.replace_all(&s, *to).into_owned();
+    }
+    // Only five-digit (ephemeral) ports are masked: 5432 and 1 stay readable.
+    s.trim_end().to_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Running binaries that may hang.
+// ---------------------------------------------------------------------------
+
+/// A finished (or killed) run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Exit code; `None` when killed by a signal (also after a timeout).
+    pub code: Option<i32>,
+    /// Whether the run had to be killed because it exceeded its time limit.
+    pub timed_out: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl RunResult {
+    /// Stdout and stderr with the exit code, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "exit: {:?}{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            if self.timed_out {
+                format!(" (killed after {:?}: it hung)", self.elapsed)
+            } else {
+                String::new()
+            },
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` (stdin closed) and kills it after `limit`, so a hanging binary
+/// fails a test instead of blocking the suite.
+pub fn run_with_limit(cmd: &mut Command, limit: Duration) -> RunResult {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().expect("stdout pipe");
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for child") {
+            break st;
+        }
+        if started.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait for killed child");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    RunResult {
+        code: status.code(),
+        timed_out,
+        stdout: String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned(),
+        elapsed,
+    }
+}
+
+/// A TCP server on 127.0.0.1 that accepts every connection and never says a
+/// word (a hung or black-holed database). Lives until the process ends.
+pub fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind silent server");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn); // kept open, never answered
+        }
+    });
+    port
+}
+
+/// The full path of `program` found on the current `PATH`.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A small deterministic random generator (splitmix64): a fixed seed gives
+/// the same sequence on every machine and every version, which a crate's
+/// generator does not promise across releases.
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SeededRng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform value in `0.0..1.0`.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +854,19 @@ mod tests {
         assert_eq!(
             url_for_db("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
             "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn normalise_masks_what_varies() {
+        let n = normalise(
+            "database \"gw_t_123_4_abcd1234\" at /tmp/.tmpAbC123/x took 12 ms, pid 4242, \
+             2026-11-28 07:40:01.123+00, checksum 0123456789abcdef0123, 127.0.0.1:41234",
+        );
+        assert_eq!(
+            n,
+            "database \"<db>\" at <tmp>/x took <duration>, pid <pid>, <timestamp>, \
+             checksum <hex>, 127.0.0.1:<port>"
         );
     }
 
