@@ -682,8 +682,8 @@ async fn print_revert_plan(
         eprintln!("    warning (down.sql): {}", w.message);
     }
     let dropped = drops::dropped_by(down_sql);
-    if dropped.is_empty() {
-        eprintln!("    drops no table or column");
+    if dropped.iter().all(|d| matches!(d, Dropped::Other(_))) {
+        eprintln!("    drops no table, column or rows");
     }
     for d in &dropped {
         let line = match d {
