@@ -373,3 +373,61 @@ fn a_demo_password_from_the_environment_is_stored_hashed_and_kept() {
     run();
     assert_eq!(hashes(), first, "a hash that still verifies is kept");
 }
+
+/// `.env` comes from the current folder (or `--env-file`), never from a parent folder.
+#[test]
+fn dotenv_is_read_from_the_current_folder_or_env_file_only() {
+    let db = TestDb::empty();
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(
+        parent.path().join(".env"),
+        format!("DATABASE_URL={}\n", db.url()),
+    )
+    .unwrap();
+    let child = parent.path().join("sub");
+    std::fs::create_dir(&child).unwrap();
+    for bin in ["migrate", "seed"] {
+        let run = |dir: &std::path::Path, args: &[&str]| {
+            let mut cmd = groundwork_e2e::bin_cmd(bin, &db);
+            cmd.env_remove("DATABASE_URL").current_dir(dir);
+            if bin == "migrate" {
+                cmd.args(args).arg("status");
+            } else {
+                cmd.args(args).arg("--list");
+            }
+            cmd.output().unwrap()
+        };
+        // A parent folder's .env is not read: no database is configured.
+        let out = run(&child, &[]);
+        if bin == "migrate" {
+            assert_eq!(out.status.code(), Some(2), "{bin}: {}", output_text(&out));
+        } else {
+            assert!(
+                text(&out).contains("no DATABASE_URL"),
+                "{bin}: {}",
+                output_text(&out)
+            );
+        }
+        // The current folder's .env is.
+        let out = run(parent.path(), &[]);
+        assert_eq!(out.status.code(), Some(0), "{bin}: {}", output_text(&out));
+        assert!(
+            !text(&out).contains("no DATABASE_URL"),
+            "{bin}: {}",
+            output_text(&out)
+        );
+        // So is an explicit --env-file, from anywhere.
+        let file = parent.path().join(".env");
+        let arg = format!("--env-file={}", file.display());
+        let out = run(&child, &[&arg]);
+        assert_eq!(out.status.code(), Some(0), "{bin}: {}", output_text(&out));
+        // A missing --env-file is a usage error naming it.
+        let out = run(&child, &["--env-file", "missing.env"]);
+        assert_eq!(out.status.code(), Some(2), "{bin}: {}", output_text(&out));
+        assert!(
+            text(&out).contains("missing.env"),
+            "{bin}: {}",
+            output_text(&out)
+        );
+    }
+}

@@ -26,7 +26,8 @@ For example:
   migrate --env prod --require-backup --yes up
                                               production: verify, plan, backup, then apply
 
-Settings come from flags, then the environment, then .env: DATABASE_URL, APP_ENV,
+Settings come from flags, then the environment, then ./.env (or --env-file PATH; never a
+parent folder's .env): DATABASE_URL, APP_ENV,
 MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_BACKUP_DIR.
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
@@ -60,6 +61,10 @@ pub struct GlobalArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+
+    /// Read settings from this file instead of ./.env (it must exist; real environment variables win).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
 
     /// Run this diesel-format migrations folder instead of the migrations embedded in the binary.
     #[arg(long, global = true, value_name = "DIR")]

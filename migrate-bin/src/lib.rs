@@ -16,6 +16,7 @@ mod cli;
 mod commands;
 pub mod conninfo;
 pub mod db;
+pub mod dotenv;
 pub mod engine;
 pub mod error;
 pub mod exit;
@@ -111,8 +112,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // .env first, so clap's `env = ...` sees it; it never overrides real variables.
-    let _ = dotenvy::dotenv();
+    if let Err(message) = dotenv::load(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version (exit 0) or the usage error (exit 2) itself.

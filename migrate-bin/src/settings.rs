@@ -82,14 +82,12 @@ impl fmt::Debug for Settings {
 
 impl Settings {
     /// Resolves settings with the project's precedence: the given values (from flags) first,
-    /// then the `DATABASE_URL` / `APP_ENV` environment variables, then `.env` in the current
-    /// folder (loaded here if the caller has not done so; it never overrides variables).
+    /// then the `DATABASE_URL` / `APP_ENV` environment variables (which include `./.env` or
+    /// `--env-file`: both binaries load it at start, see [`crate::dotenv`]).
     pub fn resolve(
         database_url: Option<String>,
         env: Option<Environment>,
     ) -> Result<Self, MigrateError> {
-        // A missing or unreadable .env is not an error: settings may come from elsewhere.
-        let _ = dotenvy::dotenv();
         let database_url = match database_url {
             Some(url) => url,
             None => std::env::var("DATABASE_URL").map_err(|_| MigrateError::MissingDatabaseUrl)?,

@@ -46,6 +46,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // `.env` (current folder only, or --env-file) first, so clap's `env = ...` sees its values;
+    // it never overrides real variables.
+    if let Err(message) = groundwork_migrate::dotenv::load(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
