@@ -194,7 +194,10 @@ fn project_migrations_agree_between_migrate_and_diesel_both_ways() {
     let db = TestDb::empty();
     run_expect(migrate_cmd(&db).arg("up"), 0);
     let pending = diesel_pending(&db, &project);
-    assert!(pending.is_empty(), "diesel sees pending migrations: {pending:?}");
+    assert!(
+        pending.is_empty(),
+        "diesel sees pending migrations: {pending:?}"
+    );
     let applied = diesel_applied(&db).len();
     assert!(applied >= 1, "diesel sees no applied migration");
 

@@ -29,10 +29,11 @@ For example:
                                               after a killed CREATE INDEX CONCURRENTLY: drop
                                               its INVALID index and apply again
 
-Settings come from flags, then the environment, then .env: DATABASE_URL, APP_ENV,
-DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT, MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT,
-MIGRATE_BACKUP_DIR. DATABASE_URL may be a URL or a libpq key=value string; its password
-reaches pg_dump/pg_restore through their environment only and is never printed.
+Settings come from flags, then the environment, then ./.env (or --env-file PATH; never a
+parent folder's .env): DATABASE_URL, APP_ENV, DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT,
+MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT, MIGRATE_BACKUP_DIR. DATABASE_URL may be a URL
+or a libpq key=value string; its password reaches pg_dump/pg_restore through their environment
+only and is never printed.
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
 7 backup failed, 8 migration failed (see docs/exit-codes.md).";
@@ -65,6 +66,10 @@ pub struct GlobalArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+
+    /// Read settings from this file instead of ./.env (it must exist; real environment variables win).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
 
     /// Run this diesel-format migrations folder instead of the migrations embedded in the binary.
     #[arg(long, global = true, value_name = "DIR")]

@@ -18,6 +18,7 @@ mod cli;
 mod commands;
 pub mod conninfo;
 pub mod db;
+pub mod dotenv;
 pub mod drops;
 pub mod engine;
 pub mod environment;
@@ -148,8 +149,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // .env first, so clap's `env = ...` sees it; it never overrides real variables.
-    let _ = dotenvy::dotenv();
+    if let Err(message) = dotenv::load(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version (exit 0) or the usage error (exit 2) itself.

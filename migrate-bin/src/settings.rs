@@ -91,8 +91,8 @@ impl Settings {
     }
 
     /// Resolves settings with the project's precedence: the given values (from flags) first,
-    /// then the `DATABASE_URL` / `APP_ENV` environment variables. Loading `.env` is the
-    /// binary's job, before its flags are parsed, so this never reads files.
+    /// then the `DATABASE_URL` / `APP_ENV` environment variables (which include `./.env` or
+    /// `--env-file`: both binaries load it at start, see [`crate::dotenv`]).
     pub fn resolve(
         database_url: Option<String>,
         env: Option<Environment>,

@@ -101,6 +101,10 @@ pub enum Command {
 /// Settings shared by every subcommand.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
+    /// Read settings from this file instead of ./.env (it must exist; real environment variables win).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
     /// Database to seed (the password is never printed).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,

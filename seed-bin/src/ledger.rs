@@ -21,6 +21,7 @@ diesel::table! {
         error -> Nullable<Text>,
         started_at -> Timestamptz,
         finished_at -> Timestamptz,
+        key_undelivered -> Bool,
     }
 }
 
@@ -40,7 +41,11 @@ CREATE TABLE IF NOT EXISTS groundwork.seed_ledger (
     status        text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
     error         text,
     started_at    timestamptz NOT NULL,
-    finished_at   timestamptz NOT NULL
+    finished_at   timestamptz NOT NULL,
+    -- True from the commit of a stage run that created an API key until the key was shown
+    -- (and written with --write-env): a run killed in between leaves it true, and the next
+    -- run tells the user that nobody has the key.
+    key_undelivered boolean   NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS seed_ledger_stage_idx ON groundwork.seed_ledger (stage, id DESC);
 -- Ledgers written before `table_state` existed. Checked first: ALTER TABLE would take an
@@ -51,6 +56,11 @@ BEGIN
                    WHERE attrelid = 'groundwork.seed_ledger'::regclass
                      AND attname = 'table_state' AND NOT attisdropped) THEN
         ALTER TABLE groundwork.seed_ledger ADD COLUMN table_state text;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'groundwork.seed_ledger'::regclass
+                     AND attname = 'key_undelivered' AND NOT attisdropped) THEN
+        ALTER TABLE groundwork.seed_ledger ADD COLUMN key_undelivered boolean NOT NULL DEFAULT false;
     END IF;
 END $$;";
 
@@ -112,16 +122,50 @@ pub struct NewEntry {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// The run created an API key that is not shown yet (see [`key_delivered`]).
+    pub key_undelivered: bool,
 }
 
-/// Appends a row.
-pub async fn record(conn: &mut AsyncPgConnection, entry: &NewEntry) -> Result<()> {
+/// Appends a row; returns its id.
+pub async fn record(conn: &mut AsyncPgConnection, entry: &NewEntry) -> Result<i64> {
     diesel::insert_into(seed_ledger::table)
         .values(entry)
+        .returning(seed_ledger::id)
+        .get_result(conn)
+        .await
+        .map_err(SeedError::db("writing the seed ledger"))
+}
+
+/// Marks the key created by the run of row `id` as shown to the user.
+pub async fn key_delivered(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
+    diesel::update(seed_ledger::table.find(id))
+        .set(seed_ledger::key_undelivered.eq(false))
         .execute(conn)
         .await
-        .map_err(SeedError::db("writing the seed ledger"))?;
+        .map_err(SeedError::db("recording that the API key was shown"))?;
     Ok(())
+}
+
+/// Forgets undelivered keys: a new key replaces them (called in the transaction that creates it).
+pub async fn forget_undelivered_keys(conn: &mut AsyncPgConnection) -> Result<()> {
+    diesel::update(seed_ledger::table.filter(seed_ledger::key_undelivered))
+        .set(seed_ledger::key_undelivered.eq(false))
+        .execute(conn)
+        .await
+        .map_err(SeedError::db("updating the seed ledger"))?;
+    Ok(())
+}
+
+/// When the newest key that no run finished showing was created, if any.
+pub async fn undelivered_key(conn: &mut AsyncPgConnection) -> Result<Option<DateTime<Utc>>> {
+    seed_ledger::table
+        .filter(seed_ledger::key_undelivered)
+        .order(seed_ledger::id.desc())
+        .select(seed_ledger::finished_at)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(SeedError::db("reading the seed ledger"))
 }
 
 /// Replaces the table state of a row whose fingerprint was confirmed against the tables.

@@ -47,6 +47,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // `.env` (current folder only, or --env-file) first, so clap's `env = ...` sees its values;
+    // it never overrides real variables.
+    if let Err(message) = groundwork_migrate::dotenv::load(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -162,7 +169,14 @@ async fn prepare_schema(url: &str, env: Environment, reporter: &feedback::Report
 }
 
 async fn execute(cli: Cli) -> Result<()> {
-    // Everything that can be checked without the database is checked first.
+    // Everything that can be checked without the database is checked first: an unwritable
+    // --write-env target found after stage 01 committed would lose the new key.
+    if let Some(path) = &cli.write_env
+        && !cli.list
+        && !matches!(cli.command, Some(Command::Verify))
+    {
+        envfile::check_target(path)?;
+    }
     let core = data::load(cli.common.data_dir.as_deref())?;
     let selected: Vec<&'static dyn Stage> = stage::select(&cli.stage, STAGES)?;
     if cli.list {
@@ -191,6 +205,8 @@ async fn execute(cli: Cli) -> Result<()> {
             .filter(|p| !p.is_empty()),
         reporter,
         new_key: Mutex::new(None),
+        write_env: cli.write_env.clone(),
+        key_error: Mutex::new(None),
         database_url: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
         counts: Mutex::new(Default::default()),
@@ -284,28 +300,66 @@ async fn seed(
     run: Run,
     write_env: Option<&std::path::Path>,
 ) -> Result<()> {
+    // Staging tables of killed runs: swept by every run, not only when a bulk load starts.
+    let swept = bulk::sweep_stale(url).await?;
+    if swept > 0 {
+        ctx.reporter.note(&format!(
+            "dropped {swept} staging table(s) left by a killed seed run"
+        ));
+    }
+    warn_undelivered_key(conn, ctx).await?;
     // One connection per running stage, and one for the ledger row of a failed stage.
     let pool = db::pool(url, run.jobs as u32 + 1).await?;
+    // The runner shows a new key as soon as stage 01 commits (see `runner::run_one`).
     let result = runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
-    // The key is shown even when a later stage failed: its own stage committed.
-    let new_key = ctx.new_key.lock().ok().and_then(|mut k| k.take());
-    if let Some(key) = &new_key {
-        show_key(ctx, key, write_env)?;
-    } else if write_env.is_some()
+    let key_created = ctx.new_key.lock().is_ok_and(|k| k.is_some());
+    let key_error = ctx.key_error.lock().ok().and_then(|mut e| e.take());
+    if !key_created
+        && write_env.is_some()
         && stages
             .iter()
             .any(|s| s.id() == stages::s01_core_entities::ID)
     {
         ctx.reporter.note("the existing API key was kept, so .env was not changed; use --rotate-key --write-env for a new one");
     }
-    let rows = result?;
+    let rows = match (result, key_error) {
+        (Ok(rows), None) => rows,
+        (Ok(_), Some(e)) => return Err(e),
+        (Err(e), key_error) => {
+            if let Some(k) = key_error {
+                eprintln!("error: {k}");
+            }
+            return Err(e);
+        }
+    };
     let fp = runner::dataset_fingerprint(conn, STAGES).await?;
     ctx.reporter.summary(&rows, &fp);
     Ok(())
 }
 
-fn show_key(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
-    // The one place the plaintext key is printed, on stdout, once.
+/// Tells the user when a key was created by a run that ended before showing it.
+async fn warn_undelivered_key(conn: &mut diesel_async::AsyncPgConnection, ctx: &Ctx) -> Result<()> {
+    let Some(at) = ledger::undelivered_key(conn).await? else {
+        return Ok(());
+    };
+    let at = at.format("%Y-%m-%d %H:%M:%S UTC");
+    if ctx.rotate_key {
+        ctx.reporter.note(&format!(
+            "replacing the API key created at {at} by a seed run that ended before it confirmed showing the key"
+        ));
+    } else {
+        // stderr even with --quiet: if nobody has the stored key, the app's test agent cannot
+        // authenticate until it is replaced.
+        eprintln!(
+            "warning: the test agent API key was created at {at} by a seed run that ended before it confirmed showing the key (printed, or written with --write-env), so it may be lost. If you do not have it, get a new one with `seed --rotate-key --write-env` (it replaces the old key)."
+        );
+    }
+    Ok(())
+}
+
+/// Prints a newly created key once on stdout (the one place the plaintext is printed), then
+/// writes it with `--write-env`.
+pub(crate) fn show_key(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
     let printed = match ctx.reporter_format() {
         cli::LogFormat::Json => feedback::write_stdout(format_args!(
             "{}",

@@ -21,6 +21,8 @@ enum Outcome {
     Ran {
         counts: TableCounts,
         fingerprint: String,
+        /// The ledger row of a run that created an API key, to mark once the key is shown.
+        key_row: Option<i64>,
     },
     Skipped {
         counts: TableCounts,
@@ -168,92 +170,138 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
     let t0 = Instant::now();
     let id = stage.id();
     let force = force || (ctx.rotate_key && id == crate::stages::s01_core_entities::ID);
-    conn.transaction::<Outcome, SeedError, _>(async |c| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(lock_key(id))
-            .execute(c)
-            .await
-            .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;
-        let input = input_hash(c, ctx, stage).await?;
-        if !force
-            && let Some(last) = ledger::last(c, id).await?
-            && last.status == "succeeded"
-            && last.input_hash == input
-            && last.stage_version == stage.version()
-            && let Some(fp) = unchanged(c, stage, &last).await?
-        {
-            let counts: BTreeMap<String, TableCounts> =
-                serde_json::from_value(last.counts).unwrap_or_default();
-            let mut total = sum(&counts);
-            total.unchanged = total.rows;
-            total.inserted = 0;
-            total.updated = 0;
-            total.deleted = 0;
-            return Ok(Outcome::Skipped {
-                counts: total,
-                fingerprint: fp,
-            });
-        }
-        let counts_itself = stage.counts_itself();
-        let mut before = Vec::new();
-        if !counts_itself {
-            for t in stage.tables() {
-                before.push(fingerprint::snapshot(c, t.name).await?);
+    let outcome = conn
+        .transaction::<Outcome, SeedError, _>(async |c| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(lock_key(id))
+                .execute(c)
+                .await
+                .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;
+            let input = input_hash(c, ctx, stage).await?;
+            if !force
+                && let Some(last) = ledger::last(c, id).await?
+                && last.status == "succeeded"
+                && last.input_hash == input
+                && last.stage_version == stage.version()
+                && let Some(fp) = unchanged(c, stage, &last).await?
+            {
+                let counts: BTreeMap<String, TableCounts> =
+                    serde_json::from_value(last.counts).unwrap_or_default();
+                let mut total = sum(&counts);
+                total.unchanged = total.rows;
+                total.inserted = 0;
+                total.updated = 0;
+                total.deleted = 0;
+                return Ok(Outcome::Skipped {
+                    counts: total,
+                    fingerprint: fp,
+                });
             }
-        }
-        // Counts are kept per table; stages running at the same time own different tables.
-        let own = |r: &mut BTreeMap<String, TableCounts>| -> BTreeMap<String, TableCounts> {
-            stage
-                .tables()
-                .iter()
-                .filter_map(|t| r.remove(t.name).map(|c| (t.name.to_string(), c)))
-                .collect()
-        };
-        if let Ok(mut reported) = ctx.counts.lock() {
-            own(&mut reported);
-        }
-        stage.run(ctx, c).await?;
-        let mut reported = ctx
-            .counts
-            .lock()
-            .map(|mut r| own(&mut r))
-            .unwrap_or_default();
-        let mut counts = BTreeMap::new();
-        for (i, t) in stage.tables().iter().enumerate() {
-            let d = match before.get(i) {
-                Some(b) => fingerprint::diff(b, &fingerprint::snapshot(c, t.name).await?),
-                None => reported.remove(t.name).unwrap_or_default(),
+            let counts_itself = stage.counts_itself();
+            let mut before = Vec::new();
+            if !counts_itself {
+                for t in stage.tables() {
+                    before.push(fingerprint::snapshot(c, t.name).await?);
+                }
+            }
+            // Counts are kept per table; stages running at the same time own different tables.
+            let own = |r: &mut BTreeMap<String, TableCounts>| -> BTreeMap<String, TableCounts> {
+                stage
+                    .tables()
+                    .iter()
+                    .filter_map(|t| r.remove(t.name).map(|c| (t.name.to_string(), c)))
+                    .collect()
             };
-            if d.deleted > 0 {
-                ctx.reporter.cleanup(id, t.name, d.deleted);
+            if let Ok(mut reported) = ctx.counts.lock() {
+                own(&mut reported);
             }
-            ctx.reporter.insert(id, t.name, &d);
-            counts.insert(t.name.to_string(), d);
-        }
-        let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
-        let state = fingerprint::table_state(c, stage.tables()).await?;
-        let entry = NewEntry {
-            stage: id.to_string(),
-            stage_version: stage.version(),
-            input_hash: input,
-            params: params(ctx),
-            fingerprint: Some(fp.clone()),
-            table_state: Some(state),
-            counts: serde_json::to_value(&counts)
-                .map_err(|e| SeedError::Internal(e.to_string()))?,
-            duration_ms: t0.elapsed().as_millis() as i64,
-            status: "succeeded".into(),
-            error: None,
-            started_at: started,
-            finished_at: Utc::now(),
-        };
-        ledger::record(c, &entry).await?;
-        Ok(Outcome::Ran {
-            counts: sum(&counts),
-            fingerprint: fp,
+            stage.run(ctx, c).await?;
+            // Only stage 01 creates keys; a new key replaces any key an earlier, killed run
+            // never showed, so that warning no longer applies.
+            let key_created = id == crate::stages::s01_core_entities::ID
+                && ctx.new_key.lock().is_ok_and(|k| k.is_some());
+            if key_created {
+                ledger::forget_undelivered_keys(c).await?;
+            }
+            let mut reported = ctx
+                .counts
+                .lock()
+                .map(|mut r| own(&mut r))
+                .unwrap_or_default();
+            let mut counts = BTreeMap::new();
+            for (i, t) in stage.tables().iter().enumerate() {
+                let d = match before.get(i) {
+                    Some(b) => fingerprint::diff(b, &fingerprint::snapshot(c, t.name).await?),
+                    None => reported.remove(t.name).unwrap_or_default(),
+                };
+                if d.deleted > 0 {
+                    ctx.reporter.cleanup(id, t.name, d.deleted);
+                }
+                ctx.reporter.insert(id, t.name, &d);
+                counts.insert(t.name.to_string(), d);
+            }
+            let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
+            let state = fingerprint::table_state(c, stage.tables()).await?;
+            let entry = NewEntry {
+                stage: id.to_string(),
+                stage_version: stage.version(),
+                input_hash: input,
+                params: params(ctx),
+                fingerprint: Some(fp.clone()),
+                table_state: Some(state),
+                counts: serde_json::to_value(&counts)
+                    .map_err(|e| SeedError::Internal(e.to_string()))?,
+                duration_ms: t0.elapsed().as_millis() as i64,
+                status: "succeeded".into(),
+                error: None,
+                started_at: started,
+                finished_at: Utc::now(),
+                key_undelivered: key_created,
+            };
+            let row = ledger::record(c, &entry).await?;
+            Ok(Outcome::Ran {
+                counts: sum(&counts),
+                fingerprint: fp,
+                key_row: key_created.then_some(row),
+            })
         })
-    })
-    .await
+        .await;
+    match &outcome {
+        // Shown the moment its transaction committed: a run killed by a later stage (or a
+        // later stage's failure) must not take the key with it.
+        Ok(Outcome::Ran {
+            key_row: Some(row), ..
+        }) => deliver_key(ctx, &mut conn, *row).await,
+        // A key made inside a rolled-back transaction never existed.
+        Err(_) if id == crate::stages::s01_core_entities::ID => {
+            if let Ok(mut k) = ctx.new_key.lock() {
+                *k = None;
+            }
+        }
+        _ => {}
+    }
+    outcome
+}
+
+/// Prints the committed new key (and writes it with `--write-env`), then records in the
+/// ledger that it was delivered. A run killed before that leaves the row undelivered, and
+/// the next run says so.
+async fn deliver_key(ctx: &Ctx, conn: &mut AsyncPgConnection, row: i64) {
+    let Some(key) = ctx.new_key.lock().ok().and_then(|k| k.clone()) else {
+        return;
+    };
+    match crate::show_key(ctx, &key, ctx.write_env.as_deref()) {
+        Ok(()) => {
+            if let Err(e) = ledger::key_delivered(conn, row).await {
+                tracing::warn!(error = %e, "could not record that the API key was shown; the next run will say it was not");
+            }
+        }
+        Err(e) => {
+            if let Ok(mut slot) = ctx.key_error.lock() {
+                *slot = Some(e);
+            }
+        }
+    }
 }
 
 async fn record_failure(
@@ -277,6 +325,7 @@ async fn record_failure(
         error: Some(cause.to_string()),
         started_at: started,
         finished_at: Utc::now(),
+        key_undelivered: false,
     };
     // Best effort: the stage's own error is what the user must see.
     match db::get(pool).await {
@@ -415,6 +464,7 @@ pub async fn run_stages(
                     Outcome::Ran {
                         counts,
                         fingerprint,
+                        ..
                     } => ("applied", counts, fingerprint),
                     Outcome::Skipped {
                         counts,

@@ -164,8 +164,13 @@ pub struct Ctx {
     /// Local password for the core file's users (from `SEED_DEMO_PASSWORD`), stored hashed.
     pub demo_password: Option<String>,
     pub reporter: Reporter,
-    /// A newly created API key, printed by the runner after its stage committed.
+    /// A newly created API key, printed by the runner as soon as its stage committed.
     pub new_key: Mutex<Option<String>>,
+    /// `--write-env`: where the runner writes a new key (checked before any stage ran).
+    pub write_env: Option<PathBuf>,
+    /// Why a committed key could not be written with `--write-env`; the run reports it at the
+    /// end (it was printed, and the stages after 01 still run).
+    pub key_error: Mutex<Option<crate::error::SeedError>>,
     /// The database URL, for the bulk loader's own connections.
     pub database_url: String,
     /// The bulk loader of this run, connected by the first stage that needs it.

@@ -91,6 +91,9 @@ fn numeric_flags_name_their_range_even_for_negative_numbers() {
         let out = seed(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(range) && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains(range) && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
     }
 }

@@ -115,6 +115,81 @@ fn run_id_of(staging: &str) -> Option<i32> {
         .ok()
 }
 
+/// Drops the staging tables of dead seed runs (see the module docs of `bulk` for the rule),
+/// on a connection of its own; returns how many. Every seed run calls this before its stages,
+/// so a killed run's leftovers go even when no later stage needs a bulk load.
+pub async fn sweep_stale(url: &str) -> Result<usize> {
+    let mut cfg: Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| BulkError::Url(e.to_string()))?;
+    cfg.application_name("groundwork-seed-sweep");
+    let target = describe_target(&cfg);
+    let client = open(&cfg, &target).await?;
+    let present: bool = client
+        .query_one("SELECT to_regnamespace('groundwork') IS NOT NULL", &[])
+        .await
+        .map_err(db_err("groundwork", "looking for schema groundwork"))?
+        .get(0);
+    if !present {
+        return Ok(0);
+    }
+    sweep_dead(&client, None).await
+}
+
+/// The sweep itself. `own_run` is the caller's own run id when it is a loader: a table with
+/// that id is an earlier, dead session's with the same pid (the caller holds that lock).
+async fn sweep_dead(client: &Client, own_run: Option<i32>) -> Result<usize> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'groundwork' AND c.relkind = 'r' AND c.relname LIKE 'stg\\_%'",
+            &[],
+        )
+        .await
+        .map_err(db_err("groundwork", "listing staging tables"))?;
+    let mut dropped = 0;
+    for row in rows {
+        let name: String = row.get(0);
+        let Some(run) = run_id_of(&name) else {
+            continue;
+        };
+        let mine = own_run == Some(run);
+        // The owner's session lock is free only when its session is gone, however it died.
+        let stale = mine || {
+            let got: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&BULK_LOCK_NAMESPACE, &run],
+                )
+                .await
+                .map_err(db_err("groundwork", "probing a staging table's owner"))?
+                .get(0);
+            got
+        };
+        if !stale {
+            continue;
+        }
+        let drop = client
+            .batch_execute(&format!("DROP TABLE IF EXISTS groundwork.{}", ident(&name)))
+            .await;
+        if !mine {
+            let _ = client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, $2)",
+                    &[&BULK_LOCK_NAMESPACE, &run],
+                )
+                .await;
+        }
+        drop.map_err(db_err(
+            "groundwork",
+            format!("dropping stale staging table {name}"),
+        ))?;
+        tracing::info!(table = %name, "dropped a staging table left by an earlier run");
+        dropped += 1;
+    }
+    Ok(dropped)
+}
+
 /// Opens connections for bulk loads of one seed run and owns their staging tables.
 pub struct BulkLoader {
     cfg: Config,
@@ -220,58 +295,7 @@ impl BulkLoader {
 
     /// Drops staging tables of loaders whose holder connection is gone; returns how many.
     pub async fn sweep(&self) -> Result<usize> {
-        let rows = self
-            .holder
-            .query(
-                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = 'groundwork' AND c.relkind = 'r' AND c.relname LIKE 'stg\\_%'",
-                &[],
-            )
-            .await
-            .map_err(db_err("groundwork", "listing staging tables"))?;
-        let mut dropped = 0;
-        for row in rows {
-            let name: String = row.get(0);
-            let Some(run) = run_id_of(&name) else {
-                continue;
-            };
-            // Our own id on a leftover table: an earlier session with the same pid died.
-            let stale = run == self.run_id || {
-                let got: bool = self
-                    .holder
-                    .query_one(
-                        "SELECT pg_try_advisory_lock($1, $2)",
-                        &[&BULK_LOCK_NAMESPACE, &run],
-                    )
-                    .await
-                    .map_err(db_err("groundwork", "probing a staging table's owner"))?
-                    .get(0);
-                got
-            };
-            if !stale {
-                continue;
-            }
-            let drop = self
-                .holder
-                .batch_execute(&format!("DROP TABLE IF EXISTS groundwork.{}", ident(&name)))
-                .await;
-            if run != self.run_id {
-                let _ = self
-                    .holder
-                    .execute(
-                        "SELECT pg_advisory_unlock($1, $2)",
-                        &[&BULK_LOCK_NAMESPACE, &run],
-                    )
-                    .await;
-            }
-            drop.map_err(db_err(
-                "groundwork",
-                format!("dropping stale staging table {name}"),
-            ))?;
-            tracing::info!(table = %name, "dropped a staging table left by an earlier run");
-            dropped += 1;
-        }
-        Ok(dropped)
+        sweep_dead(&self.holder, Some(self.run_id)).await
     }
 
     fn naming(&self) -> Naming {

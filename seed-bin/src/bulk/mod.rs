@@ -23,7 +23,8 @@
 //! If the stage fails, its transaction rolls back the merge and the drop; [`BulkLoader::cleanup`]
 //! (called by the runner after every stage, success or not) drops what is left.
 //!
-//! **Stale staging tables** (from a killed run) are swept when a loader starts. The rule: the run
+//! **Stale staging tables** (from a killed run) are swept by every seed run before its stages
+//! ([`sweep_stale`]) and when a loader starts. The rule: the run
 //! id in a staging table's name is the backend pid of the loader's *holder* connection, which
 //! holds the session advisory lock `(BULK_LOCK_NAMESPACE, run id)` for the loader's whole life.
 //! A table whose lock can be taken belongs to a loader whose connection is gone (PostgreSQL
@@ -47,7 +48,7 @@ pub use error::{BulkError, Result};
 pub use field::Field;
 pub use loader::{
     BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched,
-    default_streams, split,
+    default_streams, split, sweep_stale,
 };
 pub use merge::MergeCounts;
 

@@ -405,13 +405,15 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
         created_at: at,
         updated_at: at,
     };
-    // Natural key: (tenant, name) (api_keys_client_account_id_name_key).
+    // Natural key: (tenant, name) (api_keys_client_account_id_name_key). A rotated key starts
+    // clean: the old row's revocation and expiry must not carry over (an expiry in the past
+    // would make the new key dead on arrival).
     crate::upsert!(
         conn,
         api_keys,
         [row],
         (client_account_id, name),
-        [key_prefix, key_hash, permissions, revoked_at]
+        [key_prefix, key_hash, permissions, revoked_at, expires_at]
     );
     if let Ok(mut slot) = ctx.new_key.lock() {
         *slot = Some(key.plaintext().to_string());
