@@ -10,6 +10,7 @@ mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
 mod schema_isolation;
+mod secrets_connect;
 mod seed_api_key;
 mod seed_common;
 mod seed_concurrency;

@@ -76,9 +76,15 @@ pub enum Command {
 /// Settings shared by every subcommand.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Database to seed (the password is never printed).
+    /// Database to seed: a postgres:// URL or a libpq key=value string (the password is never printed).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// How long connecting may take, TCP connect and startup/authentication handshake together,
+    /// before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout in
+    /// DATABASE_URL, which wins over the default of 10s.
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::conninfo::parse_connect_timeout, allow_hyphen_values = true)]
+    pub connect_timeout: Option<std::time::Duration>,
 
     /// Environment this run targets; must match the database's stamp. Defaults to the stamp, else dev.
     #[arg(long, env = "APP_ENV", global = true, value_enum)]

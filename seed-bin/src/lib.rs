@@ -57,7 +57,9 @@ where
             });
         }
     };
-    init_tracing();
+    // One tracing set-up for both binaries: it also keeps bound values (key and password
+    // hashes) out of debug logs.
+    groundwork_migrate::init_tracing(cli.common.log_format == cli::LogFormat::Json);
     // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
     // at least two so a stage's generation never starves another stage's merge.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -78,21 +80,14 @@ where
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-fn database_url(cli: &Cli) -> Result<String> {
-    cli.common.database_url.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+/// The run's connection settings, parsed once (a malformed string is exit 2).
+fn conn_info(cli: &Cli) -> Result<groundwork_migrate::ConnInfo> {
+    let text = cli.common.database_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         SeedError::Usage(
             "no database given: pass --database-url or set DATABASE_URL (in the environment or .env).".into(),
         )
-    })
+    })?;
+    db::parse(text, cli.common.connect_timeout)
 }
 
 /// The environment of this run and whether the database is stamped prod.
@@ -115,7 +110,11 @@ async fn resolve_env(
 }
 
 /// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
-async fn prepare_schema(url: &str, env: Environment, reporter: &feedback::Reporter) -> Result<()> {
+async fn prepare_schema(
+    url: &groundwork_migrate::ConnInfo,
+    env: Environment,
+    reporter: &feedback::Reporter,
+) -> Result<()> {
     match env {
         Environment::Dev | Environment::Test => {
             let applied = migrations::apply_pending(url, env.as_str()).await?;
@@ -151,7 +150,7 @@ async fn execute(cli: Cli) -> Result<()> {
     if cli.list {
         return list(&cli).await;
     }
-    let url = database_url(&cli)?;
+    let url = conn_info(&cli)?;
     let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
     let mut conn = db::connect(&url).await?;
     let (env, stamp_is_prod) = resolve_env(&mut conn, cli.common.env).await?;
@@ -168,7 +167,7 @@ async fn execute(cli: Cli) -> Result<()> {
             .filter(|p| !p.is_empty()),
         reporter,
         new_key: Mutex::new(None),
-        database_url: url.clone(),
+        conn: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
         counts: Mutex::new(Default::default()),
     });
@@ -254,7 +253,7 @@ fn cpus() -> usize {
 }
 
 async fn seed(
-    url: &str,
+    url: &groundwork_migrate::ConnInfo,
     conn: &mut diesel_async::AsyncPgConnection,
     ctx: &Arc<Ctx>,
     stages: &[&'static dyn Stage],
@@ -330,9 +329,16 @@ async fn reset_tables(conn: &mut diesel_async::AsyncPgConnection) -> Result<()> 
 
 /// `seed --list`: stages, prerequisites, and their last run on this database (when reachable).
 async fn list(cli: &Cli) -> Result<()> {
-    let mut conn = match database_url(cli) {
-        Ok(url) => Some(db::connect(&url).await?),
-        Err(_) => None,
+    // Without a database the list still shows the stages; a malformed one is an error.
+    let given = cli
+        .common
+        .database_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty());
+    let mut conn = if given {
+        Some(db::connect(&conn_info(cli)?).await?)
+    } else {
+        None
     };
     let has_ledger = match conn.as_mut() {
         Some(c) => ledger::exists(c).await?,

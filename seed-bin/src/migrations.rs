@@ -5,7 +5,7 @@
 
 use crate::error::{Result, SeedError};
 use diesel_async::AsyncPgConnection;
-use groundwork_migrate::{Environment, MigrateError, MigrationSource, Settings};
+use groundwork_migrate::{ConnInfo, Environment, MigrateError, MigrationSource, Settings};
 
 /// The database's environment stamp (the engine's reading of it), or `None` when it was never
 /// stamped. A stamp the engine cannot read is an error, so nothing is written.
@@ -15,11 +15,11 @@ pub async fn env_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environmen
         .map_err(engine_error)
 }
 
-fn settings(url: &str, env: &str) -> Result<Settings> {
+fn settings(info: &ConnInfo, env: &str) -> Result<Settings> {
     let env = env
         .parse()
         .map_err(|e: MigrateError| SeedError::Usage(e.to_string()))?;
-    Settings::resolve(Some(url.to_string()), Some(env)).map_err(engine_error)
+    Ok(Settings::new(info.clone(), env))
 }
 
 /// Keeps the engine's own exit code (e.g. 5 for drift, 6 for its lock) and message.
@@ -31,8 +31,8 @@ fn engine_error(e: MigrateError) -> SeedError {
 }
 
 /// Versions of the embedded migrations not yet applied (read-only: no lock, no audit entry).
-pub async fn pending(url: &str, env: &str) -> Result<Vec<String>> {
-    let settings = settings(url, env)?;
+pub async fn pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
+    let settings = settings(info, env)?;
     let opts = groundwork_migrate::RunOptions::new(settings.env, "seed");
     let mut engine =
         groundwork_migrate::Engine::connect(&settings, &MigrationSource::Embedded, opts)
@@ -44,11 +44,14 @@ pub async fn pending(url: &str, env: &str) -> Result<Vec<String>> {
 
 /// Applies pending migrations (dev/test only; the engine refuses elsewhere), stamping the
 /// environment on a fresh database.
-pub async fn apply_pending(url: &str, env: &str) -> Result<Vec<String>> {
-    let done =
-        groundwork_migrate::apply_pending(&settings(url, env)?, &MigrationSource::Embedded, "seed")
-            .await
-            .map_err(engine_error)?;
+pub async fn apply_pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
+    let done = groundwork_migrate::apply_pending(
+        &settings(info, env)?,
+        &MigrationSource::Embedded,
+        "seed",
+    )
+    .await
+    .map_err(engine_error)?;
     Ok(done
         .into_iter()
         .map(|d| format!("{}_{}", d.version, d.name))
@@ -56,9 +59,9 @@ pub async fn apply_pending(url: &str, env: &str) -> Result<Vec<String>> {
 }
 
 /// Reverts every applied migration (for `seed reset --hard`; dev/test only).
-pub async fn revert_all(url: &str, env: &str) -> Result<usize> {
+pub async fn revert_all(info: &ConnInfo, env: &str) -> Result<usize> {
     let done = groundwork_migrate::revert_all(
-        &settings(url, env)?,
+        &settings(info, env)?,
         &MigrationSource::Embedded,
         "seed reset --hard",
     )

@@ -166,8 +166,8 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// A newly created API key, printed by the runner after its stage committed.
     pub new_key: Mutex<Option<String>>,
-    /// The database URL, for the bulk loader's own connections.
-    pub database_url: String,
+    /// The connection settings, for the bulk loader's own connections.
+    pub conn: groundwork_migrate::ConnInfo,
     /// The bulk loader of this run, connected by the first stage that needs it.
     pub bulk: tokio::sync::OnceCell<crate::bulk::BulkLoader>,
     /// Counts reported by the running stage (see [`Stage::counts_itself`]).
@@ -219,8 +219,8 @@ impl Ctx {
     pub async fn bulk(&self) -> Result<&crate::bulk::BulkLoader> {
         self.bulk
             .get_or_try_init(|| {
-                crate::bulk::BulkLoader::connect(
-                    &self.database_url,
+                crate::bulk::BulkLoader::connect_with(
+                    &self.conn,
                     crate::bulk::default_streams(MAX_BULK_STREAMS),
                 )
             })
