@@ -399,3 +399,73 @@ fn seed_trace_logs_show_no_hash_key_or_password() {
     let hashes = db.count("SELECT count(*) FROM users WHERE password_hash LIKE '$argon2id$%'");
     assert!(hashes > 0);
 }
+
+/// A migration that records the session's `statement_timeout` in a table.
+fn timeout_probe() -> crate::migrate_fixtures::Fixture {
+    let f = crate::migrate_fixtures::Fixture::empty();
+    f.add(
+        "2026-01-10-090000_probe",
+        "CREATE TABLE probe AS SELECT current_setting('statement_timeout') AS v;\n",
+        Some("DROP TABLE probe;\n"),
+    );
+    f
+}
+
+#[test]
+fn statement_timeout_is_an_hour_in_staging_off_in_test_and_0_disables_it() {
+    let f = timeout_probe();
+    for (args, expected) in [
+        (&["--env", "staging"][..], "1h"),
+        (&["--env", "staging", "--statement-timeout", "0"], "0"),
+        (&["--env", "test"], "0"),
+        (&["--env", "test", "--statement-timeout", "90s"], "90s"),
+    ] {
+        let db = TestDb::empty();
+        run_expect(
+            migrate_cmd(&db)
+                .args(args)
+                .args(["--migrations-dir", &f.arg(), "up"]),
+            0,
+        );
+        let rows = db.rows_as_text("SELECT v FROM probe");
+        assert_eq!(rows, vec![format!("({expected})")], "{args:?}");
+    }
+}
+
+#[test]
+fn statement_timeout_stops_a_slow_migration_and_rolls_it_back() {
+    let db = TestDb::empty();
+    let f = crate::migrate_fixtures::Fixture::empty();
+    f.add(
+        "2026-01-10-090000_slow",
+        "CREATE TABLE slow_t (id int);\nSELECT pg_sleep(20);\n",
+        Some("DROP TABLE slow_t;\n"),
+    );
+    let started = Instant::now();
+    let out = run_expect(
+        migrate_cmd(&db).args([
+            "--env",
+            "test",
+            "--migrations-dir",
+            &f.arg(),
+            "--statement-timeout",
+            "1s",
+            "up",
+        ]),
+        8,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{}",
+        output_text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("statement timeout"),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_class WHERE relname = 'slow_t'"),
+        0
+    );
+}
