@@ -239,11 +239,7 @@ impl ConnInfo {
             .get_user()
             .map(|u| format!("{u}{hidden}@"))
             .unwrap_or_default();
-        format!(
-            "postgres://{user}{}/{}",
-            self.host_port(),
-            self.config.get_dbname().unwrap_or_default()
-        )
+        format!("postgres://{user}{}/{}", self.host_port(), self.database())
     }
 
     /// `text` with every occurrence of the password (as typed or percent-encoded) replaced
