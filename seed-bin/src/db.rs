@@ -141,3 +141,73 @@ pub async fn get(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    /// A server that accepts connections and never answers; returns its port.
+    fn silent_server() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        port
+    }
+
+    fn silent_info() -> (ConnInfo, u16) {
+        let port = silent_server();
+        let info = parse(
+            &format!("postgres://seed:S3cretPw@127.0.0.1:{port}/x"),
+            Some(Duration::from_secs(1)),
+        )
+        .expect("parses");
+        (info, port)
+    }
+
+    #[tokio::test]
+    async fn bulk_copy_connections_give_up_on_a_silent_server() {
+        let (info, port) = silent_info();
+        let started = Instant::now();
+        let err = crate::bulk::BulkLoader::connect_with(&info, 1)
+            .await
+            .err()
+            .expect("a silent server cannot be loaded into");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+        assert!(msg.contains("did not complete the connection"), "{msg}");
+        assert!(!msg.contains("S3cretPw"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn pool_checkout_on_a_silent_server_names_the_connect_error() {
+        let (info, port) = silent_info();
+        let pool = pool(&info, 1).await.expect("building connects nothing");
+        let started = Instant::now();
+        let err = get(&pool).await.err().expect("no connection can be made");
+        // bb8 retries until its checkout wait; every attempt has the 1 s connect deadline.
+        assert!(started.elapsed() < MIN_CHECKOUT_WAIT + Duration::from_secs(10));
+        let msg = err.to_string();
+        assert!(matches!(err, SeedError::Connect(_)), "{msg}");
+        assert!(msg.contains("did not complete the connection"), "{msg}");
+        assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+        assert!(!msg.contains("S3cretPw"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_strings_are_usage_errors() {
+        let err = parse("postgres://u:p@ss@h/db", None)
+            .err()
+            .expect("malformed");
+        assert!(matches!(err, SeedError::Usage(_)), "{err}");
+        assert_eq!(crate::exit::code(&err), crate::exit::USAGE);
+        assert!(!err.to_string().contains("p@ss"), "{err}");
+    }
+}
