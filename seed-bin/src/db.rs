@@ -203,9 +203,7 @@ mod tests {
 
     #[test]
     fn malformed_strings_are_usage_errors() {
-        let err = parse("postgres://u:p@ss@h/db", None)
-            .err()
-            .expect("malformed");
+        let err = parse("postgres://u:p@ss@h/db", None).expect_err("malformed");
         assert!(matches!(err, SeedError::Usage(_)), "{err}");
         assert_eq!(crate::exit::code(&err), crate::exit::USAGE);
         assert!(!err.to_string().contains("p@ss"), "{err}");
