@@ -469,3 +469,24 @@ fn statement_timeout_stops_a_slow_migration_and_rolls_it_back() {
         0
     );
 }
+
+#[test]
+fn sslmode_require_is_explained_not_just_failed() {
+    let db = TestDb::empty();
+    let info = ConnInfo::parse(db.url()).expect("test URL parses");
+    let url = format!(
+        "postgres://postgres:{SECRET}@{}/{}?sslmode=require",
+        info.host_port(),
+        info.database()
+    );
+    for mut cmd in [migrate_cmd(&db), seed_cmd(&db)] {
+        let out = run_expect(cmd.env("DATABASE_URL", &url).arg("verify"), 3);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("sslmode=require cannot be met"),
+            "{}",
+            output_text(&out)
+        );
+        assert_no_secret(&out, &[SECRET]);
+    }
+}
