@@ -13,6 +13,7 @@ mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
 mod schema_isolation;
+mod secrets_connect;
 mod security;
 mod seed_api_key;
 mod seed_common;

@@ -239,11 +239,7 @@ impl ConnInfo {
             .get_user()
             .map(|u| format!("{u}{hidden}@"))
             .unwrap_or_default();
-        format!(
-            "postgres://{user}{}/{}",
-            self.host_port(),
-            self.config.get_dbname().unwrap_or_default()
-        )
+        format!("postgres://{user}{}/{}", self.host_port(), self.database())
     }
 
     /// `text` with every occurrence of the password (as typed or percent-encoded) replaced
@@ -328,9 +324,9 @@ fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
     if d.subsec_nanos() != 0 || s == 0 {
         format!("{}ms", d.as_millis())
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}min", s / 60)
     } else {
         format!("{s}s")

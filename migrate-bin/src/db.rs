@@ -161,7 +161,14 @@ fn classify_connect_error(e: &tokio_postgres::Error, info: &ConnInfo) -> Migrate
                 }
                 source = s.source();
             }
-            format!("{text} (server {})", info.host_port())
+            let mut text = format!("{text} (server {})", info.host_port());
+            if info.config().get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+                text.push_str(
+                    "; sslmode=require cannot be met: migrate and seed connect without TLS, so \
+                     use sslmode=disable or prefer on a trusted network, or a TLS tunnel",
+                );
+            }
+            text
         }
     };
     MigrateError::Unreachable {

@@ -203,7 +203,12 @@ pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let cap = tracing_subscriber::filter::filter_fn(|meta| !shows_bound_values(meta));
     let registry = tracing_subscriber::registry().with(filter).with(cap);
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour codes only on a terminal: CI logs and files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     // A second initialisation (tests calling run twice) is harmless; ignore it.
     let _ = if json {
         registry.with(layer.json()).try_init()

@@ -105,9 +105,15 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
 
-    /// Database to seed (the password is never printed).
+    /// Database to seed: a postgres:// URL or a libpq key=value string (the password is never printed).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// How long connecting may take, TCP connect and startup/authentication handshake together,
+    /// before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout in
+    /// DATABASE_URL, which wins over the default of 10s.
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::conninfo::parse_connect_timeout, allow_hyphen_values = true)]
+    pub connect_timeout: Option<std::time::Duration>,
 
     /// Environment this run targets; must match the database's stamp. Without it: APP_ENV,
     /// else the database's stamp, else dev for an empty database. A database with tables but

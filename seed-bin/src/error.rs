@@ -20,11 +20,10 @@ pub enum SeedError {
         field: String,
         message: String,
     },
-    /// The database could not be reached.
-    #[error(
-        "cannot connect to {url}: {cause}. Check that PostgreSQL is running, the database exists (run `migrate setup`) and DATABASE_URL is right."
-    )]
-    Connect { url: String, cause: String },
+    /// The database could not be reached. The message is the engine's (it names the server,
+    /// host and port, the cause, what to do, and that nothing was changed).
+    #[error("{0}")]
+    Connect(String),
     /// A safety guard refused the run; nothing was written.
     #[error("refused: {0}")]
     Refused(String),

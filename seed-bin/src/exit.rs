@@ -22,7 +22,7 @@ pub const VERIFY_FAILED: u8 = 9;
 pub fn code(err: &SeedError) -> u8 {
     match err {
         SeedError::Usage(_) | SeedError::DataFile { .. } => USAGE,
-        SeedError::Connect { .. } => CONNECT,
+        SeedError::Connect(_) => CONNECT,
         SeedError::Refused(_) => REFUSED,
         SeedError::StageFailed { .. } | SeedError::StagesFailed(_) | SeedError::Migration(_) => {
             FAILED

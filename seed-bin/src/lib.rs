@@ -65,7 +65,9 @@ where
             });
         }
     };
-    init_tracing();
+    // One tracing set-up for both binaries: it also keeps bound values (key and password
+    // hashes) out of debug logs.
+    groundwork_migrate::init_tracing(cli.common.log_format == cli::LogFormat::Json);
     // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
     // at least two so a stage's generation never starves another stage's merge.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -86,21 +88,14 @@ where
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-fn database_url(cli: &Cli) -> Result<String> {
-    cli.common.database_url.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+/// The run's connection settings, parsed once (a malformed string is exit 2).
+fn conn_info(cli: &Cli) -> Result<groundwork_migrate::ConnInfo> {
+    let text = cli.common.database_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         SeedError::Usage(
             "no database given: pass --database-url or set DATABASE_URL (in the environment or .env).".into(),
         )
-    })
+    })?;
+    db::parse(text, cli.common.connect_timeout)
 }
 
 /// The environment `seed` was asked for: `--env` on the command line, else `APP_ENV`, else
@@ -139,7 +134,11 @@ async fn resolve_env(
 }
 
 /// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
-async fn prepare_schema(url: &str, env: Environment, reporter: &feedback::Reporter) -> Result<()> {
+async fn prepare_schema(
+    url: &groundwork_migrate::ConnInfo,
+    env: Environment,
+    reporter: &feedback::Reporter,
+) -> Result<()> {
     match env {
         Environment::Dev | Environment::Test => {
             let applied = migrations::apply_pending(url, env.as_str()).await?;
@@ -182,7 +181,7 @@ async fn execute(cli: Cli) -> Result<()> {
     if cli.list {
         return list(&cli).await;
     }
-    let url = database_url(&cli)?;
+    let url = conn_info(&cli)?;
     let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
     let requested = requested_env(cli.common.env)?;
     let mut conn = db::connect(&url).await?;
@@ -207,7 +206,7 @@ async fn execute(cli: Cli) -> Result<()> {
         new_key: Mutex::new(None),
         write_env: cli.write_env.clone(),
         key_error: Mutex::new(None),
-        database_url: url.clone(),
+        conn: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
         counts: Mutex::new(Default::default()),
     });
@@ -293,7 +292,7 @@ fn cpus() -> usize {
 }
 
 async fn seed(
-    url: &str,
+    url: &groundwork_migrate::ConnInfo,
     conn: &mut diesel_async::AsyncPgConnection,
     ctx: &Arc<Ctx>,
     stages: &[&'static dyn Stage],
@@ -412,9 +411,16 @@ async fn reset_tables(conn: &mut diesel_async::AsyncPgConnection) -> Result<()> 
 
 /// `seed --list`: stages, prerequisites, and their last run on this database (when reachable).
 async fn list(cli: &Cli) -> Result<()> {
-    let mut conn = match database_url(cli) {
-        Ok(url) => Some(db::connect(&url).await?),
-        Err(_) => None,
+    // Without a database the list still shows the stages; a malformed one is an error.
+    let given = cli
+        .common
+        .database_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty());
+    let mut conn = if given {
+        Some(db::connect(&conn_info(cli)?).await?)
+    } else {
+        None
     };
     let has_ledger = match conn.as_mut() {
         Some(c) => ledger::exists(c).await?,

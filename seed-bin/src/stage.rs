@@ -171,8 +171,8 @@ pub struct Ctx {
     /// Why a committed key could not be written with `--write-env`; the run reports it at the
     /// end (it was printed, and the stages after 01 still run).
     pub key_error: Mutex<Option<crate::error::SeedError>>,
-    /// The database URL, for the bulk loader's own connections.
-    pub database_url: String,
+    /// The connection settings, for the bulk loader's own connections.
+    pub conn: groundwork_migrate::ConnInfo,
     /// The bulk loader of this run, connected by the first stage that needs it.
     pub bulk: tokio::sync::OnceCell<crate::bulk::BulkLoader>,
     /// Counts reported by the running stage (see [`Stage::counts_itself`]).
@@ -224,8 +224,8 @@ impl Ctx {
     pub async fn bulk(&self) -> Result<&crate::bulk::BulkLoader> {
         self.bulk
             .get_or_try_init(|| {
-                crate::bulk::BulkLoader::connect(
-                    &self.database_url,
+                crate::bulk::BulkLoader::connect_with(
+                    &self.conn,
                     crate::bulk::default_streams(MAX_BULK_STREAMS),
                 )
             })

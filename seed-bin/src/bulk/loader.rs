@@ -5,13 +5,14 @@ use super::error::describe;
 use super::merge::{self, MergeCounts};
 use super::{BulkError, BulkRow, BulkTable, Field, Result, ident, ident_list};
 use diesel_async::AsyncPgConnection;
+use groundwork_migrate::{ConnInfo, MigrateError};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
+use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config, NoTls};
 
 /// First key of the two-key advisory lock a loader holds for its life (ASCII `bulk`); the
 /// second key is the run id. Two-key locks live apart from the runner's one-key locks.
@@ -62,29 +63,26 @@ pub fn batched<I: Iterator>(iter: I, size: usize) -> impl Iterator<Item = Vec<I:
     })
 }
 
-/// `user@host:port/database`, never the password.
-fn describe_target(cfg: &Config) -> String {
-    let host = cfg
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(s) => s.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "{}@{host}:{port}/{}",
-        cfg.get_user().unwrap_or(""),
-        cfg.get_dbname().unwrap_or("")
-    )
+/// `postgres://user@host:port/database`, never the password.
+fn describe_target(cfg: &ConnInfo) -> String {
+    cfg.redacted()
 }
 
-async fn open(cfg: &Config, target: &str) -> Result<Client> {
-    let (client, connection) = cfg.connect(NoTls).await.map_err(|e| BulkError::Connect {
-        target: target.to_string(),
-        cause: describe(&e),
-    })?;
+/// Opens a `COPY` connection through the engine's connect, so it has the same deadline (a
+/// silent server fails the stage instead of hanging it) and the same redaction.
+async fn open(cfg: &ConnInfo, target: &str) -> Result<Client> {
+    let (client, connection) = groundwork_migrate::db::connect_client(cfg, "groundwork-seed-bulk")
+        .await
+        .map_err(|e| BulkError::Connect {
+            target: target.to_string(),
+            cause: match e {
+                MigrateError::Unreachable { reason, .. } => reason,
+                MigrateError::DatabaseMissing { database, .. } => {
+                    format!("database `{database}` does not exist")
+                }
+                other => other.to_string(),
+            },
+        })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "bulk-load connection ended with an error");
@@ -118,13 +116,8 @@ fn run_id_of(staging: &str) -> Option<i32> {
 /// Drops the staging tables of dead seed runs (see the module docs of `bulk` for the rule),
 /// on a connection of its own; returns how many. Every seed run calls this before its stages,
 /// so a killed run's leftovers go even when no later stage needs a bulk load.
-pub async fn sweep_stale(url: &str) -> Result<usize> {
-    let mut cfg: Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| BulkError::Url(e.to_string()))?;
-    cfg.application_name("groundwork-seed-sweep");
-    let target = describe_target(&cfg);
-    let client = open(&cfg, &target).await?;
+pub async fn sweep_stale(cfg: &ConnInfo) -> Result<usize> {
+    let client = open(cfg, &describe_target(cfg)).await?;
     let present: bool = client
         .query_one("SELECT to_regnamespace('groundwork') IS NOT NULL", &[])
         .await
@@ -192,7 +185,7 @@ async fn sweep_dead(client: &Client, own_run: Option<i32>) -> Result<usize> {
 
 /// Opens connections for bulk loads of one seed run and owns their staging tables.
 pub struct BulkLoader {
-    cfg: Config,
+    cfg: ConnInfo,
     target: String,
     holder: Client,
     run_id: i32,
@@ -234,11 +227,20 @@ impl BulkLoader {
     /// Opens the holder connection, takes the run's lock and sweeps stale staging tables.
     /// `streams` is the number of parallel `COPY` connections a load may open (at least 1).
     pub async fn connect(url: &str, streams: usize) -> Result<BulkLoader> {
-        let mut cfg: Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            // The parser's message never echoes the URL, so no password can leak through it.
-            BulkError::Url(e.to_string())
+        let cfg = ConnInfo::parse(url).map_err(|e| {
+            // The parser's reason never echoes the secret parts of the string.
+            BulkError::Url(match e {
+                MigrateError::MalformedUrl { reason, .. } => reason,
+                other => other.to_string(),
+            })
         })?;
-        cfg.application_name("groundwork-seed-bulk");
+        Self::connect_with(&cfg, streams).await
+    }
+
+    /// [`connect`](Self::connect) with settings parsed already (the run's, with its
+    /// `--connect-timeout`).
+    pub async fn connect_with(cfg: &ConnInfo, streams: usize) -> Result<BulkLoader> {
+        let cfg = cfg.clone();
         let target = describe_target(&cfg);
         let holder = open(&cfg, &target).await?;
         let run_id: i32 = holder
@@ -715,7 +717,7 @@ async fn column_types(client: &Client, table: &BulkTable) -> Result<Vec<Type>> {
 
 /// One `COPY` connection fed by one generator.
 struct Stream {
-    cfg: Config,
+    cfg: ConnInfo,
     target: String,
     table: BulkTable,
     progress: Option<Progress>,
