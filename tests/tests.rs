@@ -2,6 +2,7 @@
 //! One module per concern; each test gets its own database (see
 //! `tests/support/lib.rs`).
 
+mod env_and_recovery;
 mod harness;
 mod migrate_core;
 mod migrate_diesel_compat;

@@ -486,7 +486,7 @@ async fn up(
     for l in &leftovers {
         for index in &l.indexes {
             eprintln!(
-                "Repairing {} {}: dropping INVALID index {index} left by an interrupted run (audited)",
+                "Repairing {} {}: dropping index {index} left by an interrupted run, then applying it again (audited)",
                 l.version, l.name
             );
         }
