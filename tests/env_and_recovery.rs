@@ -224,6 +224,8 @@ fn without_env_a_run_follows_the_stamp_and_gets_its_guards() {
     // No --env: the run is prod, so prod's guards apply (not dev's absence of them).
     let text = migrate(&db, &f, &["up"], 4);
     assert!(text.contains("--require-backup"), "{text}");
+    let text = migrate(&db, &f, &["setup"], 4);
+    assert!(text.contains("stamped prod"), "{text}");
     // A named environment must match the stamp.
     let text = migrate(&db, &f, &["--env", "dev", "up"], 4);
     assert!(text.contains("stamped as environment `prod`"), "{text}");
