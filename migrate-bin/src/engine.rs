@@ -129,7 +129,7 @@ pub struct Verification {
     pub changed: Vec<ChangedMigration>,
     /// Applied versions the source does not know (database ahead).
     pub ahead: Vec<String>,
-    /// Applied migrations without a checksum yet (applied by diesel_cli; adopted by `up`/`verify`).
+    /// Applied migrations without a checksum yet (applied by diesel_cli; recorded by `up`).
     pub unrecorded: Vec<String>,
     /// Applied migrations whose checksum matches.
     pub ok: Vec<String>,
