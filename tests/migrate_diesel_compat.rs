@@ -124,9 +124,14 @@ fn migrate_status_shows_migrations_applied_by_diesel_and_adopts_them() {
     assert_eq!(status["applied_count"], 4, "{status}");
     assert_eq!(status["pending_count"], 0);
 
-    // The next `up` adopts them (records checksums) without re-running or complaining.
-    let out = run_expect(
+    // The database has no stamp yet but holds tables: only an explicit --env may stamp it.
+    run_expect(
         migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
+        4,
+    );
+    // The next `up` with --env adopts them (records checksums) without re-running or complaining.
+    let out = run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "--env", "dev", "up"]),
         0,
     );
     assert!(
@@ -209,7 +214,7 @@ fn project_migrations_agree_between_migrate_and_diesel_both_ways() {
     assert_eq!(status["applied_count"], applied, "{status}");
     assert_eq!(status["pending_count"], 0);
     run_expect(migrate_cmd(&other).arg("verify"), 0);
-    run_expect(migrate_cmd(&other).arg("up"), 0);
+    run_expect(migrate_cmd(&other).args(["--env", "dev", "up"]), 0);
     assert_eq!(
         db.schema_dump().replace(db.name(), "X"),
         other.schema_dump().replace(other.name(), "X")

@@ -85,7 +85,7 @@ fn a_database_migrated_by_migrate_is_seeded_under_its_stamp() {
     let before = db.full_dump();
     // The run must name the stamped environment, or none.
     let out = text(&seed(&db, &["--env", "dev", "--stage", "all"], 4));
-    assert!(out.contains("stamped `test`"), "{out}");
+    assert!(out.contains("stamped as environment `test`"), "{out}");
     assert_eq!(db.full_dump(), before);
     seed(&db, &["--stage", "all", "--quiet"], 0);
     seed(&db, &["--env", "test", "verify", "--quiet"], 0);

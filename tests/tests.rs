@@ -3,6 +3,7 @@
 //! `tests/support/lib.rs`).
 
 mod bad_input;
+mod env_and_recovery;
 mod faults;
 mod harness;
 mod migrate_backup;

@@ -277,22 +277,36 @@ struct IndexName {
     name: String,
 }
 
-/// INVALID indexes with one of these names in a schema on the search path (where an
-/// unqualified CREATE INDEX of a migration puts them), as `schema.name`.
-pub async fn invalid_indexes_named(
+/// An index found by name.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct NamedIndex {
+    /// `schema.name`, quoted where needed.
+    #[diesel(sql_type = Text)]
+    pub qualified: String,
+    /// The bare name (as in pg_class).
+    #[diesel(sql_type = Text)]
+    pub relname: String,
+    /// False while a CREATE INDEX CONCURRENTLY is running or after it failed or was killed.
+    #[diesel(sql_type = Bool)]
+    pub valid: bool,
+}
+
+/// Indexes with one of these names in a schema on the search path (where an unqualified
+/// CREATE INDEX of a migration puts them).
+pub async fn indexes_named(
     conn: &mut AsyncPgConnection,
     names: &[String],
-) -> Result<Vec<String>, MigrateError> {
-    let rows: Vec<IndexName> = diesel::sql_query(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name \
+) -> Result<Vec<NamedIndex>, MigrateError> {
+    diesel::sql_query(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.relname::text AS relname, \
+                i.indisvalid AS valid \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE NOT i.indisvalid AND c.relname = ANY ($1) AND n.nspname = ANY (current_schemas(false)) ORDER BY 1",
+         WHERE c.relname = ANY ($1) AND n.nspname = ANY (current_schemas(false)) ORDER BY 1",
     )
     .bind::<diesel::sql_types::Array<Text>, _>(names)
     .load(conn)
     .await
-    .map_err(|e| MigrateError::db("looking for INVALID indexes left by an interrupted migration", &e))?;
-    Ok(rows.into_iter().map(|r| r.name).collect())
+    .map_err(|e| MigrateError::db("looking for indexes left by an interrupted migration", &e))
 }
 
 /// Indexes left INVALID (e.g. by a failed CREATE INDEX CONCURRENTLY), as `schema.name`.

@@ -240,7 +240,8 @@ pub enum Command {
 
     /// Compare applied migrations with the source: changed files (drift), migrations the
     /// source does not know (database ahead), and leftovers of failed non-transactional
-    /// migrations. Exits 5 on drift. Records checksums of migrations applied by diesel_cli.
+    /// migrations. Exits 5 on drift. Read-only: migrations applied by diesel_cli are listed as
+    /// unrecorded, and the next `up` records their checksums.
     Verify,
 
     /// Accept the current up.sql of an applied migration as known-good (e.g. only a comment

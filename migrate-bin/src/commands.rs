@@ -250,6 +250,14 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::Change,
             )
             .await?;
+            // Again with the effective environment: without --env it is the database's stamp.
+            if !settings.env.is_disposable() {
+                return Err(MigrateError::Refused(format!(
+                    "`migrate setup` is for dev and test only, but this database is stamped {}; \
+                     use `migrate --env {} --require-backup up` for it. Nothing was changed",
+                    settings.env, settings.env
+                )));
+            }
             let how = UpHow {
                 to: None,
                 repair: false,
@@ -504,7 +512,7 @@ async fn up(
     for l in &leftovers {
         for index in &l.indexes {
             eprintln!(
-                "Repairing {} {}: dropping INVALID index {index} left by an interrupted run (audited)",
+                "Repairing {} {}: dropping index {index} left by an interrupted run, then applying it again (audited)",
                 l.version, l.name
             );
         }

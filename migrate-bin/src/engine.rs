@@ -130,7 +130,7 @@ pub struct Verification {
     pub changed: Vec<ChangedMigration>,
     /// Applied versions the source does not know (database ahead).
     pub ahead: Vec<String>,
-    /// Applied migrations without a checksum yet (applied by diesel_cli; adopted by `up`/`verify`).
+    /// Applied migrations without a checksum yet (applied by diesel_cli; recorded by `up`).
     pub unrecorded: Vec<String>,
     /// Applied migrations whose checksum matches.
     pub ok: Vec<String>,
@@ -192,7 +192,7 @@ impl Verification {
             text.push_str("Check that rerunning its statements is safe (e.g. objects that already exist) before `migrate up`.");
         } else {
             text.push_str(&format!(
-                "INVALID indexes left in the database: {}. Drop them (DROP INDEX CONCURRENTLY name) before rerunning `migrate up`.",
+                "INVALID indexes left in the database: {}. Those its own CREATE INDEX statements name are dropped (DROP INDEX CONCURRENTLY) and the migration applied again by the next `migrate up` in dev/test, or by `migrate up --repair` in staging/prod; drop any other by hand.",
                 self.invalid_indexes.join(", ")
             ));
         }
@@ -254,16 +254,19 @@ pub struct Engine {
     pid: Option<i32>,
 }
 
-/// A pending non-transactional migration whose earlier, interrupted run left INVALID
-/// indexes that its own CREATE INDEX statements name.
+/// A pending non-transactional migration whose earlier, interrupted run left indexes that
+/// its own CREATE INDEX statements name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Leftover {
     /// Version of the migration.
     pub version: String,
     /// Its name.
     pub name: String,
-    /// The INVALID indexes, as `schema.name` (quoted where needed).
+    /// The indexes, as `schema.name (INVALID)` or `schema.name (valid, …)`.
     pub indexes: Vec<String>,
+    /// The same, as `schema.name` (quoted where needed), for DROP INDEX.
+    #[serde(skip)]
+    pub qualified: Vec<String>,
 }
 
 impl Engine {
@@ -510,16 +513,41 @@ impl Engine {
     ) -> Result<Vec<Leftover>, MigrateError> {
         let mut found = Vec::new();
         for m in pending.iter().filter(|m| !m.run_in_transaction) {
-            let names = crate::split::created_index_names(&m.up_sql);
-            if names.is_empty() {
+            let created = crate::split::created_indexes(&m.up_sql);
+            if created.is_empty() {
                 continue;
             }
-            let indexes = audit::invalid_indexes_named(&mut self.conn, &names).await?;
+            let names: Vec<String> = created.iter().map(|c| c.name.clone()).collect();
+            // INVALID: a build that failed or was killed. VALID while the migration is
+            // pending: a run killed after the build finished but before it was recorded;
+            // its rerun would fail "already exists" unless the statement says IF NOT EXISTS.
+            let indexes: Vec<String> = audit::indexes_named(&mut self.conn, &names)
+                .await?
+                .into_iter()
+                .filter(|i| {
+                    !i.valid
+                        || created
+                            .iter()
+                            .any(|c| c.name == i.relname && !c.if_not_exists)
+                })
+                .map(|i| {
+                    if i.valid {
+                        format!("{} (valid, but its migration is not recorded)", i.qualified)
+                    } else {
+                        format!("{} (INVALID)", i.qualified)
+                    }
+                })
+                .collect();
             if !indexes.is_empty() {
+                let qualified = indexes
+                    .iter()
+                    .map(|i| i.split(' ').next().unwrap_or_default().to_string())
+                    .collect();
                 found.push(Leftover {
                     version: m.version.clone(),
                     name: m.name.clone(),
                     indexes,
+                    qualified,
                 });
             }
         }
@@ -536,12 +564,12 @@ impl Engine {
         self.start_run().await?;
         let run_id = self.run_id.unwrap_or_default();
         for l in leftovers {
-            for index in &l.indexes {
+            for index in &l.qualified {
                 let started = Instant::now();
                 let sql = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
                 let result = self.conn.batch_execute(&sql).await;
                 let error = result.as_ref().err().map(|e| describe_db_error(e, None));
-                let detail = format!("dropped INVALID index {index} left by an interrupted run");
+                let detail = format!("dropped index {index} left by an interrupted run");
                 let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
                 let record = MigrationRecord {
                     run_id,

@@ -179,7 +179,7 @@ pub enum MigrateError {
     /// The stamp is missing but the audit log shows runs; the strictest of them wins.
     #[error(
         "refused: this database has no environment stamp, but its audit log (groundwork.audit_runs) shows \
-         runs in {}; the strictest, `{strictest}`, is what this database is taken to be{}. {} \
+         runs in {}; the strictest, `{strictest}`, is what this database is taken to be{}. {}. \
          Nothing was changed",
         seen.join(", "),
         requested.map(|r| format!(", and this run names `{r}`")).unwrap_or_default(),
@@ -200,13 +200,14 @@ pub enum MigrateError {
         destructive: bool,
     },
 
-    /// INVALID indexes left by an interrupted non-transactional migration block a rerun
-    /// outside dev/test until the operator asks for the repair.
+    /// Indexes left by an interrupted non-transactional migration block a rerun outside
+    /// dev/test until the operator asks for the repair.
     #[error(
         "refused: migration {version} {name} ran outside a transaction and was interrupted, leaving \
-         INVALID index(es) {} (from its CREATE INDEX statements). In {env} they are dropped only on \
-         request: run `migrate --env {env} up --repair` to drop them (DROP INDEX CONCURRENTLY) and \
-         reapply the migration, audited. Nothing was changed",
+         index(es) {} that its CREATE INDEX statements build; rerunning it as it is would fail or \
+         keep a broken index. In {env} they are dropped only on request: run \
+         `migrate --env {env} up --repair` (with the same backup flags) to drop them (DROP INDEX \
+         CONCURRENTLY) and apply the migration again, audited. Nothing was changed",
         indexes.join(", ")
     )]
     RepairNeeded {
@@ -214,7 +215,7 @@ pub enum MigrateError {
         version: String,
         /// Its name.
         name: String,
-        /// The INVALID indexes, as `schema.name`.
+        /// The indexes, as `schema.name (INVALID)` or `schema.name (valid, …)`.
         indexes: Vec<String>,
         /// The environment of the run.
         env: crate::settings::Environment,
@@ -376,8 +377,9 @@ fn describe_migration_failure(
     } else {
         msg.push_str(
             " It ran outside a transaction, so the statements before the failing one stay in \
-             effect: check for leftovers (e.g. an INVALID index from CREATE INDEX CONCURRENTLY, \
-             drop it) before rerunning.",
+             effect: check that rerunning them is safe. An INVALID index its CREATE INDEX \
+             CONCURRENTLY left is dropped and rebuilt by the next `migrate up` in dev/test, and by \
+             `migrate up --repair` in staging/prod.",
         );
     }
     let verb = match direction {

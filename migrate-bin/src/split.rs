@@ -196,10 +196,19 @@ pub fn transaction_control_statements(sql: &str) -> Vec<TransactionControl> {
     found
 }
 
-/// Names of the indexes that `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON …`
-/// statements of `sql` create (unquoted names folded to lower case, as PostgreSQL does).
-/// Statements without a name are skipped: the server picks it, so it cannot be known here.
-pub fn created_index_names(sql: &str) -> Vec<String> {
+/// An index a migration creates by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedIndex {
+    /// Its name (unquoted names folded to lower case, as PostgreSQL does).
+    pub name: String,
+    /// The statement says IF NOT EXISTS (an existing valid index is then no obstacle).
+    pub if_not_exists: bool,
+}
+
+/// The indexes that `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON …`
+/// statements of `sql` create. Statements without a name are skipped: the server picks it,
+/// so it cannot be known here.
+pub fn created_indexes(sql: &str) -> Vec<CreatedIndex> {
     let mut names = Vec::new();
     for statement in split_statements(sql) {
         let tokens = leading_tokens(&statement, 10);
@@ -216,7 +225,8 @@ pub fn created_index_names(sql: &str) -> Vec<String> {
         if is_word(t.peek().copied(), "concurrently") {
             t.next();
         }
-        if is_word(t.peek().copied(), "if") {
+        let if_not_exists = is_word(t.peek().copied(), "if");
+        if if_not_exists {
             t.next();
             t.next();
             t.next();
@@ -225,10 +235,13 @@ pub fn created_index_names(sql: &str) -> Vec<String> {
         if is_word(Some(name), "on") {
             continue;
         }
-        names.push(if name.quoted {
-            name.text.replace("\"\"", "\"")
-        } else {
-            name.text.to_ascii_lowercase()
+        names.push(CreatedIndex {
+            name: if name.quoted {
+                name.text.replace("\"\"", "\"")
+            } else {
+                name.text.to_ascii_lowercase()
+            },
+            if_not_exists,
         });
     }
     names
@@ -324,7 +337,7 @@ fn skip_dollar_quoted(bytes: &[u8], i: usize, tag_len: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{created_index_names, split_statements, transaction_control_statements};
+    use super::{created_indexes, split_statements, transaction_control_statements};
 
     fn control(sql: &str) -> Vec<(usize, String)> {
         transaction_control_statements(sql)
@@ -376,9 +389,17 @@ mod tests {
         let sql = "CREATE INDEX CONCURRENTLY Assets_IP_idx ON assets (ip);\n\
                    create unique index concurrently if not exists \"Odd\"\"Name\" ON t (x);\n\
                    CREATE INDEX ON t (y);\nCREATE TABLE x (id int);\n-- c\nCREATE UNIQUE INDEX u ON t (z);";
+        let found: Vec<(String, bool)> = created_indexes(sql)
+            .into_iter()
+            .map(|c| (c.name, c.if_not_exists))
+            .collect();
         assert_eq!(
-            created_index_names(sql),
-            vec!["assets_ip_idx", "Odd\"Name", "u"]
+            found,
+            vec![
+                ("assets_ip_idx".to_string(), false),
+                ("Odd\"Name".to_string(), true),
+                ("u".to_string(), false)
+            ]
         );
     }
 

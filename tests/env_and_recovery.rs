@@ -1,0 +1,569 @@
+//! The environment rule shared by `migrate` and `seed` (read-only commands never write; an
+//! unstamped database with content is unknown; a lost stamp is judged by the audit log) and
+//! recovery by rerunning (a failed or killed first `up`, a killed CREATE INDEX CONCURRENTLY,
+//! transaction control refused before anything runs, lock_timeout naming the blocker).
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use groundwork_e2e::{TestDb, migrate_cmd, output_text, run_expect, seed_cmd};
+
+use crate::migrate_fixtures::Fixture;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// diesel_cli's own table (migrate-bin/src/db.rs DIESEL_TABLE_DDL).
+const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);";
+
+/// A database as diesel_cli leaves it after `diesel migration run` of the standard fixture:
+/// the tables, diesel's table with every version, and no `groundwork` schema.
+fn migrated_by_diesel_cli(f: &Fixture) -> TestDb {
+    let db = TestDb::empty();
+    let mut c = db.client();
+    for entry in [
+        "00000000000000_diesel_initial_setup",
+        "2026-01-10-090000_create_accounts",
+        "2026-01-11-090000_create_engagements",
+        "2026-01-12-090000_index_engagements",
+    ] {
+        let sql = std::fs::read_to_string(f.path().join(entry).join("up.sql")).unwrap();
+        c.batch_execute(&sql).unwrap();
+    }
+    c.batch_execute(DIESEL_TABLE_DDL).unwrap();
+    for v in Fixture::STANDARD_VERSIONS {
+        c.execute(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1)",
+            &[&v],
+        )
+        .unwrap();
+    }
+    db
+}
+
+fn migrate(db: &TestDb, f: &Fixture, args: &[&str], code: i32) -> String {
+    let out = run_expect(
+        migrate_cmd(db)
+            .args(["--migrations-dir", &f.arg()])
+            .args(args),
+        code,
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", output_text(&out));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn seed(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let out = seed_cmd(db).args(args).output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", output_text(&out));
+    out
+}
+
+/// Runs every read-only command of both binaries and asserts that the database (schema and
+/// data, the `groundwork` schema included) is byte-identical afterwards.
+fn assert_read_only_commands_write_nothing(db: &TestDb, f: &Fixture) {
+    let before = db.full_dump();
+    for args in [
+        &["status"][..],
+        &["--json", "status"],
+        &["plan"],
+        &["--json", "plan"],
+        &["verify"],
+        &["--json", "verify"],
+        &["history"],
+        &["--env", "prod", "status"],
+        &["--env", "dev", "verify"],
+    ] {
+        let out = migrate_cmd(db)
+            .args(["--migrations-dir", &f.arg()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 5)),
+            "migrate {args:?}: {}",
+            output_text(&out)
+        );
+        assert_eq!(
+            db.full_dump(),
+            before,
+            "migrate {args:?} wrote to the database"
+        );
+    }
+    for args in [&["--list"][..], &["verify"], &["--env", "prod", "verify"]] {
+        // `seed verify` may well find problems (or no tables) here: only writes matter.
+        let out = seed(db, args);
+        assert!(
+            out.status.code().is_some(),
+            "seed {args:?}: {}",
+            output_text(&out)
+        );
+        assert_eq!(
+            db.full_dump(),
+            before,
+            "seed {args:?} wrote to the database"
+        );
+    }
+}
+
+#[test]
+fn read_only_commands_never_write_on_any_kind_of_database() {
+    let f = Fixture::standard();
+    // Fresh.
+    assert_read_only_commands_write_nothing(&TestDb::empty(), &f);
+    // Migrated by diesel_cli: verify reports them unrecorded instead of adopting them.
+    let diesel = migrated_by_diesel_cli(&f);
+    assert_read_only_commands_write_nothing(&diesel, &f);
+    let text = migrate(&diesel, &f, &["verify"], 0);
+    assert!(
+        text.contains("UNRECORDED 20260110090000") && text.contains("recorded by the next `up`"),
+        "{text}"
+    );
+    assert_eq!(
+        diesel.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'groundwork'"),
+        0
+    );
+    // Migrated and stamped by migrate.
+    let stamped = TestDb::empty();
+    migrate(&stamped, &f, &["--env", "test", "up"], 0);
+    assert_read_only_commands_write_nothing(&stamped, &f);
+}
+
+#[test]
+fn an_unknown_database_is_refused_until_stamped_with_an_explicit_env() {
+    let f = Fixture::standard();
+    let db = migrated_by_diesel_cli(&f);
+    let before = db.full_dump();
+    // The issue's sequence: verify, then `seed reset --hard`, must not wipe it.
+    migrate(&db, &f, &["verify"], 0);
+    let out = seed(&db, &["reset", "--hard"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("environment is unknown")
+            && stderr(&out).contains("migrate --env ENV up"),
+        "{}",
+        output_text(&out)
+    );
+    for args in [
+        &["reset"][..],
+        &["--stage", "all"],
+        &["--env", "dev", "--stage", "0"],
+    ] {
+        let out = seed(&db, args);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "seed {args:?}: {}",
+            output_text(&out)
+        );
+    }
+    // Neither the default nor APP_ENV stamps it; destructive commands refuse even --env.
+    let text = migrate(&db, &f, &["up"], 4);
+    assert!(
+        text.contains("environment is unknown") && text.contains("--env"),
+        "{text}"
+    );
+    let out = run_expect(
+        migrate_cmd(&db)
+            .env("APP_ENV", "dev")
+            .args(["--migrations-dir", &f.arg(), "up"]),
+        4,
+    );
+    assert!(
+        stderr(&out).contains("APP_ENV=dev does not count"),
+        "{}",
+        stderr(&out)
+    );
+    let text = migrate(&db, &f, &["--env", "dev", "down"], 4);
+    assert!(text.contains("migrate --env ENV up"), "{text}");
+    migrate(&db, &f, &["--env", "dev", "redo"], 4);
+    assert_eq!(db.full_dump(), before, "a refused run must write nothing");
+
+    // An explicit --env stamps it (and records the checksums) even with nothing pending.
+    migrate(&db, &f, &["--env", "staging", "up"], 0);
+    assert_eq!(
+        db.rows_as_text("SELECT env FROM groundwork.environment"),
+        ["(staging)"]
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM groundwork.migration_checksums"),
+        4
+    );
+    // From now on every run follows the stamp; seed's demo stages are refused in staging.
+    let out = run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "--json", "status"]),
+        0,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["environment"], "staging");
+    let out = seed(&db, &["reset"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+}
+
+#[test]
+fn without_env_a_run_follows_the_stamp_and_gets_its_guards() {
+    let f = Fixture::standard();
+    let db = TestDb::empty();
+    // A fresh database is stamped by the default.
+    migrate(&db, &f, &["up", "--to", "20260110090000"], 0);
+    assert_eq!(
+        db.rows_as_text("SELECT env FROM groundwork.environment"),
+        ["(dev)"]
+    );
+    db.client()
+        .batch_execute("UPDATE groundwork.environment SET env = 'prod'")
+        .unwrap();
+    let before = db.full_dump();
+    // No --env: the run is prod, so prod's guards apply (not dev's absence of them).
+    let text = migrate(&db, &f, &["up"], 4);
+    assert!(text.contains("--require-backup"), "{text}");
+    let text = migrate(&db, &f, &["setup"], 4);
+    assert!(text.contains("stamped prod"), "{text}");
+    // A named environment must match the stamp.
+    let text = migrate(&db, &f, &["--env", "dev", "up"], 4);
+    assert!(text.contains("stamped as environment `prod`"), "{text}");
+    let out = seed(&db, &["--stage", "all"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert_eq!(db.full_dump(), before);
+}
+
+#[test]
+fn a_lost_stamp_is_judged_by_the_strictest_environment_of_the_audit_log() {
+    let f = Fixture::standard();
+    let db = TestDb::empty();
+    migrate(
+        &db,
+        &f,
+        &["--env", "test", "up", "--to", "20260110090000"],
+        0,
+    );
+    migrate(
+        &db,
+        &f,
+        &["--env", "test", "up", "--to", "20260111090000"],
+        0,
+    );
+    // Someone deleted the stamp; one earlier run was a prod run.
+    db.client()
+        .batch_execute(
+            "DELETE FROM groundwork.environment; \
+             UPDATE groundwork.audit_runs SET env = 'prod' WHERE id = (SELECT min(id) FROM groundwork.audit_runs)",
+        )
+        .unwrap();
+    let before = db.full_dump();
+    for args in [&["up"][..], &["--env", "test", "up"]] {
+        let text = migrate(&db, &f, args, 4);
+        assert!(
+            text.contains("audit log")
+                && text.contains("runs in test, prod")
+                && text.contains("`prod`")
+                && text.contains("--env prod"),
+            "{text}"
+        );
+    }
+    let out = run_expect(
+        migrate_cmd(&db)
+            .env("APP_ENV", "prod")
+            .args(["--migrations-dir", &f.arg(), "up"]),
+        4,
+    );
+    assert!(stderr(&out).contains("audit log"), "{}", stderr(&out));
+    migrate(&db, &f, &["--env", "prod", "down"], 4);
+    let out = seed(&db, &["reset"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert_eq!(db.full_dump(), before);
+    // Read-only commands still answer, and say what the rule found.
+    let text = migrate(&db, &f, &["status"], 0);
+    assert!(text.contains("stamp missing"), "{text}");
+}
+
+#[test]
+fn a_failed_first_up_is_fixed_by_fixing_the_sql_and_rerunning() {
+    let f = Fixture::empty();
+    let dir = f.add(
+        "2026-01-10-090000_create_accounts",
+        "CREATE TABLE accounts (id int PRIMARY KEY);\nCREAT TABLE oops (id int);\n",
+        Some("DROP TABLE accounts;"),
+    );
+    let db = TestDb::empty();
+    migrate(&db, &f, &["up"], 8);
+    // Every command keeps working on what the failed run left (no "relation
+    // __diesel_schema_migrations does not exist").
+    for args in [
+        &["up"][..],
+        &["verify"],
+        &["status"],
+        &["plan"],
+        &["history"],
+    ] {
+        let text = migrate(&db, &f, args, if args == ["up"] { 8 } else { 0 });
+        assert!(!text.contains("does not exist"), "{args:?}: {text}");
+    }
+    std::fs::write(
+        dir.join("up.sql"),
+        "CREATE TABLE accounts (id int PRIMARY KEY);\nCREATE TABLE oops (id int);\n",
+    )
+    .unwrap();
+    migrate(&db, &f, &["up"], 0);
+    migrate(&db, &f, &["verify"], 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM __diesel_schema_migrations"),
+        1
+    );
+}
+
+/// A fixture whose first migrations sleep, so a kill lands inside each phase of a first run.
+fn slow_fixture() -> Fixture {
+    let f = Fixture::empty();
+    f.add(
+        "2026-01-10-090000_first",
+        "SELECT pg_sleep(0.4);\nCREATE TABLE accounts (id int PRIMARY KEY, name text);\nSELECT pg_sleep(0.4);\n",
+        Some("DROP TABLE accounts;"),
+    );
+    f.add_non_transactional(
+        "2026-01-11-090000_index",
+        "SELECT pg_sleep(0.4);\nCREATE INDEX CONCURRENTLY accounts_name_idx ON accounts (name);\nSELECT pg_sleep(0.4);\n",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS accounts_name_idx;"),
+    );
+    f.add(
+        "2026-01-12-090000_second",
+        "SELECT pg_sleep(0.3);\nCREATE TABLE notes (id int);\n",
+        Some("DROP TABLE notes;"),
+    );
+    f
+}
+
+fn kill_after(mut child: Child, after: Duration) {
+    std::thread::sleep(after);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_first_up_killed_at_any_point_is_fixed_by_rerunning() {
+    let f = slow_fixture();
+    let clean = TestDb::empty();
+    migrate(&clean, &f, &["up"], 0);
+    for ms in [30, 150, 300, 600, 900, 1300, 1700, 2100] {
+        let db = TestDb::empty();
+        let child = migrate_cmd(&db)
+            .args(["--migrations-dir", &f.arg(), "up"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        kill_after(child, Duration::from_millis(ms));
+        let out = migrate_cmd(&db)
+            .args(["--migrations-dir", &f.arg(), "--lock-wait", "20s", "up"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "rerun after a kill at {ms} ms: {}",
+            output_text(&out)
+        );
+        migrate(&db, &f, &["verify"], 0);
+        assert_eq!(clean.schema_dump(), db.schema_dump(), "kill at {ms} ms");
+    }
+}
+
+/// Starts `up` on a migration that builds an index CONCURRENTLY while another session keeps
+/// a write transaction open on the table (so the build waits with its INVALID index already
+/// in the catalog), kills it there, and waits until its server session is gone.
+fn kill_during_create_index_concurrently(db: &TestDb, f: &Fixture, index: &str) {
+    let mut blocker = db.client();
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute("INSERT INTO accounts (id, name) VALUES (424242, 'held')")
+        .unwrap();
+    let child = migrate_cmd(db)
+        .args(["--migrations-dir", &f.arg(), "up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let invalid = format!(
+        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = '{index}' AND NOT i.indisvalid"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.count(&invalid) == 0 {
+        assert!(Instant::now() < deadline, "the index build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_after(child, Duration::ZERO);
+    // Its backend notices the dead client (client_connection_check_interval) and cancels the
+    // build; only then may the blocking transaction end, or the build would complete.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.count(
+        "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'CREATE INDEX CONCURRENTLY%' AND pid <> pg_backend_pid()",
+    ) > 0
+    {
+        assert!(Instant::now() < deadline, "the killed build never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tx.rollback().unwrap();
+    assert_eq!(
+        db.count(&invalid),
+        1,
+        "the killed build left no INVALID index"
+    );
+}
+
+fn index_fixture() -> Fixture {
+    let f = Fixture::empty();
+    f.add(
+        "2026-01-10-090000_create_accounts",
+        "CREATE TABLE accounts (id int PRIMARY KEY, name text);\nINSERT INTO accounts SELECT g, 'n' || g FROM generate_series(1, 100) g;\n",
+        Some("DROP TABLE accounts;"),
+    );
+    f.add_non_transactional(
+        "2026-01-11-090000_index_accounts",
+        "CREATE INDEX CONCURRENTLY accounts_name_idx ON accounts (name);\n",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS accounts_name_idx;"),
+    );
+    f
+}
+
+#[test]
+fn a_killed_create_index_concurrently_is_repaired_by_rerunning_in_dev() {
+    let f = index_fixture();
+    let db = TestDb::empty();
+    migrate(&db, &f, &["up", "--to", "20260110090000"], 0);
+    kill_during_create_index_concurrently(&db, &f, "accounts_name_idx");
+    let text = migrate(&db, &f, &["--lock-wait", "20s", "up"], 0);
+    assert!(
+        text.contains("dropping index public.accounts_name_idx (INVALID)"),
+        "{text}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'accounts_name_idx' AND i.indisvalid"),
+        1
+    );
+    assert_eq!(
+        db.rows_as_text(
+            "SELECT action, version, outcome FROM groundwork.audit_migrations WHERE version = '20260111090000' ORDER BY id"
+        ),
+        ["(repair,20260111090000,succeeded)", "(apply,20260111090000,succeeded)"]
+    );
+}
+
+#[test]
+fn a_killed_create_index_concurrently_in_prod_needs_up_repair() {
+    let f = index_fixture();
+    let db = TestDb::empty();
+    migrate(&db, &f, &["up", "--to", "20260110090000"], 0);
+    kill_during_create_index_concurrently(&db, &f, "accounts_name_idx");
+    db.client()
+        .batch_execute("UPDATE groundwork.environment SET env = 'prod'")
+        .unwrap();
+    let before = db.full_dump();
+    let backups = tempfile::tempdir().unwrap();
+    let backup_dir = backups.path().join("b").display().to_string();
+    let prod = [
+        "--env",
+        "prod",
+        "--require-backup",
+        "--yes",
+        "--backup-dir",
+        &backup_dir,
+    ];
+    let text = migrate(&db, &f, &[&prod[..], &["up"]].concat(), 4);
+    assert!(
+        text.contains("20260111090000 index_accounts")
+            && text.contains("public.accounts_name_idx")
+            && text.contains("migrate --env prod up --repair")
+            && text.contains("Nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(db.full_dump(), before);
+    migrate(&db, &f, &[&prod[..], &["up", "--repair"]].concat(), 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'accounts_name_idx' AND i.indisvalid"),
+        1
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM groundwork.audit_migrations m JOIN groundwork.audit_runs r ON r.id = m.run_id WHERE m.action = 'repair' AND r.env = 'prod' AND m.detail LIKE '%accounts_name_idx%'"),
+        1
+    );
+}
+
+#[test]
+fn transaction_control_in_a_transactional_migration_is_refused_before_anything_runs() {
+    let f = Fixture::standard();
+    f.add(
+        "2026-02-01-000000_sneaky_commit",
+        "CREATE TABLE half (id int);\n-- make it stick\nCOMMIT;\nCREATE TABLE other_half (id int);\n",
+        Some("DROP TABLE other_half; DROP TABLE half;"),
+    );
+    let db = TestDb::empty();
+    let before = db.full_dump();
+    let text = migrate(&db, &f, &["up"], 2);
+    assert!(
+        text.contains("2026-02-01-000000_sneaky_commit/up.sql")
+            && text.contains("line 3")
+            && text.contains("`COMMIT`")
+            && text.contains("run_in_transaction = false"),
+        "{text}"
+    );
+    assert_eq!(db.full_dump(), before);
+
+    // Routine bodies with their own BEGIN/COMMIT are not transaction control.
+    let g = Fixture::standard();
+    g.add(
+        "2026-02-01-000000_routines",
+        "DO $$\nBEGIN\n  CREATE TABLE made_in_do (id int);\nEND\n$$;\n\
+         CREATE PROCEDURE batch() LANGUAGE plpgsql AS $body$\nBEGIN\n  COMMIT;\n  ROLLBACK;\nEND\n$body$;\n\
+         CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n",
+        Some("DROP FUNCTION one(); DROP PROCEDURE batch(); DROP TABLE made_in_do;"),
+    );
+    migrate(&db, &g, &["up"], 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'made_in_do'"),
+        1
+    );
+}
+
+#[test]
+fn lock_timeout_names_the_blocking_session_instead_of_blaming_the_sql() {
+    let f = Fixture::standard();
+    let db = TestDb::empty();
+    migrate(&db, &f, &["up"], 0);
+    f.add(
+        "2026-02-01-000000_touch_accounts",
+        "ALTER TABLE accounts ADD COLUMN note text;",
+        Some("ALTER TABLE accounts DROP COLUMN note;"),
+    );
+    let mut blocker = db.client();
+    blocker
+        .batch_execute("SET application_name = 'blocker-under-test'")
+        .unwrap();
+    let pid: i32 = blocker
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
+        .unwrap();
+    let text = migrate(
+        &db,
+        &f,
+        &["--lock-timeout", "500ms", "--lock-retries", "1", "up"],
+        8,
+    );
+    assert!(
+        text.contains(&format!("pid {pid} (blocker-under-test, user "))
+            && text.contains("idle in transaction")
+            && text.contains("pg_terminate_backend"),
+        "{text}"
+    );
+    assert!(!text.contains("Fix the migration's SQL"), "{text}");
+    tx.rollback().unwrap();
+}
