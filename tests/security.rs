@@ -397,7 +397,11 @@ fn backups_are_private_unique_and_audited() {
         let res = run_with_limit(&mut cmd, LIMIT);
         assert_eq!(res.code, Some(0), "{}", res.describe());
     }
-    assert_eq!(mode(&backups), 0o700, "the backup folder is created 0700");
+    assert_eq!(
+        format!("{:o}", mode(&backups)),
+        "700",
+        "the backup folder is created 0700"
+    );
     let dumps = files(&backups);
     assert_eq!(dumps.len(), 2, "two runs, two distinct dumps: {dumps:?}");
     for d in &dumps {
@@ -407,7 +411,12 @@ fn backups_are_private_unique_and_audited() {
             "{} is a regular file",
             d.display()
         );
-        assert_eq!(mode(d), 0o600, "{} has mode 0600", d.display());
+        assert_eq!(
+            format!("{:o}", mode(d)),
+            "600",
+            "{} has mode 0600",
+            d.display()
+        );
     }
     let audited: Vec<(String, i64, String)> = db
         .client()
@@ -546,7 +555,11 @@ fn symlinks_planted_at_dump_and_probe_names_are_never_followed() {
             .file_type()
             .is_file()
     );
-    assert_eq!(mode(&dumps[0]), 0o600);
+    assert_eq!(
+        format!("{:o}", mode(&dumps[0])),
+        "600",
+        "the dump has mode 0600"
+    );
 }
 
 /// `YYYYMMDDTHHMMSSZ` of a Unix time (civil-from-days, no date crate needed).
