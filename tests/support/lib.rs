@@ -685,8 +685,9 @@ pub fn assert_same_snapshot(before: &DbSnapshot, after: &DbSnapshot, context: &s
 /// timestamps, hex checksums and the port of a throwaway listener.
 pub fn normalise(text: &str) -> String {
     static RULES: OnceLock<Vec<(regex::Regex, &'static str)>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        [
+    let rules =
+        RULES.get_or_init(|| {
+            [
             (r"gw_(t|tpl)_[0-9A-Za-z_]+", "<db>"),
             (r"/tmp/\.tmp[0-9A-Za-z]+", "<tmp>"),
             (r"/tmp/[0-9A-Za-z._-]*\.tmp[0-9A-Za-z]+", "<tmp>"),
@@ -706,7 +707,7 @@ pub fn normalise(text: &str) -> String {
         .into_iter()
         .map(|(re, to)| (regex::Regex::new(re).expect("normaliser regex"), to))
         .collect()
-    });
+        });
     let mut s = text.replace("\r\n", "\n");
     for (re, to) in rules {
         s = re.replace_all(&s, *to).into_owned();
