@@ -15,8 +15,8 @@
 //!
 //! Placeholders in args, env values and `names`: `{dir}` the folder the setup built (migrations
 //! folder or core-data folder), `{tmp}` a fresh temp folder, `{file}` a regular file in it,
-//! `{backups}` a not-yet-existing folder in it, `{symlink}` a symlink in it to a private folder,
-//! `{gwdir}` a group-writable folder in it, `{silent}` the port of a TCP server that accepts and
+//! `{backups}` a not-yet-existing folder in it, `{symlink-shared}` a symlink in it to
+//! `{gwdir}`, a group-writable folder in it, `{silent}` the port of a TCP server that accepts and
 //! never answers, `{db}` the test database's name. An env value `UNSET` removes the variable.
 
 use std::os::unix::fs::PermissionsExt;
@@ -268,7 +268,7 @@ cases! {
     m_backup_dir_is_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}", "up"] env[] ProdPending => 7, names "{file}";
     m_backup_dir_under_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}/sub", "up"] env[] ProdPending => 7, names "{file}/sub";
     m_backup_dir_uncreatable: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "/proc/gw-backups", "up"] env[] ProdPending => 7, names "/proc/gw-backups";
-    m_backup_dir_symlink: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{symlink}", "up"] env[] ProdPending => 7, names "{symlink}";
+    m_backup_dir_symlink_to_shared: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{symlink-shared}", "up"] env[] ProdPending => 7, names "{symlink-shared}";
     m_backup_dir_group_writable: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{gwdir}", "up"] env[] ProdPending => 7, names "{gwdir}";
     s_write_env_missing_folder: S ["--stage", "all", "--write-env={tmp}/missing/.env"] env[] Migrated => 2, names "{tmp}/missing/.env";
     s_write_env_is_a_directory: S ["--stage", "all", "--write-env={tmp}"] env[] Migrated => 2, names "{tmp}";
@@ -304,7 +304,7 @@ impl Ctx {
             .replace("{tmp}", &tmp)
             .replace("{file}", &format!("{tmp}/a-file"))
             .replace("{backups}", &format!("{tmp}/backups"))
-            .replace("{symlink}", &format!("{tmp}/link-to-private"))
+            .replace("{symlink-shared}", &format!("{tmp}/link-to-shared"))
             .replace("{gwdir}", &format!("{tmp}/group-writable"))
             .replace("{silent}", &self.silent.to_string())
             .replace("{db}", self.db.name())
@@ -454,13 +454,12 @@ fn setup(setup: Setup) -> Ctx {
     let t = tmp.path();
     // The fixed decoys every case may point at.
     std::fs::write(t.join("a-file"), "a regular file\n").unwrap();
-    let private = t.join("private");
-    std::fs::create_dir(&private).unwrap();
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::symlink(&private, t.join("link-to-private")).unwrap();
     let gw = t.join("group-writable");
     std::fs::create_dir(&gw).unwrap();
     std::fs::set_permissions(&gw, std::fs::Permissions::from_mode(0o770)).unwrap();
+    // A link is followed only to a private folder of the running user (the rule), so
+    // the refused case links to the shared one.
+    std::os::unix::fs::symlink(&gw, t.join("link-to-shared")).unwrap();
     let mut dir = String::new();
     let db = match setup {
         Empty => TestDb::empty(),

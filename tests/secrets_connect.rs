@@ -170,7 +170,7 @@ fn connect_timeout_values_are_range_checked() {
             let out = run_expect(cmd.args(["--connect-timeout", bad, command]), 2);
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(
-                err.contains(bad) && err.contains("1s..=10min"),
+                err.contains(bad) && err.contains("1s..=10m"),
                 "{}",
                 output_text(&out)
             );

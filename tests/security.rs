@@ -787,19 +787,27 @@ fn an_explicit_env_dev_stamps_an_unknown_database() {
         res.describe()
     );
 
-    // Stamp deleted, audit log says `test`: an explicit `--env test` (the audit log's own
-    // environment, so no conflict) stamps it again.
+    // Stamp deleted, audit log says `test`: seeding (destructive) refuses the unstamped
+    // database even with the matching `--env test`; `migrate --env test up` (the audit log's
+    // own environment, so no conflict) restamps it, and seeding then works.
     let db = unstamped_db();
-    let res = run_with_limit(
+    let mut failures = Vec::new();
+    refused_unchanged(
+        &db,
         seed_cmd(&db).args(["--env", "test", "--stage", "0", "--quiet"]),
-        LIMIT,
+        "seed --env test --stage 0 on a database whose stamp was deleted",
+        &mut failures,
     );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let res = run_with_limit(migrate_cmd(&db).args(["--env", "test", "up"]), LIMIT);
     assert_eq!(res.code, Some(0), "{}", res.describe());
     assert_eq!(
         stamp(&db).as_deref(),
         Some("test"),
-        "seed --env test stamps the unstamped database"
+        "migrate --env test up restamps the database whose stamp was deleted"
     );
+    let res = run_with_limit(seed_cmd(&db).args(["--stage", "0", "--quiet"]), LIMIT);
+    assert_eq!(res.code, Some(0), "{}", res.describe());
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub struct GlobalArgs {
     pub lock_timeout: Option<Duration>,
 
     /// How long connecting may take, TCP connect and startup/authentication handshake
-    /// together, before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout
+    /// together, before the run gives up with exit 3 (1s..=10m). Wins over connect_timeout
     /// in DATABASE_URL, which wins over the default of 10s.
     #[arg(long, global = true, env = "DATABASE_CONNECT_TIMEOUT", value_parser = crate::conninfo::parse_connect_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub connect_timeout: Option<Duration>,
@@ -169,7 +169,7 @@ pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
     {
         return Ok(Duration::ZERO);
     }
-    crate::conninfo::parse_duration_in(text, Duration::from_secs(1), Duration::from_secs(86_400))
+    duration_in(Duration::from_secs(1), Duration::from_secs(86_400))(text)
         .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
 }
 
@@ -336,7 +336,7 @@ mod tests {
         ] {
             let err = parse_connect_timeout(bad).unwrap_err();
             assert!(
-                err.contains(bad) && err.contains("1s..=10min"),
+                err.contains(bad) && err.contains("1s..=10m"),
                 "{bad}: {err}"
             );
         }

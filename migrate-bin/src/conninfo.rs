@@ -82,6 +82,19 @@ impl ConnInfo {
         if text.is_empty() {
             return Err(malformed("it is empty".into()));
         }
+        // A URL of another database (`mysql://…`) would otherwise be read as a broken
+        // key=value string; its scheme is never secret, so it is named.
+        if url_scheme_len(text).is_none()
+            && let Some((scheme, _)) = text.split_once("://")
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err(malformed(format!(
+                "its scheme `{scheme}://` is not PostgreSQL's; use postgres:// or postgresql://"
+            )));
+        }
         let normalised = if let Some(scheme_len) = url_scheme_len(text) {
             normalise_url(text, scheme_len).map_err(malformed)?
         } else {
@@ -281,56 +294,7 @@ impl fmt::Debug for ConnInfo {
 /// `value_parser`; the message names the value and the allowed range.
 pub fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
     let (min, max) = CONNECT_TIMEOUT_RANGE;
-    parse_duration_in(text, min, max)
-}
-
-/// Parses `500ms`, `5s`, `2m`, `1h` or a plain number of seconds and checks `min..=max`.
-/// A leading `-` gets its own message: clap would otherwise call it an unknown flag.
-pub fn parse_duration_in(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let t = text.trim();
-    let range = format!("{}..={}", show_duration(min), show_duration(max));
-    if t.starts_with('-') {
-        return Err(format!(
-            "`{text}` is negative; give a duration in {range} (e.g. 10s)"
-        ));
-    }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = (&t[..split], t[split..].trim());
-    let value: f64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration; use e.g. 500ms, 10s, 2m or 1h (allowed: {range})")
-    })?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" | "sec" | "secs" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "`{text}` has an unknown unit; use ms, s, m or h (allowed: {range})"
-            ));
-        }
-    };
-    let in_range =
-        seconds.is_finite() && seconds >= min.as_secs_f64() && seconds <= max.as_secs_f64();
-    if !in_range {
-        return Err(format!("`{text}` is out of range; allowed: {range}"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-fn show_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if d.subsec_nanos() != 0 || s == 0 {
-        format!("{}ms", d.as_millis())
-    } else if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s.is_multiple_of(60) {
-        format!("{}min", s / 60)
-    } else {
-        format!("{s}s")
-    }
+    crate::flags::duration_in(min, max)(text)
 }
 
 /// The length of `postgres://` or `postgresql://` if `text` starts with one (libpq's only

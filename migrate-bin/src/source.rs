@@ -228,6 +228,15 @@ fn load_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
             &path,
         )?);
     }
+    // An empty folder is almost always a wrong path; running it would report every applied
+    // migration as unknown instead of saying so.
+    if migrations.is_empty() {
+        return Err(bad(
+            "holds no migration (each is a folder <version>_<name>/ with an up.sql); check the \
+             path given to --migrations-dir"
+                .to_string(),
+        ));
+    }
     check_unique_and_sort(migrations, dir)
 }
 

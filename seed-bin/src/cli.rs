@@ -110,7 +110,7 @@ pub struct CommonArgs {
     pub database_url: Option<String>,
 
     /// How long connecting may take, TCP connect and startup/authentication handshake together,
-    /// before the run gives up with exit 3 (1s..=10min). Wins over connect_timeout in
+    /// before the run gives up with exit 3 (1s..=10m). Wins over connect_timeout in
     /// DATABASE_URL, which wins over the default of 10s.
     #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::conninfo::parse_connect_timeout, allow_hyphen_values = true)]
     pub connect_timeout: Option<std::time::Duration>,

@@ -181,6 +181,16 @@ async fn execute(cli: Cli) -> Result<()> {
     if cli.list {
         return list(&cli).await;
     }
+    // Stage 03 writes its sample files last; a folder it cannot use would fail it after 00–02
+    // committed.
+    let writes_artifacts = matches!(cli.command, Some(Command::Reset { .. }))
+        || (cli.command.is_none()
+            && selected
+                .iter()
+                .any(|s| s.id() == stages::s03_data_imports::ID));
+    if writes_artifacts {
+        stages::s03_data_imports::check_artifacts_dir(&cli.common.artifacts_dir)?;
+    }
     let url = conn_info(&cli)?;
     let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
     let requested = requested_env(cli.common.env)?;

@@ -158,6 +158,36 @@ fn contents(
         .collect()
 }
 
+/// Checks, before any stage runs, that `--artifacts-dir` is a folder or can become one: the
+/// path (or, when it does not exist yet, its nearest existing ancestor) must be a folder.
+pub fn check_artifacts_dir(dir: &Path) -> Result<()> {
+    let refuse = |what: &str| {
+        Err(SeedError::Usage(format!(
+            "--artifacts-dir {} {what}; stage 03 writes its sample import files there. Pass a \
+             folder (it is created if missing); nothing was written",
+            dir.display()
+        )))
+    };
+    let mut probe = dir;
+    loop {
+        match std::fs::metadata(probe) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) if probe == dir => return refuse("is not a folder"),
+            Ok(_) => {
+                return refuse(&format!(
+                    "cannot be created: {} is not a folder",
+                    probe.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match probe.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => probe = parent,
+                _ => return Ok(()),
+            },
+            Err(e) => return refuse(&format!("cannot be inspected ({e})")),
+        }
+    }
+}
+
 fn write_atomic(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     let io = |doing: &'static str, path: &Path| {
         let path = path.to_path_buf();
