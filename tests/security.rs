@@ -447,16 +447,20 @@ fn backups_are_private_unique_and_audited() {
     }
 }
 
+/// The issue's rule: a symlinked `--backup-dir` is refused unless it resolves to a folder
+/// owned by the running user with no write bit for others; then the dump lands in the real
+/// folder and the audit log records the resolved path.
 #[test]
-fn a_symlinked_backup_dir_is_refused_with_exit_7() {
+fn a_symlinked_backup_dir_is_used_only_when_it_resolves_to_a_private_folder() {
+    // A link to a shared folder: refused, nothing written through it, database unchanged.
     let db = prod_db(1);
     let before = db.snapshot();
     let base = tempfile::tempdir().unwrap();
-    let real = base.path().join("real");
-    std::fs::create_dir(&real).unwrap();
-    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let link = base.path().join("link");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let shared = base.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let link = base.path().join("link-to-shared");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
     let res = run_with_limit(&mut prod_up(&db, &link), LIMIT);
     assert_eq!(res.code, Some(7), "{}", res.describe());
     assert!(
@@ -465,11 +469,38 @@ fn a_symlinked_backup_dir_is_refused_with_exit_7() {
         res.describe()
     );
     assert!(
-        files(&real).is_empty(),
+        files(&shared).is_empty(),
         "nothing written through the link: {:?}",
-        files(&real)
+        files(&shared)
     );
-    assert_unchanged(&before, &db, "symlinked --backup-dir");
+    assert_unchanged(&before, &db, "symlinked --backup-dir to a shared folder");
+
+    // A link to a private folder of the running user: used, audited by its real path.
+    let db = prod_db(1);
+    let real = base.path().join("private");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = base.path().join("link-to-private");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let res = run_with_limit(&mut prod_up(&db, &link), LIMIT);
+    assert_eq!(res.code, Some(0), "{}", res.describe());
+    let dumps = files(&real);
+    assert_eq!(dumps.len(), 1, "one dump in the real folder: {dumps:?}");
+    let audited: String = db
+        .client()
+        .query_one(
+            "SELECT backup_path FROM groundwork.audit_runs WHERE backup_path IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let real = real.canonicalize().unwrap();
+    assert!(
+        Path::new(&audited).starts_with(&real),
+        "the audit log records the resolved path {audited}, under {}",
+        real.display()
+    );
 }
 
 #[test]
