@@ -9,8 +9,9 @@ BUILD = $(CARGO) build --quiet --release -p migrate-bin -p seed-bin
 
 .PHONY: bins db-up migrate db-status db-history db-verify seed seed-reset seed-verify test lint bench-migrate
 
+# install, not cp: .env holds secrets (a password, the test agent key), so it is created 0600.
 .env:
-	cp .env.example .env
+	install -m 600 .env.example .env
 
 bins:
 	$(BUILD)
