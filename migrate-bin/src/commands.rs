@@ -623,7 +623,8 @@ async fn production_gate(
         }
     }
     let conn = &settings.conn;
-    // Checked before the confirmation, so nobody confirms a run that cannot back up.
+    // Checked before the confirmation, so nobody confirms a run that cannot back up. The
+    // folder is checked again by `take_backup`: it may change while the prompt waits.
     let server = server_version_num(engine).await?;
     backup::check_pg_dump_version(conn, server).await?;
     backup::prepare_dir(&global.backup_dir)?;
