@@ -76,6 +76,25 @@ impl Requested {
         source: EnvSource::Default,
     };
 
+    /// What a run asks for: the `--env` flag, else `APP_ENV` (from the environment or
+    /// `.env`), else nothing. Both binaries read it here so the source is told apart the
+    /// same way.
+    pub fn from_flag_or_env(flag: Option<Environment>) -> Result<Self, MigrateError> {
+        if let Some(env) = flag {
+            return Ok(Self {
+                env,
+                source: EnvSource::CommandLine,
+            });
+        }
+        match std::env::var("APP_ENV") {
+            Ok(value) if !value.trim().is_empty() => Ok(Self {
+                env: value.parse()?,
+                source: EnvSource::Variable,
+            }),
+            _ => Ok(Self::DEFAULT),
+        }
+    }
+
     fn named(self) -> Option<Environment> {
         (self.source != EnvSource::Default).then_some(self.env)
     }

@@ -105,15 +105,8 @@ impl Settings {
             return Err(MigrateError::MissingDatabaseUrl);
         }
         let conn = ConnInfo::parse(&database_url)?;
-        use crate::environment::EnvSource;
-        let (env, env_source) = match env {
-            Some(env) => (env, EnvSource::CommandLine),
-            None => match std::env::var("APP_ENV") {
-                Ok(value) if !value.trim().is_empty() => (value.parse()?, EnvSource::Variable),
-                _ => (Environment::Dev, EnvSource::Default),
-            },
-        };
-        Ok(Self::new(conn, env, env_source))
+        let requested = crate::environment::Requested::from_flag_or_env(env)?;
+        Ok(Self::new(conn, requested.env, requested.source))
     }
 
     /// The same settings with the connect timeout of `--connect-timeout` /

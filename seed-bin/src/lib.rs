@@ -28,7 +28,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use error::{Result, SeedError};
 use groundwork_migrate::Environment;
-use groundwork_migrate::environment::{EnvSource, Intent, Requested};
+use groundwork_migrate::environment::{Intent, Requested};
 use stage::{Ctx, Stage};
 use stages::STAGES;
 use std::ffi::OsString;
@@ -101,24 +101,7 @@ fn conn_info(cli: &Cli) -> Result<groundwork_migrate::ConnInfo> {
 /// The environment `seed` was asked for: `--env` on the command line, else `APP_ENV`, else
 /// the default (which follows the database's stamp; see `groundwork_migrate::environment`).
 fn requested_env(flag: Option<Environment>) -> Result<Requested> {
-    if let Some(env) = flag {
-        return Ok(Requested {
-            env,
-            source: EnvSource::CommandLine,
-        });
-    }
-    match std::env::var("APP_ENV") {
-        Ok(value) if !value.trim().is_empty() => {
-            let env = value
-                .parse::<Environment>()
-                .map_err(|e| SeedError::Usage(e.to_string()))?;
-            Ok(Requested {
-                env,
-                source: EnvSource::Variable,
-            })
-        }
-        _ => Ok(Requested::DEFAULT),
-    }
+    Requested::from_flag_or_env(flag).map_err(|e| SeedError::Usage(e.to_string()))
 }
 
 /// The environment of this run and whether the database is stamped prod, by the rule
@@ -141,7 +124,7 @@ async fn prepare_schema(
 ) -> Result<()> {
     match env {
         Environment::Dev | Environment::Test => {
-            let applied = migrations::apply_pending(url, env.as_str()).await?;
+            let applied = migrations::apply_pending(url, env).await?;
             if !applied.is_empty() {
                 reporter.note(&format!(
                     "applied {} pending migration(s): {}",
@@ -152,7 +135,7 @@ async fn prepare_schema(
             Ok(())
         }
         Environment::Staging | Environment::Prod => {
-            let pending = migrations::pending(url, env.as_str()).await?;
+            let pending = migrations::pending(url, env).await?;
             if pending.is_empty() {
                 Ok(())
             } else {
@@ -243,7 +226,7 @@ async fn execute(cli: Cli) -> Result<()> {
             }
             drop(conn);
             if hard {
-                let n = migrations::revert_all(&url, env.as_str()).await?;
+                let n = migrations::revert_all(&url, env).await?;
                 ctx.reporter.note(&format!("reverted {n} migration(s)"));
             }
             prepare_schema(&url, env, &ctx.reporter).await?;

@@ -6,7 +6,7 @@
 use crate::error::{Result, SeedError};
 use diesel_async::AsyncPgConnection;
 use groundwork_migrate::environment::{Decision, Facts, Intent, Requested};
-use groundwork_migrate::{ConnInfo, MigrateError, MigrationSource, Settings};
+use groundwork_migrate::{ConnInfo, Environment, MigrateError, MigrationSource, Settings};
 
 /// The engine's environment rule applied to this database: the effective environment, or
 /// the engine's refusal (exit 4, nothing written). Read-only.
@@ -20,17 +20,14 @@ pub async fn environment(
         .map_err(engine_error)
 }
 
-fn settings(info: &ConnInfo, env: &str) -> Result<Settings> {
-    let env = env
-        .parse()
-        .map_err(|e: MigrateError| SeedError::Usage(e.to_string()))?;
+fn settings(info: &ConnInfo, env: Environment) -> Settings {
     // The run's environment was already decided by the engine's rule (see `environment`);
     // the engine sees it as given, so it is passed on as given.
-    Ok(Settings::new(
+    Settings::new(
         info.clone(),
         env,
         groundwork_migrate::environment::EnvSource::CommandLine,
-    ))
+    )
 }
 
 /// Keeps the engine's own exit code (e.g. 5 for drift, 6 for its lock) and message.
@@ -42,8 +39,8 @@ fn engine_error(e: MigrateError) -> SeedError {
 }
 
 /// Versions of the embedded migrations not yet applied (read-only: no lock, no audit entry).
-pub async fn pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
-    let settings = settings(info, env)?;
+pub async fn pending(info: &ConnInfo, env: Environment) -> Result<Vec<String>> {
+    let settings = settings(info, env);
     let opts = groundwork_migrate::RunOptions::new(settings.env, "seed");
     let mut engine =
         groundwork_migrate::Engine::connect(&settings, &MigrationSource::Embedded, opts)
@@ -55,14 +52,11 @@ pub async fn pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
 
 /// Applies pending migrations (dev/test only; the engine refuses elsewhere), stamping the
 /// environment on a fresh database.
-pub async fn apply_pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
-    let done = groundwork_migrate::apply_pending(
-        &settings(info, env)?,
-        &MigrationSource::Embedded,
-        "seed",
-    )
-    .await
-    .map_err(engine_error)?;
+pub async fn apply_pending(info: &ConnInfo, env: Environment) -> Result<Vec<String>> {
+    let done =
+        groundwork_migrate::apply_pending(&settings(info, env), &MigrationSource::Embedded, "seed")
+            .await
+            .map_err(engine_error)?;
     Ok(done
         .into_iter()
         .map(|d| format!("{}_{}", d.version, d.name))
@@ -70,9 +64,9 @@ pub async fn apply_pending(info: &ConnInfo, env: &str) -> Result<Vec<String>> {
 }
 
 /// Reverts every applied migration (for `seed reset --hard`; dev/test only).
-pub async fn revert_all(info: &ConnInfo, env: &str) -> Result<usize> {
+pub async fn revert_all(info: &ConnInfo, env: Environment) -> Result<usize> {
     let done = groundwork_migrate::revert_all(
-        &settings(info, env)?,
+        &settings(info, env),
         &MigrationSource::Embedded,
         "seed reset --hard",
     )
