@@ -58,4 +58,4 @@ echo "runs: $RUNS, folder: $DIR ($(ls "$DIR" | wc -l) migrations; median wall ti
 echo "migrate up              $m"
 echo "diesel migration run    $d"
 echo "migrate status          $s"
-awk -v m="$m" -v d="$d" 'BEGIN {printf "ratio migrate/diesel    %.2f (target <= 1.10)\n", m/d}'
+awk -v m="$m" -v d="$d" 'BEGIN {printf "ratio migrate/diesel    %.2f (target <= 1.00)\n", m/d}'
