@@ -5,32 +5,33 @@
 //! once (fail fast with the real error), check the guards (environment, prerequisites), bring
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
-pub mod bulk;
 pub mod cli;
 pub mod data;
+mod dataset;
 pub mod db;
 pub mod envfile;
 pub mod error;
 pub mod exit;
-pub mod feedback;
-pub mod fingerprint;
-pub mod ids;
+mod feedback;
+mod fingerprint;
+mod ids;
 pub mod ledger;
 pub mod migrations;
-pub mod plan;
-pub mod runner;
-pub mod stage;
-pub mod stages;
-pub mod upsert;
-pub mod verify;
+mod runner;
+mod stages;
+mod verify;
+mod write;
+
+/// The bulk loader (the table writer's COPY path), for the benchmark in `examples/`.
+pub use write::bulk;
 
 use clap::Parser;
 use cli::{Cli, Command};
 use error::{Result, SeedError};
 use groundwork_migrate::Environment;
 use groundwork_migrate::environment::{Intent, Requested};
-use stage::{Ctx, Stage};
 use stages::STAGES;
+use stages::stage::{Ctx, Stage};
 use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -160,7 +161,7 @@ async fn execute(cli: Cli) -> Result<()> {
         envfile::check_target(path)?;
     }
     let core = data::load(cli.common.data_dir.as_deref())?;
-    let selected: Vec<&'static dyn Stage> = stage::select(&cli.stage, STAGES)?;
+    let selected: Vec<&'static dyn Stage> = stages::stage::select(&cli.stage, STAGES)?;
     if cli.list {
         return list(&cli).await;
     }
@@ -170,7 +171,7 @@ async fn execute(cli: Cli) -> Result<()> {
         || (cli.command.is_none()
             && selected
                 .iter()
-                .any(|s| s.id() == stages::s03_data_imports::ID));
+                .any(|s| s.id() == dataset::stage_id::DATA_IMPORTS));
     if writes_artifacts {
         stages::s03_data_imports::check_artifacts_dir(&cli.common.artifacts_dir)?;
     }
@@ -185,10 +186,12 @@ async fn execute(cli: Cli) -> Result<()> {
     };
     let (env, stamp_is_prod) = resolve_env(&mut conn, requested, intent).await?;
     let ctx = Arc::new(Ctx {
-        rng_seed: cli.common.rng_seed,
-        as_of: cli.common.as_of,
-        scale: cli.common.scale,
-        core,
+        dataset: dataset::Dataset {
+            rng_seed: cli.common.rng_seed,
+            as_of: cli.common.as_of,
+            scale: cli.common.scale,
+            core,
+        },
         artifacts_dir: cli.common.artifacts_dir.clone(),
         rotate_key: cli.rotate_key,
         // Environment only (never a flag): a flag would show in `ps` and shell history.
@@ -196,12 +199,10 @@ async fn execute(cli: Cli) -> Result<()> {
             .ok()
             .filter(|p| !p.is_empty()),
         reporter,
-        new_key: Mutex::new(None),
         write_env: cli.write_env.clone(),
         key_error: Mutex::new(None),
         conn: url.clone(),
         bulk: tokio::sync::OnceCell::new(),
-        counts: Mutex::new(Default::default()),
     });
     let jobs = cli.jobs.map_or_else(cpus, |j| j as usize);
     match cli.command {
@@ -293,7 +294,7 @@ async fn seed(
     write_env: Option<&std::path::Path>,
 ) -> Result<()> {
     // Staging tables of killed runs: swept by every run, not only when a bulk load starts.
-    let swept = bulk::sweep_stale(url).await?;
+    let swept = write::bulk::sweep_stale(url).await?;
     if swept > 0 {
         ctx.reporter.note(&format!(
             "dropped {swept} staging table(s) left by a killed seed run"
@@ -303,14 +304,23 @@ async fn seed(
     // One connection per running stage, and one for the ledger row of a failed stage.
     let pool = db::pool(url, run.jobs as u32 + 1).await?;
     // The runner shows a new key as soon as stage 01 commits (see `runner::run_one`).
-    let result = runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
-    let key_created = ctx.new_key.lock().is_ok_and(|k| k.is_some());
+    let mut key_created = false;
+    let result = runner::run_stages(
+        &pool,
+        ctx,
+        stages,
+        run.force,
+        run.keep_going,
+        run.jobs,
+        &mut key_created,
+    )
+    .await;
     let key_error = ctx.key_error.lock().ok().and_then(|mut e| e.take());
     if !key_created
         && write_env.is_some()
         && stages
             .iter()
-            .any(|s| s.id() == stages::s01_core_entities::ID)
+            .any(|s| s.id() == dataset::stage_id::CORE_ENTITIES)
     {
         ctx.reporter.note("the existing API key was kept, so .env was not changed; use --rotate-key --write-env for a new one");
     }

@@ -2,8 +2,9 @@
 //! stale staging tables (the rules are in the module docs of `bulk`).
 
 use super::error::describe;
-use super::merge::{self, MergeCounts};
+use super::merge;
 use super::{BulkError, BulkRow, BulkTable, Field, Result, ident, ident_list};
+use crate::write::Counts;
 use diesel_async::AsyncPgConnection;
 use groundwork_migrate::{ConnInfo, MigrateError};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -218,7 +219,7 @@ impl Staged {
 
     /// Merges into the target table and drops the staging table, on `conn` — the stage's
     /// connection, inside its transaction, so both roll back with the stage.
-    pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<MergeCounts> {
+    pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<Counts> {
         merge::merge(conn, &self.table, &self.staging, self.rows, false).await
     }
 }
@@ -385,7 +386,7 @@ impl BulkLoader {
         table: &BulkTable,
         producers: Vec<P>,
         progress: Option<Progress>,
-    ) -> Result<MergeCounts>
+    ) -> Result<Counts>
     where
         R: BulkRow,
         P: Iterator<Item = Vec<R>> + Send + 'static,
@@ -398,7 +399,7 @@ impl BulkLoader {
                 Segments::Rotate(self.segment_rows),
             )
             .await?;
-        let mut total = MergeCounts::default();
+        let mut total = Counts::default();
         let mut failure = None;
         while let Some(seg) = segments.recv().await {
             let merged = match seg {
@@ -440,7 +441,7 @@ impl BulkLoader {
         table: &BulkTable,
         rows: I,
         progress: Option<Progress>,
-    ) -> Result<MergeCounts>
+    ) -> Result<Counts>
     where
         R: BulkRow,
         I: IntoIterator<Item = R>,
@@ -482,7 +483,7 @@ impl BulkLoader {
             senders.clear();
         };
         let merge = async {
-            let mut total = MergeCounts::default();
+            let mut total = Counts::default();
             while let Some(seg) = segments.recv().await {
                 let merged = match seg {
                     Ok((name, rows)) => merge::merge(conn, table, &name, rows, true).await,

@@ -2,10 +2,11 @@
 
 use crate::db::{self, PgPool};
 use crate::error::{Result, SeedError};
-use crate::feedback::{SummaryRow, TableCounts};
+use crate::feedback::SummaryRow;
 use crate::fingerprint::{self, OwnedTable};
 use crate::ledger::{self, NewEntry};
-use crate::stage::{Ctx, Stage};
+use crate::stages::stage::{Ctx, Stage, StageCtx};
+use crate::write::Counts;
 use chrono::Utc;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -19,13 +20,13 @@ use tokio::task::JoinSet;
 /// What happened to one stage.
 enum Outcome {
     Ran {
-        counts: TableCounts,
+        counts: Counts,
         fingerprint: String,
-        /// The ledger row of a run that created an API key, to mark once the key is shown.
-        key_row: Option<i64>,
+        /// A secret the stage created, with its ledger row (to mark once the secret is shown).
+        secret: Option<(i64, String)>,
     },
     Skipped {
-        counts: TableCounts,
+        counts: Counts,
         fingerprint: String,
     },
 }
@@ -129,15 +130,8 @@ async fn input_hash(conn: &mut AsyncPgConnection, ctx: &Ctx, stage: &dyn Stage) 
     Ok(hex::encode(h.finalize()))
 }
 
-fn sum(counts: &BTreeMap<String, TableCounts>) -> TableCounts {
-    counts.values().fold(TableCounts::default(), |mut a, c| {
-        a.rows += c.rows;
-        a.inserted += c.inserted;
-        a.updated += c.updated;
-        a.unchanged += c.unchanged;
-        a.deleted += c.deleted;
-        a
-    })
+fn sum(counts: &BTreeMap<String, Counts>) -> Counts {
+    Counts::sum(counts.values())
 }
 
 /// The recorded fingerprint when the stage's tables still hold what its last successful run
@@ -169,7 +163,7 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
     let started = Utc::now();
     let t0 = Instant::now();
     let id = stage.id();
-    let force = force || (ctx.rotate_key && id == crate::stages::s01_core_entities::ID);
+    let force = force || stage.must_run(ctx);
     let outcome = conn
         .transaction::<Outcome, SeedError, _>(async |c| {
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
@@ -185,7 +179,7 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
                 && last.stage_version == stage.version()
                 && let Some(fp) = unchanged(c, stage, &last).await?
             {
-                let counts: BTreeMap<String, TableCounts> =
+                let counts: BTreeMap<String, Counts> =
                     serde_json::from_value(last.counts).unwrap_or_default();
                 let mut total = sum(&counts);
                 total.unchanged = total.rows;
@@ -197,48 +191,20 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
                     fingerprint: fp,
                 });
             }
-            let counts_itself = stage.counts_itself();
-            let mut before = Vec::new();
-            if !counts_itself {
-                for t in stage.tables() {
-                    before.push(fingerprint::snapshot(c, t.name).await?);
-                }
-            }
-            // Counts are kept per table; stages running at the same time own different tables.
-            let own = |r: &mut BTreeMap<String, TableCounts>| -> BTreeMap<String, TableCounts> {
-                stage
-                    .tables()
-                    .iter()
-                    .filter_map(|t| r.remove(t.name).map(|c| (t.name.to_string(), c)))
-                    .collect()
-            };
-            if let Ok(mut reported) = ctx.counts.lock() {
-                own(&mut reported);
-            }
-            stage.run(ctx, c).await?;
-            // Only stage 01 creates keys; a new key replaces any key an earlier, killed run
-            // never showed, so that warning no longer applies.
-            let key_created = id == crate::stages::s01_core_entities::ID
-                && ctx.new_key.lock().is_ok_and(|k| k.is_some());
-            if key_created {
+            let output = stage.run(&StageCtx::new(ctx, id), c).await?;
+            // A new secret replaces any one an earlier, killed run never showed, so that
+            // warning no longer applies.
+            let secret_created = output.secret.is_some();
+            if secret_created {
                 ledger::forget_undelivered_keys(c).await?;
             }
-            let mut reported = ctx
-                .counts
-                .lock()
-                .map(|mut r| own(&mut r))
-                .unwrap_or_default();
-            let mut counts = BTreeMap::new();
-            for (i, t) in stage.tables().iter().enumerate() {
-                let d = match before.get(i) {
-                    Some(b) => fingerprint::diff(b, &fingerprint::snapshot(c, t.name).await?),
-                    None => reported.remove(t.name).unwrap_or_default(),
-                };
+            let mut counts = output.counts;
+            for t in stage.tables() {
+                let d = counts.entry(t.name.to_string()).or_default();
                 if d.deleted > 0 {
                     ctx.reporter.cleanup(id, t.name, d.deleted);
                 }
-                ctx.reporter.insert(id, t.name, &d);
-                counts.insert(t.name.to_string(), d);
+                ctx.reporter.insert(id, t.name, d);
             }
             let fp = fingerprint::stage_fingerprint(c, stage.tables()).await?;
             let state = fingerprint::table_state(c, stage.tables()).await?;
@@ -256,29 +222,25 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
                 error: None,
                 started_at: started,
                 finished_at: Utc::now(),
-                key_undelivered: key_created,
+                key_undelivered: secret_created,
             };
             let row = ledger::record(c, &entry).await?;
             Ok(Outcome::Ran {
                 counts: sum(&counts),
                 fingerprint: fp,
-                key_row: key_created.then_some(row),
+                secret: output.secret.map(|k| (row, k)),
             })
         })
         .await;
-    match &outcome {
-        // Shown the moment its transaction committed: a run killed by a later stage (or a
-        // later stage's failure) must not take the key with it.
-        Ok(Outcome::Ran {
-            key_row: Some(row), ..
-        }) => deliver_key(ctx, &mut conn, *row).await,
-        // A key made inside a rolled-back transaction never existed.
-        Err(_) if id == crate::stages::s01_core_entities::ID => {
-            if let Ok(mut k) = ctx.new_key.lock() {
-                *k = None;
-            }
-        }
-        _ => {}
+    // Shown the moment its transaction committed: a run killed by a later stage (or a later
+    // stage's failure) must not take the secret with it. A secret made inside a rolled-back
+    // transaction never existed, and never leaves this function.
+    if let Ok(Outcome::Ran {
+        secret: Some((row, key)),
+        ..
+    }) = &outcome
+    {
+        deliver_key(ctx, &mut conn, *row, key).await;
     }
     outcome
 }
@@ -286,11 +248,8 @@ async fn run_one(pool: &PgPool, ctx: &Ctx, stage: &dyn Stage, force: bool) -> Re
 /// Prints the committed new key (and writes it with `--write-env`), then records in the
 /// ledger that it was delivered. A run killed before that leaves the row undelivered, and
 /// the next run says so.
-async fn deliver_key(ctx: &Ctx, conn: &mut AsyncPgConnection, row: i64) {
-    let Some(key) = ctx.new_key.lock().ok().and_then(|k| k.clone()) else {
-        return;
-    };
-    match crate::show_key(ctx, &key, ctx.write_env.as_deref()) {
+async fn deliver_key(ctx: &Ctx, conn: &mut AsyncPgConnection, row: i64, key: &str) {
+    match crate::show_key(ctx, key, ctx.write_env.as_deref()) {
         Ok(()) => {
             if let Err(e) = ledger::key_delivered(conn, row).await {
                 tracing::warn!(error = %e, "could not record that the API key was shown; the next run will say it was not");
@@ -367,7 +326,8 @@ struct Finished {
 /// Runs the selected stages, up to `jobs` at a time: a stage starts once the selected stages it
 /// depends on have committed, so independent stages (04 and 05, 07 and 08) overlap while each
 /// keeps its own transaction, lock and ledger row. With `jobs = 1` they run one by one in
-/// registry order. Returns the summary rows in registry order.
+/// registry order. Returns the summary rows in registry order; `secret_created` tells whether
+/// a stage created (and the runner showed) a secret.
 ///
 /// A failure stops new stages from starting (stages already running finish and commit, as
 /// they do not depend on it); with `keep_going`, only the stages that depend on it, directly
@@ -379,6 +339,7 @@ pub async fn run_stages(
     force: bool,
     keep_going: bool,
     jobs: usize,
+    secret_created: &mut bool,
 ) -> Result<Vec<SummaryRow>> {
     let jobs = jobs.max(1);
     let mut state = vec![State::Waiting; stages.len()];
@@ -417,7 +378,7 @@ pub async fn run_stages(
                 rows[i] = Some(SummaryRow {
                     stage: id.into(),
                     status: "blocked".into(),
-                    counts: TableCounts::default(),
+                    counts: Counts::default(),
                     millis: 0,
                 });
                 continue;
@@ -464,8 +425,11 @@ pub async fn run_stages(
                     Outcome::Ran {
                         counts,
                         fingerprint,
-                        ..
-                    } => ("applied", counts, fingerprint),
+                        secret,
+                    } => {
+                        *secret_created |= secret.is_some();
+                        ("applied", counts, fingerprint)
+                    }
                     Outcome::Skipped {
                         counts,
                         fingerprint,
@@ -484,17 +448,11 @@ pub async fn run_stages(
                 let cause = e.to_string();
                 ctx.reporter.error(id, &cause);
                 record_failure(pool, ctx, stage, &cause, done.started, done.millis as i64).await;
-                // A key generated in a rolled-back transaction was never stored: never show it.
-                if id == crate::stages::s01_core_entities::ID
-                    && let Ok(mut k) = ctx.new_key.lock()
-                {
-                    k.take();
-                }
                 failures.push(format!("{id}: {cause}"));
                 rows[i] = Some(SummaryRow {
                     stage: id.into(),
                     status: "failed".into(),
-                    counts: TableCounts::default(),
+                    counts: Counts::default(),
                     millis: done.millis,
                 });
                 if first_failure.is_none() {

@@ -50,7 +50,6 @@ pub use loader::{
     BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched,
     default_streams, split, sweep_stale,
 };
-pub use merge::MergeCounts;
 
 /// A target table of a bulk load and how rows merge into it.
 #[derive(Debug, Clone, Copy)]

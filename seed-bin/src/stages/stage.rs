@@ -1,16 +1,16 @@
-//! The `Stage` trait, the run context and `--stage` selection.
+//! The `Stage` trait, the run and stage contexts, a stage's output and `--stage` selection.
 
-use crate::data::CoreData;
+use crate::dataset::{Dataset, stage_id};
 use crate::error::{Result, SeedError};
 use crate::feedback::Reporter;
 use crate::fingerprint::OwnedTable;
-use crate::ids;
-use chrono::NaiveDate;
+use crate::write::Counts;
+use crate::write::bulk::{BulkRow, BulkTable};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use uuid::Uuid;
 
 /// What a stage is, apart from what it writes: one `const` per stage file.
 #[derive(Debug, Clone, Copy)]
@@ -21,16 +21,12 @@ pub struct StageInfo {
     pub version: i32,
     /// One line for `--list`.
     pub description: &'static str,
-    /// Ids of the stages that must have succeeded before this one. They usually have lower
-    /// numbers; 04 needs 06 (its valid rows point at 06's assets). The runner starts a stage
-    /// once these have committed.
+    /// Ids of the stages that must have succeeded before this one (constants of
+    /// `dataset::stage_id`), all with lower numbers. The runner starts a stage once these
+    /// have committed.
     pub prerequisites: &'static [&'static str],
     /// Tables whose rows this stage writes (and `seed reset` empties).
     pub tables: &'static [OwnedTable],
-    /// Whether the stage reports its own counts with [`Ctx::record_counts`] (bulk-loaded
-    /// stages know them from the merge), sparing the runner a snapshot of every row of its
-    /// tables before and after (which costs time and memory that grow with `--scale`).
-    pub counts_itself: bool,
     /// Whether the stage may run in production (only reference data).
     pub allowed_in_prod: bool,
 }
@@ -43,7 +39,6 @@ impl StageInfo {
         description: "",
         prerequisites: &[],
         tables: &[],
-        counts_itself: false,
         allowed_in_prod: false,
     };
 }
@@ -72,20 +67,80 @@ pub trait Stage: Sync {
     fn tables(&self) -> &'static [OwnedTable] {
         self.info().tables
     }
-    /// See [`StageInfo::counts_itself`].
-    fn counts_itself(&self) -> bool {
-        self.info().counts_itself
-    }
     /// See [`StageInfo::allowed_in_prod`].
     fn allowed_in_prod(&self) -> bool {
         self.info().allowed_in_prod
     }
-    /// Writes the stage's rows; the runner wraps this in one transaction.
+    /// Whether this run must write the stage even when its last run left the same result
+    /// (stage 01 with `--rotate-key`).
+    fn must_run(&self, _ctx: &Ctx) -> bool {
+        false
+    }
+    /// Writes the stage's rows and says what it did; the runner wraps this in one transaction.
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<StageOutput>>;
+}
+
+/// What a stage hands back to the runner.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    /// What it did to each of its tables.
+    pub counts: BTreeMap<String, Counts>,
+    /// A secret it created (stage 01's new test agent key): the runner shows it once, as soon
+    /// as the stage's transaction commits, and never when it rolls back.
+    pub secret: Option<String>,
+}
+
+impl StageOutput {
+    /// Adds a write's counts to its table's.
+    pub fn add(&mut self, table: &str, c: &Counts) {
+        self.counts.entry(table.to_string()).or_default().add(c);
+    }
+}
+
+/// The context of one running stage: the run's [`Ctx`] (it dereferences to it) and the
+/// stage's own id.
+pub struct StageCtx<'a> {
+    run: &'a Ctx,
+    id: &'static str,
+}
+
+impl<'a> StageCtx<'a> {
+    /// The context of stage `id` in the run `run`.
+    pub fn new(run: &'a Ctx, id: &'static str) -> Self {
+        StageCtx { run, id }
+    }
+
+    /// Loads `rows` into `table` through the run's bulk loader inside the stage's transaction
+    /// (the writer's COPY path), with a rows/s progress bar; returns what it did.
+    pub async fn bulk_load<R, I>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        table: &BulkTable,
+        rows: I,
+    ) -> Result<Counts>
+    where
+        R: BulkRow,
+        I: IntoIterator<Item = R>,
+    {
+        let progress = self.run.reporter.rows_progress(self.id, table.table);
+        Ok(self
+            .run
+            .bulk()
+            .await?
+            .upsert_rows(conn, table, rows, progress)
+            .await?)
+    }
+}
+
+impl std::ops::Deref for StageCtx<'_> {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        self.run
+    }
 }
 
 /// The number of a stage id (`06_assets` → 6).
@@ -118,6 +173,12 @@ pub fn select(
         match pos {
             Some(i) => chosen[i] = true,
             None => {
+                if let Some(new) = stage_id::renamed(part) {
+                    return Err(SeedError::Usage(format!(
+                        "stage `{part}` is now {new} (renumbered so that every stage runs after its prerequisites). Use `--stage {new}` (or `{}`).",
+                        number(new).map_or_else(|| new.to_string(), |n| n.to_string())
+                    )));
+                }
                 let valid: Vec<_> = stages.iter().map(|s| s.id()).collect();
                 return Err(SeedError::Usage(format!(
                     "unknown stage `{part}`. Valid stages: all, {} (or their numbers / short names, comma-separated).",
@@ -140,32 +201,16 @@ pub fn select(
     Ok(picked)
 }
 
-/// A tenant to generate data for.
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    /// Natural key of the account.
-    pub slug: String,
-    /// Its id (UUIDv5 of the slug).
-    pub id: Uuid,
-    /// Position in the core file, or 1000+ for synthetic tenants.
-    pub index: usize,
-    /// Demo-shaped (the full Democorp dataset) or a small side tenant.
-    pub demo_shaped: bool,
-}
-
 /// Everything a stage needs besides its connection.
 pub struct Ctx {
-    pub rng_seed: u64,
-    pub as_of: NaiveDate,
-    pub scale: u32,
-    pub core: CoreData,
+    /// The inputs of the generated data (seed, `--as-of`, `--scale`, core file); `Ctx`
+    /// dereferences to it, so stages read `ctx.as_of` and call `ctx.tenants()`.
+    pub dataset: Dataset,
     pub artifacts_dir: PathBuf,
     pub rotate_key: bool,
     /// Local password for the core file's users (from `SEED_DEMO_PASSWORD`), stored hashed.
     pub demo_password: Option<String>,
     pub reporter: Reporter,
-    /// A newly created API key, printed by the runner as soon as its stage committed.
-    pub new_key: Mutex<Option<String>>,
     /// `--write-env`: where the runner writes a new key (checked before any stage ran).
     pub write_env: Option<PathBuf>,
     /// Why a committed key could not be written with `--write-env`; the run reports it at the
@@ -174,100 +219,30 @@ pub struct Ctx {
     /// The connection settings, for the bulk loader's own connections.
     pub conn: groundwork_migrate::ConnInfo,
     /// The bulk loader of this run, connected by the first stage that needs it.
-    pub bulk: tokio::sync::OnceCell<crate::bulk::BulkLoader>,
-    /// Counts reported by the running stage (see [`Stage::counts_itself`]).
-    pub counts: Mutex<std::collections::BTreeMap<String, crate::feedback::TableCounts>>,
+    pub bulk: tokio::sync::OnceCell<crate::write::bulk::BulkLoader>,
 }
 
 /// Parallel `COPY` streams of the bulk loader: one per CPU, at most this many connections.
 pub const MAX_BULK_STREAMS: u32 = 8;
 
 impl Ctx {
-    /// Records what a bulk load did to `table` (added to earlier loads of the same table).
-    pub fn record_counts(&self, table: &str, c: &crate::bulk::MergeCounts) {
-        if let Ok(mut all) = self.counts.lock() {
-            let t = all.entry(table.to_string()).or_default();
-            t.rows += c.rows;
-            t.inserted += c.inserted;
-            t.updated += c.updated;
-            t.unchanged += c.unchanged;
-        }
-    }
-
-    /// Loads `rows` into `table` through the run's bulk loader inside the stage's transaction,
-    /// with a rows/s progress bar, and records the counts for the runner.
-    pub async fn bulk_load<R, I>(
-        &self,
-        conn: &mut AsyncPgConnection,
-        table: &crate::bulk::BulkTable,
-        rows: I,
-    ) -> Result<()>
-    where
-        R: crate::bulk::BulkRow,
-        I: IntoIterator<Item = R>,
-    {
-        let stage = crate::stages::STAGES
-            .iter()
-            .find(|s| s.tables().iter().any(|t| t.name == table.table))
-            .map_or("", |s| s.id());
-        let progress = self.reporter.rows_progress(stage, table.table);
-        let counts = self
-            .bulk()
-            .await?
-            .upsert_rows(conn, table, rows, progress)
-            .await?;
-        self.record_counts(table.table, &counts);
-        Ok(())
-    }
-
     /// The run's bulk loader (connects on first use; see `crate::bulk`).
-    pub async fn bulk(&self) -> Result<&crate::bulk::BulkLoader> {
+    pub async fn bulk(&self) -> Result<&crate::write::bulk::BulkLoader> {
         self.bulk
             .get_or_try_init(|| {
-                crate::bulk::BulkLoader::connect_with(
+                crate::write::bulk::BulkLoader::connect_with(
                     &self.conn,
-                    crate::bulk::default_streams(MAX_BULK_STREAMS),
+                    crate::write::bulk::default_streams(MAX_BULK_STREAMS),
                 )
             })
             .await
             .map_err(SeedError::from)
     }
-
-    /// The tenants of this run: the core file's accounts (the first is demo-shaped) and, with
-    /// `--scale N`, N-1 synthetic demo-shaped tenants.
-    pub fn tenants(&self) -> Vec<Tenant> {
-        let mut out: Vec<Tenant> = self
-            .core
-            .file
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| Tenant {
-                slug: a.slug.get_ref().clone(),
-                id: account_id(a.slug.get_ref()),
-                index: i,
-                demo_shaped: i == 0,
-            })
-            .collect();
-        for n in 2..=self.scale {
-            let slug = format!("synthetic-{n:05}");
-            out.push(Tenant {
-                id: account_id(&slug),
-                slug,
-                index: 1000 + n as usize,
-                demo_shaped: true,
-            });
-        }
-        out
-    }
-
-    /// The stage's generator for one tenant.
-    pub fn rng(&self, stage: &str, tenant: &Tenant) -> rand_chacha::ChaCha8Rng {
-        ids::rng(self.rng_seed, stage, &tenant.slug)
-    }
 }
 
-/// The id of an account from its slug.
-pub fn account_id(slug: &str) -> Uuid {
-    ids::id("client_account", slug)
+impl std::ops::Deref for Ctx {
+    type Target = Dataset;
+    fn deref(&self) -> &Dataset {
+        &self.dataset
+    }
 }
