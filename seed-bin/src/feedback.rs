@@ -118,7 +118,7 @@ impl Reporter {
                 json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
             ),
             LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
-                self.line(&format!("    {table}: {deleted} stale rows removed"));
+                self.line(&format!("    {stage} {table}: {deleted} stale rows removed"));
             }
             LogFormat::Text => {}
         }
@@ -134,8 +134,10 @@ impl Reporter {
             LogFormat::Text if !self.text() => {}
             LogFormat::Text => match self.bar(stage) {
                 Some(bar) => bar.set_message(format!("{table}: {} rows", c.rows)),
+                // Stages run side by side: without bars every line names its stage, so a
+                // log never shows one stage's table under another's heading.
                 None => self.line(&format!(
-                    "    {table}: {} rows ({} inserted, {} updated, {} unchanged)",
+                    "    {stage} {table}: {} rows ({} inserted, {} updated, {} unchanged)",
                     c.rows, c.inserted, c.updated, c.unchanged
                 )),
             },
