@@ -149,7 +149,11 @@ fn a_database_seeded_before_the_renumbering_keeps_working() {
     // Its old rows satisfy the prerequisite check and the skip rule of the other stages.
     let out = text(&seed(&db, &["--stage", "all"], 0));
     assert!(out.contains("10_raw_import_records"), "{out}");
-    assert_eq!(public_data(&db), before, "the renamed stage's rerun changed rows");
+    assert_eq!(
+        public_data(&db),
+        before,
+        "the renamed stage's rerun changed rows"
+    );
     let out = text(&seed(&db, &["--list"], 0));
     assert!(!out.contains("04_raw_import_records"), "{out}");
     // The old spellings name the new id.

@@ -118,7 +118,9 @@ impl Reporter {
                 json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
             ),
             LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
-                self.line(&format!("    {stage} {table}: {deleted} stale rows removed"));
+                self.line(&format!(
+                    "    {stage} {table}: {deleted} stale rows removed"
+                ));
             }
             LogFormat::Text => {}
         }
