@@ -18,7 +18,7 @@ pub struct ImportSpec {
     pub days_ago: i64,
 }
 
-/// The three imports, in stage-04 order.
+/// The three imports, in the order of their raw rows (`records`).
 pub const IMPORTS: &[ImportSpec] = &[
     ImportSpec {
         key: "cmdb",

@@ -1,6 +1,6 @@
 //! Stage 03_data_imports: Democorp's three imports (CMDB CSV export, cloud inventory JSON,
 //! manual spreadsheet) and, in `--artifacts-dir`, the real CSV and JSON files they describe,
-//! built from the same rows stage 04 stores, so import code can be tried against them.
+//! built from the same rows stage 10 stores, so import code can be tried against them.
 
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{

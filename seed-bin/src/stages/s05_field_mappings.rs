@@ -202,7 +202,7 @@ impl Stage for FieldMappings {
         Box::pin(async move {
             let mut out = StageOutput::default();
             // Natural key: (tenant, import, source column).
-            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
             out.add(

@@ -98,7 +98,7 @@ impl Stage for Assets {
         Box::pin(async move {
             let mut out = StageOutput::default();
             // Natural keys: (tenant, engagement, name); (tenant, asset, tag). Both streamed
-            // through the bulk loader (see crate::bulk) inside this stage's transaction.
+            // through the bulk loader (see crate::write::bulk) inside this stage's transaction.
             let assets = ctx
                 .tenants()
                 .into_iter()

@@ -170,7 +170,7 @@ impl Stage for MigrationWaves {
         Box::pin(async move {
             let mut out = StageOutput::default();
             // Natural keys: (tenant, engagement, wave number); (tenant, asset): one wave per asset.
-            // Both streamed through the bulk loader (see crate::bulk) inside this stage's
+            // Both streamed through the bulk loader (see crate::write::bulk) inside this stage's
             // transaction; waves first, since wave_assets references them.
             let waves = ctx
                 .tenants()

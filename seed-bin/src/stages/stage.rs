@@ -4,13 +4,12 @@ use crate::dataset::{Dataset, stage_id};
 use crate::error::{Result, SeedError};
 use crate::feedback::Reporter;
 use crate::fingerprint::OwnedTable;
-use crate::write::Counts;
 use crate::write::bulk::{BulkRow, BulkTable};
+use crate::write::{Counts, Loader};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// What a stage is, apart from what it writes: one `const` per stage file.
 #[derive(Debug, Clone, Copy)]
@@ -106,12 +105,13 @@ impl StageOutput {
 pub struct StageCtx<'a> {
     run: &'a Ctx,
     id: &'static str,
+    loader: &'a Loader,
 }
 
 impl<'a> StageCtx<'a> {
-    /// The context of stage `id` in the run `run`.
-    pub fn new(run: &'a Ctx, id: &'static str) -> Self {
-        StageCtx { run, id }
+    /// The context of stage `id` in the run `run`, loading through `loader`.
+    pub fn new(run: &'a Ctx, id: &'static str, loader: &'a Loader) -> Self {
+        StageCtx { run, id, loader }
     }
 
     /// Loads `rows` into `table` through the run's bulk loader inside the stage's transaction
@@ -128,8 +128,8 @@ impl<'a> StageCtx<'a> {
     {
         let progress = self.run.reporter.rows_progress(self.id, table.table);
         Ok(self
-            .run
-            .bulk()
+            .loader
+            .get()
             .await?
             .upsert_rows(conn, table, rows, progress)
             .await?)
@@ -213,31 +213,6 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// `--write-env`: where the runner writes a new key (checked before any stage ran).
     pub write_env: Option<PathBuf>,
-    /// Why a committed key could not be written with `--write-env`; the run reports it at the
-    /// end (it was printed, and the stages after 01 still run).
-    pub key_error: Mutex<Option<crate::error::SeedError>>,
-    /// The connection settings, for the bulk loader's own connections.
-    pub conn: groundwork_migrate::ConnInfo,
-    /// The bulk loader of this run, connected by the first stage that needs it.
-    pub bulk: tokio::sync::OnceCell<crate::write::bulk::BulkLoader>,
-}
-
-/// Parallel `COPY` streams of the bulk loader: one per CPU, at most this many connections.
-pub const MAX_BULK_STREAMS: u32 = 8;
-
-impl Ctx {
-    /// The run's bulk loader (connects on first use; see `crate::bulk`).
-    pub async fn bulk(&self) -> Result<&crate::write::bulk::BulkLoader> {
-        self.bulk
-            .get_or_try_init(|| {
-                crate::write::bulk::BulkLoader::connect_with(
-                    &self.conn,
-                    crate::write::bulk::default_streams(MAX_BULK_STREAMS),
-                )
-            })
-            .await
-            .map_err(SeedError::from)
-    }
 }
 
 impl std::ops::Deref for Ctx {

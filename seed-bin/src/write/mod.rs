@@ -12,6 +12,45 @@ pub mod insert;
 
 pub use insert::Snapshot;
 
+use groundwork_migrate::ConnInfo;
+
+/// Parallel `COPY` streams of the bulk loader: one per CPU, at most this many connections.
+pub const MAX_BULK_STREAMS: u32 = 8;
+
+/// The run's bulk loader, connected when the first stage loads through it (a run of small
+/// stages never opens its connections). The runner owns it and hands it to each stage.
+pub struct Loader {
+    target: ConnInfo,
+    cell: tokio::sync::OnceCell<bulk::BulkLoader>,
+}
+
+impl Loader {
+    /// A loader for `target` (the run's settings, with its `--connect-timeout`).
+    pub fn new(target: &ConnInfo) -> Self {
+        Loader {
+            target: target.clone(),
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The connected loader (connecting on first use).
+    pub async fn get(&self) -> bulk::Result<&bulk::BulkLoader> {
+        self.cell
+            .get_or_try_init(|| {
+                bulk::BulkLoader::connect_with(
+                    &self.target,
+                    bulk::default_streams(MAX_BULK_STREAMS),
+                )
+            })
+            .await
+    }
+
+    /// The loader if a stage has connected it.
+    pub fn connected(&self) -> Option<&bulk::BulkLoader> {
+        self.cell.get()
+    }
+}
+
 /// What a write did to one table (or, summed, to a stage's tables).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Counts {
