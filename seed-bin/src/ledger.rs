@@ -95,14 +95,12 @@ pub async fn ensure(conn: &mut AsyncPgConnection) -> Result<()> {
 #[diesel(table_name = seed_ledger)]
 pub struct Entry {
     pub id: i64,
-    pub stage: String,
     pub stage_version: i32,
     pub input_hash: String,
     pub fingerprint: Option<String>,
     /// Cheap change signal of the stage's tables (see [`crate::fingerprint::table_state`]).
     pub table_state: Option<String>,
     pub counts: serde_json::Value,
-    pub duration_ms: i64,
     pub status: String,
     pub finished_at: DateTime<Utc>,
 }
@@ -204,15 +202,6 @@ pub async fn last_success(conn: &mut AsyncPgConnection, stage: &str) -> Result<O
         .await
         .optional()
         .map_err(SeedError::db("reading the seed ledger"))
-}
-
-/// Forgets every run (for `seed reset`).
-pub async fn clear(conn: &mut AsyncPgConnection) -> Result<()> {
-    diesel::delete(seed_ledger::table)
-        .execute(conn)
-        .await
-        .map_err(SeedError::db("clearing the seed ledger"))?;
-    Ok(())
 }
 
 #[derive(diesel::QueryableByName)]

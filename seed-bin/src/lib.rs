@@ -6,7 +6,7 @@
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
 pub mod cli;
-pub mod data;
+mod data;
 mod dataset;
 pub mod db;
 pub mod envfile;
@@ -15,7 +15,7 @@ pub mod exit;
 mod feedback;
 mod fingerprint;
 mod ids;
-pub mod ledger;
+mod ledger;
 pub mod migrations;
 mod runner;
 mod stages;
@@ -250,7 +250,6 @@ async fn execute(cli: Cli) -> Result<()> {
                     keep_going: cli.keep_going,
                     jobs,
                 },
-                cli.write_env.as_deref(),
             )
             .await
         }
@@ -269,7 +268,6 @@ async fn execute(cli: Cli) -> Result<()> {
                     keep_going: cli.keep_going,
                     jobs,
                 },
-                cli.write_env.as_deref(),
             )
             .await
         }

@@ -30,13 +30,14 @@ pub struct Run {
     pub jobs: usize,
 }
 
+/// Seeds `stages` (already checked by the guards) on `conn`'s database, then prints the
+/// summary table, which ends the run's output.
 pub async fn seed(
     url: &groundwork_migrate::ConnInfo,
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut AsyncPgConnection,
     ctx: &Arc<Ctx>,
     stages: &[&'static dyn Stage],
     run: Run,
-    write_env: Option<&std::path::Path>,
 ) -> Result<()> {
     // Staging tables of killed runs: swept by every run, not only when a bulk load starts.
     let swept = bulk::sweep_stale(url).await?;
@@ -54,7 +55,7 @@ pub async fn seed(
     let mut secrets = Secrets::default();
     let result = schedule::run_stages(&pool, ctx, stages, &loader, &run, &mut secrets).await;
     if !secrets.created
-        && write_env.is_some()
+        && ctx.write_env.is_some()
         && stages.iter().any(|s| s.id() == stage_id::CORE_ENTITIES)
     {
         ctx.reporter.note("the existing API key was kept, so .env was not changed; use --rotate-key --write-env for a new one");

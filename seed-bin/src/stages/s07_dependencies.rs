@@ -24,7 +24,7 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetDependency> {
     let mut rows = Vec::new();
     let assets = dataset::assets(ctx, t);
     // Confidence comes from a stream of its own so the graph's shape is not shifted.
-    let mut rng = ctx.rng("07_dependencies/confidence", t);
+    let mut rng = ctx.rng(&format!("{ID}/confidence"), t);
     for e in dataset::edges(ctx, t, &assets) {
         let (s, d) = (&assets[e.source], &assets[e.target]);
         rows.push(NewAssetDependency {

@@ -59,7 +59,7 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssessment> {
     let strategies = dataset::strategies(ctx, t, &assets);
     let reviewer = analyst(ctx, t);
     // Scores and findings use their own stream: strategies own ID's stream.
-    let mut rng = ctx.rng("08_assessments/scores", t);
+    let mut rng = ctx.rng(&format!("{ID}/scores"), t);
     let mut seen = std::collections::HashMap::<AssetType, usize>::new();
     for a in &assets {
         let nth = seen.entry(a.kind).or_default();

@@ -201,7 +201,7 @@ pub fn select(
     Ok(picked)
 }
 
-/// Everything a stage needs besides its connection.
+/// The run's context, shared by every stage: the dataset inputs and the run's flags.
 pub struct Ctx {
     /// The inputs of the generated data (seed, `--as-of`, `--scale`, core file); `Ctx`
     /// dereferences to it, so stages read `ctx.as_of` and call `ctx.tenants()`.
