@@ -16,6 +16,6 @@ REPEAT="${3:-1}"
 SERVER="${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432}"
 DB=groundwork_bench_bulk
 psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-cargo build -q --release -p seed-bin --example bulk_bench
+cargo build -q --release -p seed-bin --features bench --example bulk_bench
 target/release/examples/bulk_bench "$SERVER/$DB" "$ROWS" "$STREAMS" "$REPEAT"
 psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"

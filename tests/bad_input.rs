@@ -203,6 +203,7 @@ cases! {
     s_as_of_word: S ["--as-of", "yesterday"] env[] Empty => 2, names "yesterday";
     s_stage_unknown_number: S ["--stage", "99"] env[] Empty => 2, names "99";
     s_stage_unknown_name: S ["--stage", "bogus"] env[] Empty => 2, names "bogus";
+    s_stage_renumbered: S ["--stage", "4"] env[] Empty => 2, names "10_raw_import_records";
     s_stage_empty: S ["--stage", ""] env[] Empty => 2, names "--stage";
     s_rng_seed_negative: S ["--rng-seed", "-1"] env[] Empty => 2, names "-1";
     s_connect_timeout_negative: S ["--connect-timeout", "-1s"] env[] Empty => 2, names "-1s";

@@ -151,12 +151,12 @@ fn stage_lock_key(stage: &str) -> i64 {
 const LATER_STAGES: [&str; 8] = [
     "02_discovery_flows",
     "03_data_imports",
-    "04_raw_import_records",
     "05_field_mappings",
     "06_assets",
     "07_dependencies",
     "08_assessments",
     "09_migration_waves",
+    "10_raw_import_records",
 ];
 
 #[test]
@@ -430,4 +430,31 @@ fn dotenv_is_read_from_the_current_folder_or_env_file_only() {
             output_text(&out)
         );
     }
+}
+
+#[test]
+fn quiet_prints_only_the_new_key_and_errors() {
+    let db = TestDb::empty();
+    let out = seed(&db, &["--stage", "0,1", "--quiet"], 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("TEST_AGENT_KEY="),
+        "stdout: {stdout}"
+    );
+    assert_eq!(
+        stderr.trim(),
+        "New test agent API key (shown once; it is stored only as a hash):"
+    );
+    // Nothing new: nothing at all.
+    let out = seed(&db, &["--stage", "0,1", "--quiet"], 0);
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        output_text(&out)
+    );
+    // A failure is still an error on stderr.
+    let out = seed(&db, &["--stage", "bogus", "--quiet"], 2);
+    assert!(text(&out).contains("bogus"), "{}", output_text(&out));
 }

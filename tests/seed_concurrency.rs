@@ -34,8 +34,8 @@ fn four_concurrent_seeders_end_with_the_same_rows_and_no_error() {
 fn independent_stages_run_while_another_stage_waits() {
     let db = TestDb::empty();
     seed(&db, &["--stage", "0,1,2,3", "--quiet"], 0);
-    // Hold a lock that stage 04 needs (its merge into raw_import_records), so it waits; 06,
-    // 07, 08 and 09 do not depend on 04 and must finish meanwhile.
+    // Hold a lock that stage 10 needs (its merge into raw_import_records), so it waits; 06,
+    // 07, 08 and 09 do not depend on 10 and must finish meanwhile.
     let mut holder = db.client();
     let mut tx = holder.transaction().unwrap();
     tx.batch_execute("LOCK TABLE raw_import_records IN ACCESS EXCLUSIVE MODE")
@@ -56,17 +56,17 @@ fn independent_stages_run_while_another_stage_waits() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "09 did not finish while 04 waited"
+            "09 did not finish while 10 waited"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(db.count("SELECT count(*) FROM wave_assets") > 0);
     assert_eq!(
         db.count(
-            "SELECT count(*) FROM groundwork.seed_ledger WHERE stage = '04_raw_import_records'"
+            "SELECT count(*) FROM groundwork.seed_ledger WHERE stage = '10_raw_import_records'"
         ),
         0,
-        "04 cannot have committed while its table is locked"
+        "10 cannot have committed while its table is locked"
     );
     tx.rollback().unwrap();
     let out = child.wait_with_output().unwrap();

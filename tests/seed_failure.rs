@@ -74,7 +74,7 @@ fn with_stages_in_parallel_a_failure_still_stops_everything_that_depends_on_it()
         );
     }
     assert_eq!(
-        db.count("SELECT count(*) FROM groundwork.seed_ledger WHERE status = 'succeeded' AND stage IN ('04_raw_import_records', '07_dependencies', '08_assessments', '09_migration_waves')"),
+        db.count("SELECT count(*) FROM groundwork.seed_ledger WHERE status = 'succeeded' AND stage IN ('10_raw_import_records', '07_dependencies', '08_assessments', '09_migration_waves')"),
         0
     );
     db.client()

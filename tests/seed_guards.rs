@@ -13,8 +13,8 @@ fn a_stage_whose_prerequisites_never_ran_is_refused_naming_them() {
         out.contains("02_discovery_flows") && out.contains("00_reference_data"),
         "{out}"
     );
-    // 04's valid rows point at 06's assets: it needs 06 although 06 has the higher number.
-    let out = text(&seed(&db, &["--stage", "04_raw_import_records"], 4));
+    // 10's valid rows point at 06's assets: it needs 06 (and 03).
+    let out = text(&seed(&db, &["--stage", "10_raw_import_records"], 4));
     assert!(
         out.contains("03_data_imports") && out.contains("06_assets"),
         "{out}"

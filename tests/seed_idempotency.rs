@@ -9,12 +9,12 @@ const STAGES: &[&str] = &[
     "01_core_entities",
     "02_discovery_flows",
     "03_data_imports",
-    "04_raw_import_records",
     "05_field_mappings",
     "06_assets",
     "07_dependencies",
     "08_assessments",
     "09_migration_waves",
+    "10_raw_import_records",
 ];
 
 #[test]
@@ -134,4 +134,31 @@ fn a_plain_rerun_of_all_repairs_damage_and_skips_rewrites_that_changed_nothing()
         text(&out)
     );
     assert_eq!(db.full_dump(), dump);
+}
+
+#[test]
+fn a_database_seeded_before_the_renumbering_keeps_working() {
+    let db = seeded();
+    // The ledger of a database seeded while raw import records were stage 04.
+    db.client()
+        .batch_execute(
+            "UPDATE groundwork.seed_ledger SET stage = '04_raw_import_records' WHERE stage = '10_raw_import_records'",
+        )
+        .unwrap();
+    let before = public_data(&db);
+    // Its old rows satisfy the prerequisite check and the skip rule of the other stages.
+    let out = text(&seed(&db, &["--stage", "all"], 0));
+    assert!(out.contains("10_raw_import_records"), "{out}");
+    assert_eq!(
+        public_data(&db),
+        before,
+        "the renamed stage's rerun changed rows"
+    );
+    let out = text(&seed(&db, &["--list"], 0));
+    assert!(!out.contains("04_raw_import_records"), "{out}");
+    // The old spellings name the new id.
+    for old in ["4", "04_raw_import_records"] {
+        let out = text(&seed(&db, &["--stage", old], 2));
+        assert!(out.contains("10_raw_import_records"), "{out}");
+    }
 }

@@ -7,7 +7,7 @@ use crate::error::{Result, SeedError};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use toml::Spanned;
 
 /// The embedded core data.
@@ -70,11 +70,10 @@ pub struct Tag {
     pub description: String,
 }
 
-/// Validated core data with its source (for messages) and fingerprint (for the ledger).
+/// Validated core data with its fingerprint (for the ledger).
 #[derive(Debug, Clone)]
 pub struct CoreData {
     pub file: CoreFile,
-    pub source: PathBuf,
     pub fingerprint: String,
 }
 
@@ -112,11 +111,7 @@ pub fn parse(text: &str, source: &Path) -> Result<CoreData> {
     validate(&file, text, source)?;
     use sha2::Digest;
     let fingerprint = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-    Ok(CoreData {
-        file,
-        source: source.to_path_buf(),
-        fingerprint,
-    })
+    Ok(CoreData { file, fingerprint })
 }
 
 fn validate(file: &CoreFile, text: &str, source: &Path) -> Result<()> {

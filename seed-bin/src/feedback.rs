@@ -2,6 +2,7 @@
 //! events with `--log-format json`), the summary table, and `--quiet`.
 
 use crate::cli::LogFormat;
+use crate::write::Counts;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -10,22 +11,12 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Row counts of one table after a stage.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct TableCounts {
-    pub rows: u64,
-    pub inserted: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub deleted: u64,
-}
-
 /// One line of the summary.
 #[derive(Debug, Clone)]
 pub struct SummaryRow {
     pub stage: String,
     pub status: String,
-    pub counts: TableCounts,
+    pub counts: Counts,
     pub millis: u128,
 }
 
@@ -105,7 +96,7 @@ impl Reporter {
 
     /// A callback for the bulk loader that shows rows written and rows/s on the stage's bar
     /// (terminal only; `None` otherwise, so non-terminal output stays one line per event).
-    pub fn rows_progress(&self, stage: &str, table: &str) -> Option<crate::bulk::Progress> {
+    pub fn rows_progress(&self, stage: &str, table: &str) -> Option<crate::write::bulk::Progress> {
         let bar = self.bar(stage)?;
         let table = table.to_string();
         let started = std::time::Instant::now();
@@ -127,14 +118,16 @@ impl Reporter {
                 json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
             ),
             LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
-                self.line(&format!("    {table}: {deleted} stale rows removed"));
+                self.line(&format!(
+                    "    {stage} {table}: {deleted} stale rows removed"
+                ));
             }
             LogFormat::Text => {}
         }
     }
 
     /// Rows written to one table.
-    pub fn insert(&self, stage: &str, table: &str, c: &TableCounts) {
+    pub fn insert(&self, stage: &str, table: &str, c: &Counts) {
         match self.format {
             LogFormat::Json => self.json(json!({
                 "event": "insert", "stage": stage, "table": table, "rows": c.rows,
@@ -143,8 +136,10 @@ impl Reporter {
             LogFormat::Text if !self.text() => {}
             LogFormat::Text => match self.bar(stage) {
                 Some(bar) => bar.set_message(format!("{table}: {} rows", c.rows)),
+                // Stages run side by side: without bars every line names its stage, so a
+                // log never shows one stage's table under another's heading.
                 None => self.line(&format!(
-                    "    {table}: {} rows ({} inserted, {} updated, {} unchanged)",
+                    "    {stage} {table}: {} rows ({} inserted, {} updated, {} unchanged)",
                     c.rows, c.inserted, c.updated, c.unchanged
                 )),
             },
@@ -152,14 +147,7 @@ impl Reporter {
     }
 
     /// A stage finished (ran, or was skipped as unchanged).
-    pub fn complete(
-        &self,
-        stage: &str,
-        status: &str,
-        c: &TableCounts,
-        millis: u128,
-        fingerprint: &str,
-    ) {
+    pub fn complete(&self, stage: &str, status: &str, c: &Counts, millis: u128, fingerprint: &str) {
         self.finish_bar(stage);
         match self.format {
             LogFormat::Json => self.json(json!({

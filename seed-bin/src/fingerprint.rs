@@ -2,7 +2,7 @@
 //! change and to compare databases). All computed by PostgreSQL, in a canonical order.
 
 use crate::error::{Result, SeedError};
-use crate::feedback::TableCounts;
+use crate::write::Counts;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
@@ -82,8 +82,8 @@ pub async fn snapshot(
 }
 
 /// Compares two snapshots of one table.
-pub fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -> TableCounts {
-    let mut c = TableCounts {
+pub fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -> Counts {
+    let mut c = Counts {
         rows: after.len() as u64,
         ..Default::default()
     };

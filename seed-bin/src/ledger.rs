@@ -1,5 +1,6 @@
 //! The seed ledger (`groundwork.seed_ledger`): one row per stage run that did something.
 
+use crate::dataset::stage_id;
 use crate::error::{Result, SeedError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -94,14 +95,12 @@ pub async fn ensure(conn: &mut AsyncPgConnection) -> Result<()> {
 #[diesel(table_name = seed_ledger)]
 pub struct Entry {
     pub id: i64,
-    pub stage: String,
     pub stage_version: i32,
     pub input_hash: String,
     pub fingerprint: Option<String>,
     /// Cheap change signal of the stage's tables (see [`crate::fingerprint::table_state`]).
     pub table_state: Option<String>,
     pub counts: serde_json::Value,
-    pub duration_ms: i64,
     pub status: String,
     pub finished_at: DateTime<Utc>,
 }
@@ -178,10 +177,12 @@ pub async fn set_table_state(conn: &mut AsyncPgConnection, id: i64, state: &str)
     Ok(())
 }
 
-/// The newest row of a stage.
+/// The newest row of a stage. Rows recorded under a former id of the stage
+/// (`dataset::stage_id::RENAMED`) count as its own, so a database seeded before a
+/// renumbering keeps its history.
 pub async fn last(conn: &mut AsyncPgConnection, stage: &str) -> Result<Option<Entry>> {
     seed_ledger::table
-        .filter(seed_ledger::stage.eq(stage))
+        .filter(seed_ledger::stage.eq_any(stage_id::ledger_names(stage)))
         .order(seed_ledger::id.desc())
         .select(Entry::as_select())
         .first(conn)
@@ -190,10 +191,10 @@ pub async fn last(conn: &mut AsyncPgConnection, stage: &str) -> Result<Option<En
         .map_err(SeedError::db("reading the seed ledger"))
 }
 
-/// The newest successful row of a stage.
+/// The newest successful row of a stage (former ids included, as in [`last`]).
 pub async fn last_success(conn: &mut AsyncPgConnection, stage: &str) -> Result<Option<Entry>> {
     seed_ledger::table
-        .filter(seed_ledger::stage.eq(stage))
+        .filter(seed_ledger::stage.eq_any(stage_id::ledger_names(stage)))
         .filter(seed_ledger::status.eq("succeeded"))
         .order(seed_ledger::id.desc())
         .select(Entry::as_select())
@@ -201,15 +202,6 @@ pub async fn last_success(conn: &mut AsyncPgConnection, stage: &str) -> Result<O
         .await
         .optional()
         .map_err(SeedError::db("reading the seed ledger"))
-}
-
-/// Forgets every run (for `seed reset`).
-pub async fn clear(conn: &mut AsyncPgConnection) -> Result<()> {
-    diesel::delete(seed_ledger::table)
-        .execute(conn)
-        .await
-        .map_err(SeedError::db("clearing the seed ledger"))?;
-    Ok(())
 }
 
 #[derive(diesel::QueryableByName)]

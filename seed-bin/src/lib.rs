@@ -5,35 +5,36 @@
 //! once (fail fast with the real error), check the guards (environment, prerequisites), bring
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
-pub mod bulk;
 pub mod cli;
-pub mod data;
+mod data;
+mod dataset;
 pub mod db;
 pub mod envfile;
 pub mod error;
 pub mod exit;
-pub mod feedback;
-pub mod fingerprint;
-pub mod ids;
-pub mod ledger;
+mod feedback;
+mod fingerprint;
+mod ids;
+mod ledger;
 pub mod migrations;
-pub mod plan;
-pub mod runner;
-pub mod stage;
-pub mod stages;
-pub mod upsert;
-pub mod verify;
+mod runner;
+mod stages;
+mod verify;
+mod write;
+
+/// The bulk loader (the table writer's COPY path), for the benchmark in `examples/`.
+pub use write::bulk;
 
 use clap::Parser;
 use cli::{Cli, Command};
 use error::{Result, SeedError};
 use groundwork_migrate::Environment;
 use groundwork_migrate::environment::{Intent, Requested};
-use stage::{Ctx, Stage};
 use stages::STAGES;
+use stages::stage::{Ctx, Stage};
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Variable holding an optional local password for the demo users.
 pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
@@ -160,9 +161,16 @@ async fn execute(cli: Cli) -> Result<()> {
         envfile::check_target(path)?;
     }
     let core = data::load(cli.common.data_dir.as_deref())?;
-    let selected: Vec<&'static dyn Stage> = stage::select(&cli.stage, STAGES)?;
+    let selected: Vec<&'static dyn Stage> = stages::stage::select(&cli.stage, STAGES)?;
     if cli.list {
-        return list(&cli).await;
+        // Without a database the list still shows the stages; a malformed one is an error.
+        let given = cli
+            .common
+            .database_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty());
+        let target = if given { Some(conn_info(&cli)?) } else { None };
+        return runner::list(target.as_ref()).await;
     }
     // Stage 03 writes its sample files last; a folder it cannot use would fail it after 00–02
     // committed.
@@ -170,7 +178,7 @@ async fn execute(cli: Cli) -> Result<()> {
         || (cli.command.is_none()
             && selected
                 .iter()
-                .any(|s| s.id() == stages::s03_data_imports::ID));
+                .any(|s| s.id() == dataset::stage_id::DATA_IMPORTS));
     if writes_artifacts {
         stages::s03_data_imports::check_artifacts_dir(&cli.common.artifacts_dir)?;
     }
@@ -185,10 +193,12 @@ async fn execute(cli: Cli) -> Result<()> {
     };
     let (env, stamp_is_prod) = resolve_env(&mut conn, requested, intent).await?;
     let ctx = Arc::new(Ctx {
-        rng_seed: cli.common.rng_seed,
-        as_of: cli.common.as_of,
-        scale: cli.common.scale,
-        core,
+        dataset: dataset::Dataset {
+            rng_seed: cli.common.rng_seed,
+            as_of: cli.common.as_of,
+            scale: cli.common.scale,
+            core,
+        },
         artifacts_dir: cli.common.artifacts_dir.clone(),
         rotate_key: cli.rotate_key,
         // Environment only (never a flag): a flag would show in `ps` and shell history.
@@ -196,12 +206,7 @@ async fn execute(cli: Cli) -> Result<()> {
             .ok()
             .filter(|p| !p.is_empty()),
         reporter,
-        new_key: Mutex::new(None),
         write_env: cli.write_env.clone(),
-        key_error: Mutex::new(None),
-        conn: url.clone(),
-        bulk: tokio::sync::OnceCell::new(),
-        counts: Mutex::new(Default::default()),
     });
     let jobs = cli.jobs.map_or_else(cpus, |j| j as usize);
     match cli.command {
@@ -232,20 +237,19 @@ async fn execute(cli: Cli) -> Result<()> {
             prepare_schema(&url, env, &ctx.reporter).await?;
             let mut conn = db::connect(&url).await?;
             ledger::ensure(&mut conn).await?;
-            reset_tables(&mut conn).await?;
+            runner::reset_tables(&mut conn).await?;
             ctx.reporter
                 .note("emptied the seeded tables and the seed ledger");
-            seed(
+            runner::seed(
                 &url,
                 &mut conn,
                 &ctx,
                 STAGES,
-                Run {
+                runner::Run {
                     force: true,
                     keep_going: cli.keep_going,
                     jobs,
                 },
-                cli.write_env.as_deref(),
             )
             .await
         }
@@ -254,202 +258,24 @@ async fn execute(cli: Cli) -> Result<()> {
             runner::check_prerequisites(&mut conn, &selected).await?;
             prepare_schema(&url, env, &ctx.reporter).await?;
             ledger::ensure(&mut conn).await?;
-            seed(
+            runner::seed(
                 &url,
                 &mut conn,
                 &ctx,
                 &selected,
-                Run {
+                runner::Run {
                     force: cli.force,
                     keep_going: cli.keep_going,
                     jobs,
                 },
-                cli.write_env.as_deref(),
             )
             .await
         }
     }
 }
 
-/// How to run the stages: the flags of one `seed` invocation.
-struct Run {
-    force: bool,
-    keep_going: bool,
-    jobs: usize,
-}
-
 /// CPUs available to this process. Stages at a time by default: one per CPU (each stage's
 /// merge is one busy backend).
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-async fn seed(
-    url: &groundwork_migrate::ConnInfo,
-    conn: &mut diesel_async::AsyncPgConnection,
-    ctx: &Arc<Ctx>,
-    stages: &[&'static dyn Stage],
-    run: Run,
-    write_env: Option<&std::path::Path>,
-) -> Result<()> {
-    // Staging tables of killed runs: swept by every run, not only when a bulk load starts.
-    let swept = bulk::sweep_stale(url).await?;
-    if swept > 0 {
-        ctx.reporter.note(&format!(
-            "dropped {swept} staging table(s) left by a killed seed run"
-        ));
-    }
-    warn_undelivered_key(conn, ctx).await?;
-    // One connection per running stage, and one for the ledger row of a failed stage.
-    let pool = db::pool(url, run.jobs as u32 + 1).await?;
-    // The runner shows a new key as soon as stage 01 commits (see `runner::run_one`).
-    let result = runner::run_stages(&pool, ctx, stages, run.force, run.keep_going, run.jobs).await;
-    let key_created = ctx.new_key.lock().is_ok_and(|k| k.is_some());
-    let key_error = ctx.key_error.lock().ok().and_then(|mut e| e.take());
-    if !key_created
-        && write_env.is_some()
-        && stages
-            .iter()
-            .any(|s| s.id() == stages::s01_core_entities::ID)
-    {
-        ctx.reporter.note("the existing API key was kept, so .env was not changed; use --rotate-key --write-env for a new one");
-    }
-    let rows = match (result, key_error) {
-        (Ok(rows), None) => rows,
-        (Ok(_), Some(e)) => return Err(e),
-        (Err(e), key_error) => {
-            if let Some(k) = key_error {
-                eprintln!("error: {k}");
-            }
-            return Err(e);
-        }
-    };
-    let fp = runner::dataset_fingerprint(conn, STAGES).await?;
-    ctx.reporter.summary(&rows, &fp);
-    Ok(())
-}
-
-/// Tells the user when a key was created by a run that ended before showing it.
-async fn warn_undelivered_key(conn: &mut diesel_async::AsyncPgConnection, ctx: &Ctx) -> Result<()> {
-    let Some(at) = ledger::undelivered_key(conn).await? else {
-        return Ok(());
-    };
-    let at = at.format("%Y-%m-%d %H:%M:%S UTC");
-    if ctx.rotate_key {
-        ctx.reporter.note(&format!(
-            "replacing the API key created at {at} by a seed run that ended before it confirmed showing the key"
-        ));
-    } else {
-        // stderr even with --quiet: if nobody has the stored key, the app's test agent cannot
-        // authenticate until it is replaced.
-        eprintln!(
-            "warning: the test agent API key was created at {at} by a seed run that ended before it confirmed showing the key (printed, or written with --write-env), so it may be lost. If you do not have it, get a new one with `seed --rotate-key --write-env` (it replaces the old key)."
-        );
-    }
-    Ok(())
-}
-
-/// Prints a newly created key once on stdout (the one place the plaintext is printed), then
-/// writes it with `--write-env`.
-pub(crate) fn show_key(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
-    let printed = match ctx.reporter_format() {
-        cli::LogFormat::Json => feedback::write_stdout(format_args!(
-            "{}",
-            serde_json::json!({"event": "api_key", "name": KEY_ENV_VAR, "key": key})
-        )),
-        cli::LogFormat::Text => {
-            eprintln!("New test agent API key (shown once; it is stored only as a hash):");
-            feedback::write_stdout(format_args!("{KEY_ENV_VAR}={key}"))
-        }
-    };
-    printed.map_err(|source| SeedError::Io {
-        doing: "cannot print the new API key to",
-        path: "standard output".into(),
-        source,
-    })?;
-    if let Some(path) = write_env {
-        envfile::set_var(path, KEY_ENV_VAR, key)?;
-        ctx.reporter.note(&format!(
-            "wrote {KEY_ENV_VAR} to {} (mode 0600)",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Empties every table a stage owns, and the ledger, in one transaction.
-async fn reset_tables(conn: &mut diesel_async::AsyncPgConnection) -> Result<()> {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-    let tables: Vec<String> = runner::all_tables(STAGES)
-        .iter()
-        .map(|t| format!("public.\"{}\"", t.name))
-        .collect();
-    let sql = format!(
-        "TRUNCATE {} CASCADE; DELETE FROM groundwork.seed_ledger;",
-        tables.join(", ")
-    );
-    conn.transaction::<(), SeedError, _>(async |c| {
-        c.batch_execute(&sql).await?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| match e {
-        SeedError::Database { source, .. } => SeedError::Database {
-            doing: "emptying the seeded tables".into(),
-            source,
-        },
-        other => other,
-    })
-}
-
-/// `seed --list`: stages, prerequisites, and their last run on this database (when reachable).
-async fn list(cli: &Cli) -> Result<()> {
-    // Without a database the list still shows the stages; a malformed one is an error.
-    let given = cli
-        .common
-        .database_url
-        .as_deref()
-        .is_some_and(|u| !u.trim().is_empty());
-    let mut conn = if given {
-        Some(db::connect(&conn_info(cli)?).await?)
-    } else {
-        None
-    };
-    let has_ledger = match conn.as_mut() {
-        Some(c) => ledger::exists(c).await?,
-        None => false,
-    };
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(["stage", "description", "prerequisites", "last run"]);
-    for s in STAGES {
-        let last = match (conn.as_mut(), has_ledger) {
-            (Some(c), true) => match ledger::last(c, s.id()).await? {
-                Some(e) => format!("{} {}", e.status, e.finished_at.format("%Y-%m-%d %H:%M")),
-                None => "never".into(),
-            },
-            (Some(_), false) => "never".into(),
-            (None, _) => "unknown (no DATABASE_URL)".into(),
-        };
-        let prereq = if s.prerequisites().is_empty() {
-            "-".to_string()
-        } else {
-            s.prerequisites().join(", ")
-        };
-        t.add_row([
-            s.id().to_string(),
-            s.description().to_string(),
-            prereq,
-            last,
-        ]);
-    }
-    out!("{t}");
-    Ok(())
-}
-
-impl Ctx {
-    /// The output format (for the one key print).
-    pub fn reporter_format(&self) -> cli::LogFormat {
-        self.reporter.format()
-    }
 }

@@ -2,13 +2,10 @@
 //! per table, referential integrity, tenant isolation, and the distributions the demo dataset
 //! promises. Prints a readable report; the caller exits 9 when anything is off.
 
+use crate::dataset;
 use crate::error::{Result, SeedError};
-use crate::plan;
-use crate::stage::Ctx;
-use crate::stages::{
-    s02_discovery_flows, s04_raw_import_records, s05_field_mappings, s08_assessments,
-    s09_migration_waves,
-};
+use crate::stages::stage::Ctx;
+use crate::stages::{s05_field_mappings, s08_assessments, s09_migration_waves};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -91,7 +88,7 @@ fn expected_counts(ctx: &Ctx) -> Vec<(&'static str, i64)> {
     let n = tenants.len() as i64;
     let users: i64 = tenants
         .iter()
-        .map(|t| crate::stages::s01_core_entities::users(ctx, t).len() as i64)
+        .map(|t| dataset::users(ctx, t).len() as i64)
         .sum();
     let engagements: i64 = tenants
         .iter()
@@ -107,10 +104,10 @@ fn expected_counts(ctx: &Ctx) -> Vec<(&'static str, i64)> {
     let (mut assets, mut tags, mut edges, mut assessments, mut wave_assets, mut flows, mut raw) =
         (0, 0, 0, 0, 0, 0, 0);
     for t in &tenants {
-        let planned = plan::assets(ctx, t);
+        let planned = dataset::assets(ctx, t);
         assets += planned.len() as i64;
         tags += planned.iter().map(|a| a.tags.len() as i64).sum::<i64>();
-        edges += plan::edges(ctx, t, &planned).len() as i64;
+        edges += dataset::edges(ctx, t, &planned).len() as i64;
         let mut seen = std::collections::HashMap::<AssetType, usize>::new();
         for a in &planned {
             let nth = seen.entry(a.kind).or_default();
@@ -121,8 +118,8 @@ fn expected_counts(ctx: &Ctx) -> Vec<(&'static str, i64)> {
             .iter()
             .flatten()
             .count() as i64;
-        flows += s02_discovery_flows::flows(t).len() as i64;
-        raw += s04_raw_import_records::records(ctx, t)
+        flows += dataset::flows(t).len() as i64;
+        raw += dataset::records(ctx, t)
             .iter()
             .map(|i| i.rows.len() as i64)
             .sum::<i64>();

@@ -4,38 +4,46 @@ pub mod s00_reference_data;
 pub mod s01_core_entities;
 pub mod s02_discovery_flows;
 pub mod s03_data_imports;
-pub mod s04_raw_import_records;
 pub mod s05_field_mappings;
 pub mod s06_assets;
 pub mod s07_dependencies;
 pub mod s08_assessments;
 pub mod s09_migration_waves;
+pub mod s10_raw_import_records;
+pub mod stage;
 
-use crate::stage::Stage;
+use stage::Stage;
 
 /// Every stage in run order: the only registry; `--stage` ids come from here.
 pub static STAGES: &[&dyn Stage] = &[
-    &s00_reference_data::ThisStage,
-    &s01_core_entities::ThisStage,
-    &s02_discovery_flows::ThisStage,
-    &s03_data_imports::ThisStage,
-    &s04_raw_import_records::ThisStage,
-    &s05_field_mappings::ThisStage,
-    &s06_assets::ThisStage,
-    &s07_dependencies::ThisStage,
-    &s08_assessments::ThisStage,
-    &s09_migration_waves::ThisStage,
+    &s00_reference_data::ReferenceData,
+    &s01_core_entities::CoreEntities,
+    &s02_discovery_flows::DiscoveryFlows,
+    &s03_data_imports::DataImports,
+    &s05_field_mappings::FieldMappings,
+    &s06_assets::Assets,
+    &s07_dependencies::Dependencies,
+    &s08_assessments::Assessments,
+    &s09_migration_waves::MigrationWaves,
+    &s10_raw_import_records::RawImportRecords,
 ];
 
 #[cfg(test)]
 mod tests {
     use super::STAGES;
-    use crate::stage::{number, select};
+    use super::stage::{number, select};
 
     #[test]
     fn ids_are_sorted_unique_and_prerequisites_form_no_cycle() {
-        for (i, s) in STAGES.iter().enumerate() {
-            assert_eq!(number(s.id()), Some(i as u32), "{}", s.id());
+        // Numbers rise in registry order, and every prerequisite has a lower number, so
+        // `--jobs 1` runs the stages in number order.
+        for w in STAGES.windows(2) {
+            assert!(number(w[0].id()) < number(w[1].id()), "{}", w[1].id());
+        }
+        for s in STAGES {
+            for p in s.prerequisites() {
+                assert!(number(p) < number(s.id()), "{} needs the later {p}", s.id());
+            }
         }
         // Every prerequisite exists, and repeatedly taking the stages whose prerequisites are
         // all taken takes every stage (the runner's schedule never gets stuck).
@@ -94,6 +102,14 @@ mod tests {
             ["00_reference_data", "06_assets", "07_dependencies"]
         );
         assert!(select("nope", STAGES).is_err());
+        assert_eq!(ids("raw_import_records"), ["10_raw_import_records"]);
+        for old in ["4", "04", "04_raw_import_records"] {
+            let err = select(old, STAGES)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("10_raw_import_records"), "{err}");
+        }
         assert!(select("", STAGES).is_err());
     }
 }

@@ -1,10 +1,12 @@
 //! Stage 00_reference_data: the 6R strategies and the technology catalogue. Lookup data the
 //! application needs everywhere, so this is the only stage allowed in production.
 
+use super::stage::{Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{stage_id, technology_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, StageInfo};
+use crate::write::Snapshot;
 use chrono::NaiveDate;
 use diesel_async::AsyncPgConnection;
 use domain::enums::SixrStrategy;
@@ -12,7 +14,7 @@ use domain::models::{NewSixrStrategyDefinition, NewTechnologyCatalogEntry};
 use futures_util::future::BoxFuture;
 
 /// Stage id.
-pub const ID: &str = "00_reference_data";
+pub const ID: &str = stage_id::REFERENCE_DATA;
 const TABLES: &[OwnedTable] = &[table("sixr_strategies"), table("technology_catalog")];
 
 /// (strategy, name, description, typical effort, typical weeks)
@@ -300,11 +302,6 @@ pub const TECHNOLOGIES: &[Tech] = &[
     ),
 ];
 
-/// The id of a catalogue entry.
-pub fn technology_id(name: &str, version: &str) -> uuid::Uuid {
-    id("technology", &format!("{name}@{version}"))
-}
-
 fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
@@ -317,19 +314,21 @@ const INFO: StageInfo = StageInfo {
     ..StageInfo::DEFAULT
 };
 
-/// Stage 00.
-pub struct ThisStage;
+/// Stage 00: see the module docs.
+pub struct ReferenceData;
 
-impl Stage for ThisStage {
+impl Stage for ReferenceData {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            // The INSERT path: small tables, counted by comparing them before and after.
+            let snapshot = Snapshot::take(conn, TABLES).await?;
             let at = Some(ts(ctx.as_of, 365, 0));
             let strategies: Vec<NewSixrStrategyDefinition> = STRATEGIES
                 .iter()
@@ -397,7 +396,10 @@ impl Stage for ThisStage {
                     updated_at
                 ]
             );
-            Ok(())
+            Ok(StageOutput {
+                counts: snapshot.counts(conn).await?,
+                secret: None,
+            })
         })
     }
 }

@@ -1,13 +1,17 @@
 //! Stage 01_core_entities: tenants, engagements, users and their roles, tags, and the test
 //! agent API key. Everything but the key comes from the core data file.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{
+    Tenant, display_name, engagement_id, engagements, stage_id, tag_id, user_id, users,
+};
 use crate::error::{Result, SeedError};
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{date, id, ts};
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
+use crate::write::Snapshot;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::enums::{AccessLevel, UserRole};
+use domain::enums::UserRole;
 use domain::models::{
     NewApiKey, NewClientAccount, NewEngagement, NewTag, NewUser, NewUserAccountRole,
 };
@@ -17,7 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Stage id.
-pub const ID: &str = "01_core_entities";
+pub const ID: &str = stage_id::CORE_ENTITIES;
 /// Name of the test agent key row (natural key with the tenant).
 pub const KEY_NAME: &str = "test-agent";
 const TABLES: &[OwnedTable] = &[
@@ -37,132 +41,6 @@ const TABLES: &[OwnedTable] = &[
     },
 ];
 
-/// The id of an engagement.
-pub fn engagement_id(tenant: &str, name: &str) -> Uuid {
-    id("engagement", &format!("{tenant}/{name}"))
-}
-
-/// The id of a user from the email.
-pub fn user_id(email: &str) -> Uuid {
-    id("user", email)
-}
-
-/// The id of a tag.
-pub fn tag_id(tenant: &str, name: &str) -> Uuid {
-    id("tag", &format!("{tenant}/{name}"))
-}
-
-/// The main engagement of a tenant (the first listed).
-pub fn main_engagement(ctx: &Ctx, t: &Tenant) -> (Uuid, String) {
-    let name = engagements(ctx, t)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| format!("{} Cloud Migration", t.slug));
-    (engagement_id(&t.slug, &name), name)
-}
-
-fn engagements(ctx: &Ctx, t: &Tenant) -> Vec<String> {
-    match ctx.core.file.accounts.get(t.index) {
-        Some(a) if t.index < 1000 => a.engagements.clone(),
-        _ => vec![format!("{} Cloud Migration", display_name(t))],
-    }
-}
-
-fn display_name(t: &Tenant) -> String {
-    t.slug
-        .split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// A user of the plan: (email, name, role, access, idp id).
-pub struct PlannedUser {
-    pub email: String,
-    pub name: String,
-    pub role: UserRole,
-    pub access: AccessLevel,
-    pub idp_id: String,
-}
-
-fn role(s: &str) -> UserRole {
-    match s {
-        "PLATFORM_ADMIN" => UserRole::PlatformAdmin,
-        "CLIENT_ADMIN" => UserRole::ClientAdmin,
-        "ENGAGEMENT_MANAGER" => UserRole::EngagementManager,
-        "ANALYST" => UserRole::Analyst,
-        _ => UserRole::Viewer,
-    }
-}
-
-fn access(s: &str) -> AccessLevel {
-    match s {
-        "ADMIN" => AccessLevel::Admin,
-        "READ_WRITE" => AccessLevel::ReadWrite,
-        _ => AccessLevel::ReadOnly,
-    }
-}
-
-/// The users of a tenant: from the core file, or (synthetic tenants) the main tenant's users
-/// with the tenant's own domain.
-pub fn users(ctx: &Ctx, t: &Tenant) -> Vec<PlannedUser> {
-    let main = ctx.core.main_account().slug.get_ref().clone();
-    let (source, rewrite) = if t.index < 1000 {
-        (t.slug.clone(), None)
-    } else {
-        (main, Some(t.slug.clone()))
-    };
-    ctx.core
-        .file
-        .users
-        .iter()
-        .filter(|u| u.account.get_ref() == &source)
-        .map(|u| {
-            let email = match &rewrite {
-                Some(slug) => format!(
-                    "{}@{slug}.example",
-                    u.email.get_ref().split('@').next().unwrap_or("user")
-                ),
-                None => u.email.get_ref().to_lowercase(),
-            };
-            let idp_id = match &rewrite {
-                Some(slug) => format!("{}-{slug}", u.idp_id.get_ref()),
-                None => u.idp_id.get_ref().clone(),
-            };
-            PlannedUser {
-                email,
-                name: u.name.clone(),
-                role: role(u.role.get_ref()),
-                access: access(u.access.get_ref()),
-                idp_id,
-            }
-        })
-        .collect()
-}
-
-/// The analyst (or first) user of a tenant, who reviews mappings and runs assessments.
-pub fn analyst(ctx: &Ctx, t: &Tenant) -> Option<Uuid> {
-    let us = users(ctx, t);
-    us.iter()
-        .find(|u| u.role == UserRole::Analyst)
-        .or(us.as_slice().first())
-        .map(|u| user_id(&u.email))
-}
-
-/// The engagement manager (or first) user of a tenant, who starts flows and imports.
-pub fn manager(ctx: &Ctx, t: &Tenant) -> Option<Uuid> {
-    let us = users(ctx, t);
-    us.iter()
-        .find(|u| u.role == UserRole::EngagementManager)
-        .or(us.as_slice().first())
-        .map(|u| user_id(&u.email))
-}
-
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "tenants (3), engagements, users (4 Democorp + 1 admin per other tenant), roles, tags, the test agent API key",
@@ -170,19 +48,24 @@ const INFO: StageInfo = StageInfo {
     ..StageInfo::DEFAULT
 };
 
-/// Stage 01.
-pub struct ThisStage;
+/// Stage 01: see the module docs.
+pub struct CoreEntities;
 
-impl Stage for ThisStage {
+impl Stage for CoreEntities {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
+    fn must_run(&self, ctx: &Ctx) -> bool {
+        ctx.rotate_key
+    }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            // The INSERT path: small tables, counted by comparing them before and after.
+            let snapshot = Snapshot::take(conn, TABLES).await?;
             let at = Some(ts(ctx.as_of, 120, 9 * 3600));
             let tenants = ctx.tenants();
             let mut accounts = Vec::new();
@@ -338,10 +221,14 @@ impl Stage for ThisStage {
             if let Some(password) = &ctx.demo_password {
                 set_passwords(conn, password, us.iter().map(|u| u.id).collect()).await?;
             }
-            if let Some(main) = tenants.as_slice().first() {
-                ensure_key(ctx, conn, main).await?;
-            }
-            Ok(())
+            let secret = match tenants.as_slice().first() {
+                Some(main) => ensure_key(ctx, conn, main).await?,
+                None => None,
+            };
+            Ok(StageOutput {
+                counts: snapshot.counts(conn).await?,
+                secret,
+            })
         })
     }
 }
@@ -372,8 +259,9 @@ async fn set_passwords(conn: &mut AsyncPgConnection, password: &str, ids: Vec<Uu
     Ok(())
 }
 
-/// Keeps the existing test agent key; creates one when missing or when `--rotate-key` asks.
-async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Result<()> {
+/// Keeps the existing test agent key; creates one when missing or when `--rotate-key` asks,
+/// and returns the new key's plaintext (shown once by the runner after the commit).
+async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Result<Option<String>> {
     let existing: Option<Uuid> = api_keys::table
         .filter(api_keys::client_account_id.eq(t.id))
         .filter(api_keys::name.eq(KEY_NAME))
@@ -382,7 +270,7 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
         .await
         .optional()?;
     if existing.is_some() && !ctx.rotate_key {
-        return Ok(());
+        return Ok(None);
     }
     let key = domain::api_key::generate().map_err(|e| SeedError::Internal(e.to_string()))?;
     let hash =
@@ -415,8 +303,5 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
         (client_account_id, name),
         [key_prefix, key_hash, permissions, revoked_at, expires_at]
     );
-    if let Ok(mut slot) = ctx.new_key.lock() {
-        *slot = Some(key.plaintext().to_string());
-    }
-    Ok(())
+    Ok(Some(key.plaintext().to_string()))
 }

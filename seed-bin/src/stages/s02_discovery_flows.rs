@@ -2,11 +2,12 @@
 //! main engagement gets five (3 completed at different final phases, 1 in progress stopped
 //! at field mapping, 1 failed); every other tenant gets one completed flow.
 
+use super::stage::{Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{FlowSpec, PHASES, flow_id, flows, main_engagement, manager, stage_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
-use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s01_core_entities::{main_engagement, manager};
+use crate::ids::ts;
+use crate::write::Snapshot;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
 use domain::enums::FlowStatus;
@@ -14,92 +15,10 @@ use domain::models::NewDiscoveryFlow;
 use futures_util::future::BoxFuture;
 use rand::RngExt;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// Stage id.
-pub const ID: &str = "02_discovery_flows";
+pub const ID: &str = stage_id::DISCOVERY_FLOWS;
 const TABLES: &[OwnedTable] = &[table("discovery_flows")];
-
-/// The pipeline's phases in order.
-pub const PHASES: &[&str] = &[
-    "initialization",
-    "data_import",
-    "field_mapping",
-    "data_cleansing",
-    "asset_inventory",
-    "dependency_analysis",
-    "tech_debt_analysis",
-];
-
-/// A planned flow: (key, name, status, last phase reached, days ago started).
-pub struct FlowSpec {
-    pub key: &'static str,
-    pub name: &'static str,
-    pub status: FlowStatus,
-    pub last_phase: &'static str,
-    pub days_ago: i64,
-}
-
-/// Democorp's five flows.
-pub const DEMO_FLOWS: &[FlowSpec] = &[
-    FlowSpec {
-        key: "cmdb",
-        name: "CMDB baseline discovery",
-        status: FlowStatus::Completed,
-        last_phase: "tech_debt_analysis",
-        days_ago: 60,
-    },
-    FlowSpec {
-        key: "cloud",
-        name: "Cloud inventory reconciliation",
-        status: FlowStatus::Completed,
-        last_phase: "asset_inventory",
-        days_ago: 45,
-    },
-    FlowSpec {
-        key: "deps",
-        name: "Network dependency mapping",
-        status: FlowStatus::Completed,
-        last_phase: "dependency_analysis",
-        days_ago: 30,
-    },
-    FlowSpec {
-        key: "manual",
-        name: "Manual asset list intake",
-        status: FlowStatus::InProgress,
-        last_phase: "field_mapping",
-        days_ago: 5,
-    },
-    FlowSpec {
-        key: "retry",
-        name: "Legacy estate rescan",
-        status: FlowStatus::Failed,
-        last_phase: "data_cleansing",
-        days_ago: 12,
-    },
-];
-/// The one flow of a side tenant.
-pub const SIDE_FLOWS: &[FlowSpec] = &[FlowSpec {
-    key: "cmdb",
-    name: "Initial discovery",
-    status: FlowStatus::Completed,
-    last_phase: "tech_debt_analysis",
-    days_ago: 40,
-}];
-
-/// The flows of a tenant.
-pub fn flows(t: &Tenant) -> &'static [FlowSpec] {
-    if t.demo_shaped {
-        DEMO_FLOWS
-    } else {
-        SIDE_FLOWS
-    }
-}
-
-/// The id of a tenant's flow.
-pub fn flow_id(tenant: &str, key: &str) -> Uuid {
-    id("discovery_flow", &format!("{tenant}/{key}"))
-}
 
 fn phase_docs(
     spec: &FlowSpec,
@@ -174,24 +93,26 @@ async fn write(conn: &mut AsyncPgConnection, rows: &[NewDiscoveryFlow]) -> Resul
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "discovery flows: Democorp 5 (3 completed, 1 in progress at field mapping, 1 failed), 1 per other tenant",
-    prerequisites: &["01_core_entities"],
+    prerequisites: &[stage_id::CORE_ENTITIES],
     tables: TABLES,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 02.
-pub struct ThisStage;
+/// Stage 02: see the module docs.
+pub struct DiscoveryFlows;
 
-impl Stage for ThisStage {
+impl Stage for DiscoveryFlows {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            // The INSERT path: small tables, counted by comparing them before and after.
+            let snapshot = Snapshot::take(conn, TABLES).await?;
             let mut rows = Vec::new();
             for t in ctx.tenants() {
                 let mut rng = ctx.rng(ID, &t);
@@ -257,7 +178,10 @@ impl Stage for ThisStage {
                 }
             }
             write(conn, &rows).await?;
-            Ok(())
+            Ok(StageOutput {
+                counts: snapshot.counts(conn).await?,
+                secret: None,
+            })
         })
     }
 }

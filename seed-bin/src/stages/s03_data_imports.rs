@@ -1,14 +1,16 @@
 //! Stage 03_data_imports: Democorp's three imports (CMDB CSV export, cloud inventory JSON,
 //! manual spreadsheet) and, in `--artifacts-dir`, the real CSV and JSON files they describe,
-//! built from the same rows stage 04 stores, so import code can be tried against them.
+//! built from the same rows stage 10 stores, so import code can be tried against them.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{
+    IMPORTS, ImportSpec, PlannedImportRows, Tenant, flow_id, import_id, main_engagement, manager,
+    records, stage_id,
+};
 use crate::error::{Result, SeedError};
 use crate::fingerprint::{OwnedTable, table};
-use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s01_core_entities::{main_engagement, manager};
-use crate::stages::s02_discovery_flows::flow_id;
-use crate::stages::s04_raw_import_records::{PlannedImportRows, records};
+use crate::ids::ts;
+use crate::write::Snapshot;
 use chrono::Duration;
 use diesel_async::AsyncPgConnection;
 use domain::enums::ImportStatus;
@@ -16,66 +18,10 @@ use domain::models::NewDataImport;
 use futures_util::future::BoxFuture;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use uuid::Uuid;
 
 /// Stage id.
-pub const ID: &str = "03_data_imports";
+pub const ID: &str = stage_id::DATA_IMPORTS;
 const TABLES: &[OwnedTable] = &[table("data_imports")];
-
-/// One import of a demo-shaped tenant.
-pub struct ImportSpec {
-    pub key: &'static str,
-    pub import_type: &'static str,
-    pub source_system: &'static str,
-    pub file_stem: &'static str,
-    pub ext: &'static str,
-    pub mime: &'static str,
-    pub status: ImportStatus,
-    pub flow: &'static str,
-    pub days_ago: i64,
-}
-
-/// The three imports, in stage-04 order.
-pub const IMPORTS: &[ImportSpec] = &[
-    ImportSpec {
-        key: "cmdb",
-        import_type: "cmdb_export",
-        source_system: "ServiceNow CMDB",
-        file_stem: "cmdb_export",
-        ext: "csv",
-        mime: "text/csv",
-        status: ImportStatus::Completed,
-        flow: "cmdb",
-        days_ago: 60,
-    },
-    ImportSpec {
-        key: "cloud",
-        import_type: "cloud_inventory",
-        source_system: "VMware vCenter inventory",
-        file_stem: "cloud_inventory",
-        ext: "json",
-        mime: "application/json",
-        status: ImportStatus::Completed,
-        flow: "cloud",
-        days_ago: 45,
-    },
-    ImportSpec {
-        key: "manual",
-        import_type: "manual_upload",
-        source_system: "Excel workbook",
-        file_stem: "manual_asset_list",
-        ext: "xlsx",
-        mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        status: ImportStatus::InProgress,
-        flow: "manual",
-        days_ago: 5,
-    },
-];
-
-/// The id of a tenant's import.
-pub fn import_id(tenant: &str, key: &str) -> Uuid {
-    id("data_import", &format!("{tenant}/{key}"))
-}
 
 /// The file name of an import.
 pub fn file_name(ctx: &Ctx, t: &Tenant, spec: &ImportSpec) -> String {
@@ -213,24 +159,26 @@ fn write_atomic(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir",
-    prerequisites: &["02_discovery_flows"],
+    prerequisites: &[stage_id::DISCOVERY_FLOWS],
     tables: TABLES,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 03.
-pub struct ThisStage;
+/// Stage 03: see the module docs.
+pub struct DataImports;
 
-impl Stage for ThisStage {
+impl Stage for DataImports {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            // The INSERT path: small tables, counted by comparing them before and after.
+            let snapshot = Snapshot::take(conn, TABLES).await?;
             let mut rows = Vec::new();
             let mut files = Vec::new();
             for (n, t) in ctx.tenants().into_iter().enumerate() {
@@ -317,7 +265,10 @@ impl Stage for ThisStage {
                 ctx.reporter
                     .note(&format!("wrote sample import file {}", path.display()));
             }
-            Ok(())
+            Ok(StageOutput {
+                counts: snapshot.counts(conn).await?,
+                secret: None,
+            })
         })
     }
 }

@@ -1,12 +1,12 @@
 //! Stage 05_field_mappings: for each import, one mapping per source column to an asset field,
 //! with a confidence score, a review status and transformation rules.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{IMPORTS, Tenant, analyst, import_id, stage_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s01_core_entities::analyst;
-use crate::stages::s03_data_imports::{IMPORTS, import_id};
+use crate::write::bulk::rows::IMPORT_FIELD_MAPPINGS;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{ImportStatus, MappingStatus};
 use domain::models::NewImportFieldMapping;
@@ -15,7 +15,7 @@ use rand::RngExt;
 use serde_json::{Value, json};
 
 /// Stage id.
-pub const ID: &str = "05_field_mappings";
+pub const ID: &str = stage_id::FIELD_MAPPINGS;
 const TABLES: &[OwnedTable] = &[table("import_field_mappings")];
 /// Mappings per demo-shaped tenant (one per source column of its three imports).
 pub const MAPPINGS_PER_TENANT: usize = 24;
@@ -182,32 +182,34 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewImportFieldMapping> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "24 column mappings over the 3 imports: approved, pending, rejected, with confidence and transformation rules",
-    prerequisites: &["03_data_imports"],
+    prerequisites: &[stage_id::DATA_IMPORTS],
     tables: TABLES,
-    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 05.
-pub struct ThisStage;
+/// Stage 05: see the module docs.
+pub struct FieldMappings;
 
-impl Stage for ThisStage {
+impl Stage for FieldMappings {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            let mut out = StageOutput::default();
             // Natural key: (tenant, import, source column).
-            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::IMPORT_FIELD_MAPPINGS, rows)
-                .await?;
-            Ok(())
+            out.add(
+                IMPORT_FIELD_MAPPINGS.table,
+                &ctx.bulk_load(conn, &IMPORT_FIELD_MAPPINGS, rows).await?,
+            );
+            Ok(out)
         })
     }
 }

@@ -2,35 +2,29 @@
 //! 10 databases, 5 network devices) and 12 per side tenant, with their tags. Stage 04's valid
 //! raw import rows point at these assets, so it runs after this stage.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{
+    self, Tenant, flow_id, main_engagement, merged_at, source_counts, stage_id, tag_id,
+    technology_id,
+};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
-use crate::ids::{id, ts};
-use crate::plan;
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s00_reference_data::technology_id;
-use crate::stages::s01_core_entities::{main_engagement, tag_id};
-use crate::stages::s02_discovery_flows::flow_id;
-use crate::stages::s04_raw_import_records::source_counts;
+use crate::ids::id;
+use crate::write::bulk::rows::{ASSET_TAGS, ASSETS};
 use diesel_async::AsyncPgConnection;
 use domain::models::{NewAsset, NewAssetTag};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
 /// Stage id.
-pub const ID: &str = "06_assets";
+pub const ID: &str = stage_id::ASSETS;
 const TABLES: &[OwnedTable] = &[table("assets"), table("asset_tags")];
-
-/// When the assets were merged from the import rows: their creation time, and the last change
-/// of every raw row merged into one.
-pub fn merged_at(ctx: &Ctx) -> chrono::DateTime<chrono::Utc> {
-    ts(ctx.as_of, 40, 12 * 3600)
-}
 
 /// A tenant's assets, generated tenant by tenant so memory does not grow with `--scale`.
 fn tenant_assets(ctx: &Ctx, t: &Tenant) -> Vec<NewAsset> {
     let at = Some(merged_at(ctx));
     let (eng, _) = main_engagement(ctx, t);
-    let planned = plan::assets(ctx, t);
+    let planned = dataset::assets(ctx, t);
     let sources = source_counts(t, &planned);
     planned
         .iter()
@@ -66,7 +60,7 @@ fn tenant_assets(ctx: &Ctx, t: &Tenant) -> Vec<NewAsset> {
 fn tenant_tags(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetTag> {
     let at = Some(merged_at(ctx));
     let mut tags = Vec::new();
-    for a in plan::assets(ctx, t) {
+    for a in dataset::assets(ctx, t) {
         for tag in &a.tags {
             tags.push(NewAssetTag {
                 id: id("asset_tag", &format!("{}/{}/{tag}", t.slug, a.name)),
@@ -84,37 +78,38 @@ fn tenant_tags(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetTag> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "60 Democorp assets (10 apps, 20 Linux + 15 Windows servers, 10 databases, 5 network) + 12 per other tenant, tags",
-    prerequisites: &["00_reference_data", "02_discovery_flows"],
+    prerequisites: &[stage_id::REFERENCE_DATA, stage_id::DISCOVERY_FLOWS],
     tables: TABLES,
-    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 06.
-pub struct ThisStage;
+/// Stage 06: see the module docs.
+pub struct Assets;
 
-impl Stage for ThisStage {
+impl Stage for Assets {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            let mut out = StageOutput::default();
             // Natural keys: (tenant, engagement, name); (tenant, asset, tag). Both streamed
-            // through the bulk loader (see crate::bulk) inside this stage's transaction.
+            // through the bulk loader (see crate::write::bulk) inside this stage's transaction.
             let assets = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_assets(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::ASSETS, assets)
-                .await?;
+            out.add(ASSETS.table, &ctx.bulk_load(conn, &ASSETS, assets).await?);
             let tags = ctx.tenants().into_iter().flat_map(|t| tenant_tags(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_TAGS, tags)
-                .await?;
-            Ok(())
+            out.add(
+                ASSET_TAGS.table,
+                &ctx.bulk_load(conn, &ASSET_TAGS, tags).await?,
+            );
+            Ok(out)
         })
     }
 }

@@ -2,18 +2,19 @@
 //! and databases, servers behind firewalls and load balancers, applications calling each other
 //! (including the cycle order → customer → payment → order). No self-edges.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{self, Tenant, stage_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::plan;
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
+use crate::write::bulk::rows::ASSET_DEPENDENCIES;
 use diesel_async::AsyncPgConnection;
 use domain::models::NewAssetDependency;
 use futures_util::future::BoxFuture;
 use rand::RngExt;
 
 /// Stage id.
-pub const ID: &str = "07_dependencies";
+pub const ID: &str = stage_id::DEPENDENCIES;
 const TABLES: &[OwnedTable] = &[table("asset_dependencies")];
 
 /// The rows of one tenant: generated lazily, tenant by tenant, so memory does not grow with
@@ -21,10 +22,10 @@ const TABLES: &[OwnedTable] = &[table("asset_dependencies")];
 fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetDependency> {
     let at = Some(ts(ctx.as_of, 30, 15 * 3600));
     let mut rows = Vec::new();
-    let assets = plan::assets(ctx, t);
+    let assets = dataset::assets(ctx, t);
     // Confidence comes from a stream of its own so the graph's shape is not shifted.
-    let mut rng = ctx.rng("07_dependencies/confidence", t);
-    for e in plan::edges(ctx, t, &assets) {
+    let mut rng = ctx.rng(&format!("{ID}/confidence"), t);
+    for e in dataset::edges(ctx, t, &assets) {
         let (s, d) = (&assets[e.source], &assets[e.target]);
         rows.push(NewAssetDependency {
             id: id(
@@ -50,32 +51,34 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssetDependency> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "98 Democorp dependency edges (+18 per other tenant) with a cycle and no self-edges",
-    prerequisites: &["06_assets"],
+    prerequisites: &[stage_id::ASSETS],
     tables: TABLES,
-    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 07.
-pub struct ThisStage;
+/// Stage 07: see the module docs.
+pub struct Dependencies;
 
-impl Stage for ThisStage {
+impl Stage for Dependencies {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            let mut out = StageOutput::default();
             // Natural key: (tenant, source, target, type) (asset_dependencies_edge_key).
-            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::ASSET_DEPENDENCIES, rows)
-                .await?;
-            Ok(())
+            out.add(
+                ASSET_DEPENDENCIES.table,
+                &ctx.bulk_load(conn, &ASSET_DEPENDENCIES, rows).await?,
+            );
+            Ok(out)
         })
     }
 }

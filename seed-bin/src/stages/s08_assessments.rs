@@ -1,14 +1,14 @@
 //! Stage 08_assessments: technical and risk assessments of applications and databases,
 //! performance assessments of servers, a technical review of network devices, and security
 //! findings for a subset (the first 6 applications and first 3 databases). Every assessment
-//! of an asset recommends the same 6R strategy (`plan::strategies`).
+//! of an asset recommends the same 6R strategy (`dataset::strategies`).
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{self, Tenant, analyst, stage_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{id, ts};
-use crate::plan;
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s01_core_entities::analyst;
+use crate::write::bulk::rows::ASSESSMENTS;
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssessmentType, AssetType, CriticalityLevel};
 use domain::models::NewAssessment;
@@ -17,7 +17,7 @@ use rand::RngExt;
 use serde_json::json;
 
 /// Stage id.
-pub const ID: &str = "08_assessments";
+pub const ID: &str = stage_id::ASSESSMENTS;
 const TABLES: &[OwnedTable] = &[table("assessments")];
 
 /// Assessment types an asset gets (by kind and position among its kind).
@@ -55,11 +55,11 @@ fn risk(score: i32) -> CriticalityLevel {
 /// `--scale`.
 fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssessment> {
     let mut rows = Vec::new();
-    let assets = plan::assets(ctx, t);
-    let strategies = plan::strategies(ctx, t, &assets);
+    let assets = dataset::assets(ctx, t);
+    let strategies = dataset::strategies(ctx, t, &assets);
     let reviewer = analyst(ctx, t);
     // Scores and findings use their own stream: strategies own ID's stream.
-    let mut rng = ctx.rng("08_assessments/scores", t);
+    let mut rng = ctx.rng(&format!("{ID}/scores"), t);
     let mut seen = std::collections::HashMap::<AssetType, usize>::new();
     for a in &assets {
         let nth = seen.entry(a.kind).or_default();
@@ -117,32 +117,34 @@ fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewAssessment> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "89 Democorp assessments (technical, risk, performance, security) with score, risk, findings and a 6R strategy",
-    prerequisites: &["00_reference_data", "06_assets"],
+    prerequisites: &[stage_id::REFERENCE_DATA, stage_id::ASSETS],
     tables: TABLES,
-    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 08.
-pub struct ThisStage;
+/// Stage 08: see the module docs.
+pub struct Assessments;
 
-impl Stage for ThisStage {
+impl Stage for Assessments {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            let mut out = StageOutput::default();
             // Natural key: (tenant, asset, type) (assessments_asset_type_key).
-            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
+            // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::ASSESSMENTS, rows)
-                .await?;
-            Ok(())
+            out.add(
+                ASSESSMENTS.table,
+                &ctx.bulk_load(conn, &ASSESSMENTS, rows).await?,
+            );
+            Ok(out)
         })
     }
 }

@@ -2,12 +2,12 @@
 //! whose strategy is neither retire nor retain is in exactly one wave, and no application is
 //! scheduled before a database it depends on.
 
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{self, Tenant, main_engagement, stage_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::{date, id, ts};
-use crate::plan;
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s01_core_entities::main_engagement;
+use crate::write::bulk::rows::{MIGRATION_WAVES, WAVE_ASSETS};
 use diesel_async::AsyncPgConnection;
 use domain::enums::{AssetType, WaveStatus};
 use domain::models::{NewMigrationWave, NewWaveAsset};
@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use rand::RngExt;
 
 /// Stage id.
-pub const ID: &str = "09_migration_waves";
+pub const ID: &str = stage_id::MIGRATION_WAVES;
 const TABLES: &[OwnedTable] = &[table("migration_waves"), table("wave_assets")];
 /// Waves per engagement.
 pub const WAVES: &[(&str, &str)] = &[
@@ -35,16 +35,16 @@ pub const WAVES: &[(&str, &str)] = &[
 ];
 
 /// The wave (0..4) of every migrating asset, by asset index; `None` for retire/retain.
-pub fn assignment(ctx: &Ctx, t: &Tenant, assets: &[plan::PlannedAsset]) -> Vec<Option<usize>> {
-    let strategies = plan::strategies(ctx, t, assets);
-    let edges = plan::edges(ctx, t, assets);
+pub fn assignment(ctx: &Ctx, t: &Tenant, assets: &[dataset::PlannedAsset]) -> Vec<Option<usize>> {
+    let strategies = dataset::strategies(ctx, t, assets);
+    let edges = dataset::edges(ctx, t, assets);
     let mut rng = ctx.rng(ID, t);
     let mut wave: Vec<Option<usize>> = vec![None; assets.len()];
     // Infrastructure first: servers spread over all waves (the first two are the pilot),
     // network in wave 1, databases in waves 0-2.
     let mut n_server = 0;
     for a in assets {
-        if !plan::migrates(strategies[a.index]) {
+        if !dataset::migrates(strategies[a.index]) {
             continue;
         }
         wave[a.index] = match a.kind {
@@ -63,7 +63,7 @@ pub fn assignment(ctx: &Ctx, t: &Tenant, assets: &[plan::PlannedAsset]) -> Vec<O
     }
     // Applications: a random preference, pushed back behind their databases.
     for a in assets.iter().filter(|a| a.kind == AssetType::Application) {
-        if !plan::migrates(strategies[a.index]) {
+        if !dataset::migrates(strategies[a.index]) {
             continue;
         }
         let after_dbs = edges
@@ -121,13 +121,13 @@ fn tenant_waves(ctx: &Ctx, t: &Tenant) -> Vec<NewMigrationWave> {
 /// applications.
 fn tenant_members(ctx: &Ctx, t: &Tenant) -> Vec<NewWaveAsset> {
     let at = planned_at(ctx);
-    let assets = plan::assets(ctx, t);
-    let strategies = plan::strategies(ctx, t, &assets);
+    let assets = dataset::assets(ctx, t);
+    let strategies = dataset::strategies(ctx, t, &assets);
     let assigned = assignment(ctx, t, &assets);
     let wave_ids = wave_ids(t);
     let mut members = Vec::new();
     let mut order = vec![0i32; WAVES.len()];
-    let mut by_rank: Vec<&plan::PlannedAsset> = assets.iter().collect();
+    let mut by_rank: Vec<&dataset::PlannedAsset> = assets.iter().collect();
     by_rank.sort_by_key(|a| (a.kind == AssetType::Application, a.index));
     for a in by_rank {
         if let Some(w) = assigned[a.index] {
@@ -150,41 +150,45 @@ fn tenant_members(ctx: &Ctx, t: &Tenant) -> Vec<NewWaveAsset> {
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "4 waves per tenant (pilot first); every migrating asset in exactly one wave, databases before their apps",
-    prerequisites: &["07_dependencies", "08_assessments"],
+    prerequisites: &[stage_id::DEPENDENCIES, stage_id::ASSESSMENTS],
     tables: TABLES,
-    counts_itself: true,
     ..StageInfo::DEFAULT
 };
 
-/// Stage 09.
-pub struct ThisStage;
+/// Stage 09: see the module docs.
+pub struct MigrationWaves;
 
-impl Stage for ThisStage {
+impl Stage for MigrationWaves {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
     fn run<'a>(
         &'a self,
-        ctx: &'a Ctx,
+        ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<StageOutput>> {
         Box::pin(async move {
+            let mut out = StageOutput::default();
             // Natural keys: (tenant, engagement, wave number); (tenant, asset): one wave per asset.
-            // Both streamed through the bulk loader (see crate::bulk) inside this stage's
+            // Both streamed through the bulk loader (see crate::write::bulk) inside this stage's
             // transaction; waves first, since wave_assets references them.
             let waves = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_waves(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::MIGRATION_WAVES, waves)
-                .await?;
+            out.add(
+                MIGRATION_WAVES.table,
+                &ctx.bulk_load(conn, &MIGRATION_WAVES, waves).await?,
+            );
             let members = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_members(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::WAVE_ASSETS, members)
-                .await?;
-            Ok(())
+            out.add(
+                WAVE_ASSETS.table,
+                &ctx.bulk_load(conn, &WAVE_ASSETS, members).await?,
+            );
+            Ok(out)
         })
     }
 }

@@ -1,33 +1,19 @@
-//! Stage 04_raw_import_records: the source rows of Democorp's three imports as received, with
-//! their cleansed form and validation results. Valid rows, after merging duplicates across
-//! sources, are exactly the 60 assets of stage 06, and each carries the `asset_id` of the asset
-//! it was merged into. So this stage needs 06's assets and runs after it: writing the link with
-//! the row costs nothing, while linking the rows afterwards rewrote every valid row (an UPDATE
-//! of 125 000 wide rows took 3–4 s of a `--scale 1000` run, on its critical path).
+//! The source rows of a demo-shaped tenant's three imports, as received: valid rows describe
+//! the planned assets (several sources may describe one asset), invalid rows carry realistic
+//! data quality problems.
 //!
 //! Per demo-shaped tenant: CMDB export 50 valid + 18 invalid, cloud inventory 45 valid + 5
 //! invalid, manual list 30 valid + 8 invalid = 156 rows, 125 valid, 31 invalid.
 
-use crate::error::Result;
-use crate::fingerprint::{OwnedTable, table};
-use crate::ids::{id, ts};
-use crate::plan::{self, PlannedAsset};
-use crate::stage::{Ctx, Stage, StageInfo, Tenant};
-use crate::stages::s03_data_imports::{IMPORTS, import_id};
-use crate::stages::s06_assets::merged_at;
-use diesel_async::AsyncPgConnection;
+use super::assets::{PlannedAsset, assets};
+use super::{Dataset, Tenant, stage_id};
+use crate::ids::id;
 use domain::enums::AssetType;
-use domain::models::NewRawImportRecord;
-use futures_util::future::BoxFuture;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// Stage id.
-pub const ID: &str = "04_raw_import_records";
-const TABLES: &[OwnedTable] = &[table("raw_import_records")];
 
 /// One planned source row.
 #[derive(Debug, Clone)]
@@ -134,12 +120,12 @@ pub fn source_counts(t: &Tenant, assets: &[PlannedAsset]) -> Vec<usize> {
 }
 
 /// Every source row of a tenant's imports (empty for side tenants, which have no imports).
-pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
+pub fn records(ctx: &Dataset, t: &Tenant) -> Vec<PlannedImportRows> {
     if !t.demo_shaped {
         return Vec::new();
     }
-    let assets = plan::assets(ctx, t);
-    let mut rng = ctx.rng(ID, t);
+    let assets = assets(ctx, t);
+    let mut rng = ctx.rng(stage_id::RAW_IMPORT_RECORDS_STREAM, t);
     let prefix: String = t.slug.chars().take(3).collect();
 
     // (raw, cleansed, validation, asset) before numbering.
@@ -276,67 +262,4 @@ pub fn records(ctx: &Ctx, t: &Tenant) -> Vec<PlannedImportRows> {
         });
     }
     out
-}
-
-/// The rows of one tenant: generated lazily, tenant by tenant, so memory does not grow with
-/// `--scale`.
-fn tenant_rows(ctx: &Ctx, t: &Tenant) -> Vec<NewRawImportRecord> {
-    let mut rows = Vec::new();
-    for imp in records(ctx, t) {
-        let spec = IMPORTS.iter().find(|i| i.key == imp.key);
-        let at = Some(ts(ctx.as_of, spec.map_or(10, |s| s.days_ago), 10 * 3600));
-        // A valid row was last touched when it was merged into its asset.
-        let merged = Some(merged_at(ctx));
-        for r in imp.rows {
-            rows.push(NewRawImportRecord {
-                id: r.id,
-                client_account_id: t.id,
-                data_import_id: import_id(&t.slug, imp.key),
-                row_number: r.row_number,
-                raw_data: r.raw,
-                is_valid: r.cleansed.is_some(),
-                is_processed: spec
-                    .is_some_and(|s| s.status == domain::enums::ImportStatus::Completed),
-                cleansed_data: r.cleansed,
-                validation_results: r.validation,
-                created_at: at,
-                updated_at: if r.asset_id.is_some() { merged } else { at },
-                asset_id: r.asset_id,
-            });
-        }
-    }
-    rows
-}
-
-const INFO: StageInfo = StageInfo {
-    id: ID,
-    description: "156 raw import rows (125 valid, 31 invalid: missing hostname, bad IP, unknown OS, negative size)",
-    prerequisites: &["03_data_imports", "06_assets"],
-    tables: TABLES,
-    counts_itself: true,
-    ..StageInfo::DEFAULT
-};
-
-/// Stage 04.
-pub struct ThisStage;
-
-impl Stage for ThisStage {
-    fn info(&self) -> &'static StageInfo {
-        &INFO
-    }
-    fn run<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        conn: &'a mut AsyncPgConnection,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            // Natural key: (tenant, import, row number).
-            // Streamed through the bulk loader (see crate::bulk): the same upsert on the natural
-            // key, at COPY speed, inside this stage's transaction.
-            let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            ctx.bulk_load(conn, &crate::bulk::rows::RAW_IMPORT_RECORDS, rows)
-                .await?;
-            Ok(())
-        })
-    }
 }

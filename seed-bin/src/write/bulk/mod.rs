@@ -35,22 +35,28 @@
 //!
 //! Connections are plain TCP (`NoTls`), like the diesel-async connections of the pool.
 
+#[cfg(any(test, feature = "bench"))]
+mod bench;
+mod conn;
 mod error;
 mod field;
 mod loader;
 mod merge;
 pub mod rows;
+mod stream;
+mod sweep;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "bench"))]
+pub use bench::{Staged, split};
 pub use error::{BulkError, Result};
 pub use field::Field;
 pub use loader::{
-    BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, Staged, batched,
-    default_streams, split, sweep_stale,
+    BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, batched, default_streams,
 };
-pub use merge::MergeCounts;
+pub use sweep::sweep_stale;
 
 /// A target table of a bulk load and how rows merge into it.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +80,7 @@ pub trait BulkRow: Send + Sync + 'static {
 }
 
 /// Double-quoted SQL identifier.
-pub(crate) fn ident(name: &str) -> String {
+pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -2,6 +2,7 @@
 //! embedded migrations applied).
 
 use super::*;
+use crate::write::Counts;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use groundwork_e2e::TestDb;
@@ -192,11 +193,12 @@ fn rerun_is_unchanged_and_edits_are_counted_as_updates() {
         loader.close().await.expect("close");
         out
     });
-    let c = |rows, inserted, updated, unchanged| MergeCounts {
+    let c = |rows, inserted, updated, unchanged| Counts {
         rows,
         inserted,
         updated,
         unchanged,
+        deleted: 0,
     };
     assert_eq!(counts[0], c(5_000, 5_000, 0, 0), "fresh load");
     assert_eq!(counts[1], c(5_000, 0, 0, 5_000), "identical rerun");

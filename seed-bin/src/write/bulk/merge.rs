@@ -1,31 +1,9 @@
 //! Step 2 of a load: the merge from the staging table, inside the caller's transaction.
 
 use super::{BulkError, BulkTable, Result, ident, ident_list};
+use crate::write::{Counts, changed};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-
-/// What a merge did to the target table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct MergeCounts {
-    /// Rows staged (= rows generated).
-    pub rows: u64,
-    /// Rows that did not exist.
-    pub inserted: u64,
-    /// Rows that existed with different values in the update columns.
-    pub updated: u64,
-    /// Rows that existed with the same values (not written).
-    pub unchanged: u64,
-}
-
-impl MergeCounts {
-    /// Adds another load's counts to these.
-    pub fn add(&mut self, other: &MergeCounts) {
-        self.rows += other.rows;
-        self.inserted += other.inserted;
-        self.updated += other.updated;
-        self.unchanged += other.unchanged;
-    }
-}
 
 #[derive(diesel::QueryableByName)]
 struct Merged {
@@ -58,19 +36,7 @@ pub(crate) fn merge_sql(t: &BulkTable, staging: &str, guard: bool) -> String {
             .map(|c| format!("{0} = EXCLUDED.{0}", ident(c)))
             .collect::<Vec<_>>()
             .join(", ");
-        let old = t
-            .update_cols
-            .iter()
-            .map(|c| format!("t.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let new = t
-            .update_cols
-            .iter()
-            .map(|c| format!("EXCLUDED.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let changed = format!("({old}) IS DISTINCT FROM ({new})");
+        let changed = changed("t", t.update_cols);
         if guard {
             format!(
                 "DO UPDATE SET {set} WHERE CASE WHEN t.xmin = pg_current_xact_id()::xid \
@@ -99,7 +65,7 @@ pub(crate) async fn merge(
     staging: &str,
     rows: u64,
     guard: bool,
-) -> Result<MergeCounts> {
+) -> Result<Counts> {
     let fail = |source: diesel::result::Error| {
         let msg = source.to_string();
         let hint = if msg.contains("cannot affect row a second time")
@@ -134,11 +100,12 @@ pub(crate) async fn merge(
         .map_err(fail)?;
     let inserted = m.inserted as u64;
     let updated = m.updated as u64;
-    Ok(MergeCounts {
+    Ok(Counts {
         rows,
         inserted,
         updated,
         unchanged: rows.saturating_sub(inserted + updated),
+        deleted: 0,
     })
 }
 
