@@ -6,9 +6,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use groundwork_e2e::{TestDb, migrate_cmd, output_text, run_expect, seed_cmd};
-
-use crate::migrate_fixtures::Fixture;
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, seed_cmd};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

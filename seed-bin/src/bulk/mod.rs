@@ -41,9 +41,6 @@ mod loader;
 mod merge;
 pub mod rows;
 
-#[cfg(test)]
-mod tests;
-
 pub use error::{BulkError, Result};
 pub use field::Field;
 pub use loader::{

@@ -1,0 +1,5 @@
+//! Security of both binaries: secrets never leave, nothing hangs, backups are protected, prod
+//! refuses what it must.
+
+mod secrets;
+mod suite;
