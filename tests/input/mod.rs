@@ -2,3 +2,4 @@
 //! (insta snapshots in `snapshots/`).
 
 mod bad_input;
+mod setup;

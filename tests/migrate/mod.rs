@@ -7,3 +7,4 @@ mod diesel_compat;
 mod errors;
 mod guards;
 mod prod;
+mod prod_down;
