@@ -1,9 +1,9 @@
 //! The environment rule shared by `migrate` and `seed`: read-only commands never write; an
 //! unstamped database with content is unknown; a lost stamp is judged by the audit log.
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, seed_cmd};
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, seed_cmd, stderr};
 
-use super::support::{migrate, stderr};
+use super::support::migrate;
 
 /// diesel_cli's own table (migrate-bin/src/db.rs DIESEL_TABLE_DDL).
 const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (

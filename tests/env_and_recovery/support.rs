@@ -1,10 +1,6 @@
 //! Helpers shared by the environment and recovery modules.
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect};
-
-pub fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, stderr};
 
 /// `migrate ARGS` with the migrations folder `f`, asserting the exit code and that nothing
 /// panicked; stdout and stderr together.

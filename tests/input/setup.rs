@@ -8,8 +8,12 @@ use std::process::Command;
 use Setup::*;
 use groundwork_testdb::{Fixture, TestDb, silent_server};
 
-/// The embedded migration a "prod with pending work" database stops before the last one.
-const SECOND_LAST: &str = "20260202090000";
+/// The embedded migration a "prod with pending work" database stops at: the second-last one,
+/// so exactly one is pending.
+fn second_last() -> &'static str {
+    let files = domain::embedded_migration_files();
+    files[files.len() - 2].version
+}
 
 /// Malformed migrations-folder shapes (`--migrations-dir {dir}`).
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +109,7 @@ fn prod_pending() -> TestDb {
         let out = Command::new(groundwork_testdb::bin_path("migrate"))
             .args(["--env", "prod", "--require-backup", "--yes", "--backup-dir"])
             .arg(backups.path())
-            .args(["up", "--to", SECOND_LAST])
+            .args(["up", "--to", second_last()])
             .env("DATABASE_URL", url)
             .env_remove("APP_ENV")
             .current_dir(groundwork_testdb::scratch_dir())

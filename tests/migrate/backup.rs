@@ -7,13 +7,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect};
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, stderr};
 
 use super::prod::{files_in, prod_db, prod_up};
-
-pub(super) fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn mode(path: &Path) -> u32 {
     fs::symlink_metadata(path).unwrap().mode() & 0o7777

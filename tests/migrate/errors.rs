@@ -1,11 +1,7 @@
 //! Every error a `migrate` user will hit: a clear message, the documented exit code, and the
 //! database left exactly as it was.
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, normalise, run_expect};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, normalise, run_expect, stderr};
 
 #[test]
 fn unreachable_server_exits_3() {

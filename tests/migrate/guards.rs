@@ -4,11 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, stderr};
 
 #[test]
 fn environment_stamp_is_recorded_and_a_mismatch_is_refused() {

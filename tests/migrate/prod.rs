@@ -4,11 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, stderr};
 
 /// A database stamped prod with the first two fixture migrations applied, and a backup folder.
 pub(crate) fn prod_db(f: &Fixture, backups: &Path) -> TestDb {

@@ -1,9 +1,9 @@
 //! Prod reverts one migration per run: every prod revert form that would take more than one
 //! migration is refused, and the one allowed revert shows its down.sql and what it drops.
 
-use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect};
+use groundwork_testdb::{Fixture, TestDb, migrate_cmd, output_text, run_expect, stderr};
 
-use super::backup::{applied, prod_backup_run, stderr};
+use super::backup::{applied, prod_backup_run};
 use super::prod::{files_in, prod_db, prod_up};
 
 /// Every prod form that could revert more than one migration.

@@ -11,9 +11,9 @@ pub const LIMIT: Duration = Duration::from_secs(90);
 /// A prod database (applied by a prod run, audit log included) with the given number of the
 /// embedded migrations still pending (1 or 2).
 pub fn prod_db(pending: usize) -> TestDb {
+    let files = domain::embedded_migration_files();
     let to = match pending {
-        1 => "20260202090000",
-        2 => "20260126090000",
+        1 | 2 => files[files.len() - 1 - pending].version,
         n => panic!("no template for {n} pending migrations"),
     };
     TestDb::from_template(&format!("security_prod_pending_{pending}"), |url| {

@@ -37,7 +37,7 @@ pub use normalise::normalise;
 pub use rng::SeededRng;
 pub use run::{
     RunResult, bin_cmd, bin_path, migrate_cmd, output_text, run_expect, run_with_limit,
-    scratch_dir, seed_cmd, which, workspace_root,
+    scratch_dir, seed_cmd, stderr, which, workspace_root,
 };
 pub use server::{server_url, url_for_db};
 pub use silent_server::silent_server;

@@ -80,6 +80,11 @@ pub fn output_text(out: &Output) -> String {
     )
 }
 
+/// Standard error of a finished command, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs `cmd` and asserts its exit code, returning the output.
 pub fn run_expect(cmd: &mut Command, code: i32) -> Output {
     let out = cmd.output().expect("spawn binary");
