@@ -21,11 +21,9 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use groundwork_e2e::{
-    SeededRng, TestDb, content_hashes, migrate_cmd, output_text, pg_dump, seed_cmd,
+use groundwork_testdb::{
+    Fixture, SeededRng, TestDb, content_hashes, migrate_cmd, output_text, pg_dump, seed_cmd,
 };
-
-use crate::migrate_fixtures::Fixture;
 
 /// "ground" in ASCII: the default seed of the kill moments.
 const DEFAULT_SEED: u64 = 0x6772_6f75_6e64;
@@ -275,12 +273,12 @@ fn migrate_up_killed_during_a_slow_create_index_concurrently_converges() {
     // around) the CONCURRENTLY migration instead of in the table fill.
     let fresh = || {
         TestDb::from_template("faults_big_table_v1", |url| {
-            let out = Command::new(groundwork_e2e::bin_path("migrate"))
+            let out = Command::new(groundwork_testdb::bin_path("migrate"))
                 .args(["--env", "test", "--migrations-dir", &dir, "--quiet", "up"])
                 .args(["--to", "20260113090000"])
                 .env("DATABASE_URL", url)
                 .env_remove("APP_ENV")
-                .current_dir(groundwork_e2e::scratch_dir())
+                .current_dir(groundwork_testdb::scratch_dir())
                 .output()
                 .expect("run migrate");
             assert!(out.status.success(), "{}", output_text(&out));

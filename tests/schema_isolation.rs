@@ -2,7 +2,7 @@
 //! never point at a row of another (composite foreign keys), and the graph
 //! rules hold (no self-dependency).
 
-use groundwork_e2e::TestDb;
+use groundwork_testdb::TestDb;
 
 /// Two tenants, each with an engagement and one asset.
 const FIXTURE: &str = "

@@ -22,8 +22,18 @@ mod stages;
 mod verify;
 mod write;
 
+/// What a write did to a table; the one counts type of both write paths.
+pub use write::Counts;
 /// The bulk loader (the table writer's COPY path), for the benchmark in `examples/`.
 pub use write::bulk;
+
+/// Every stage's id and the tables it writes, in run order: the stage registry, for tests
+/// and tools that must not copy the list.
+pub fn stage_tables() -> impl Iterator<Item = (&'static str, Vec<&'static str>)> {
+    STAGES
+        .iter()
+        .map(|s| (s.id(), s.tables().iter().map(|t| t.name).collect()))
+}
 
 use clap::Parser;
 use cli::{Cli, Command};

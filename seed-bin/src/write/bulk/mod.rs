@@ -46,9 +46,6 @@ pub mod rows;
 mod stream;
 mod sweep;
 
-#[cfg(test)]
-mod tests;
-
 #[cfg(any(test, feature = "bench"))]
 pub use bench::{Staged, split};
 pub use error::{BulkError, Result};

@@ -1,0 +1,172 @@
+//! [`TestDb`]: one database per test, cloned from a template, dropped afterwards.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::dump::pg_dump;
+use crate::run::{bin_path, output_text, scratch_dir};
+use crate::server::{admin, connect, server_url, url_for_db};
+use crate::template::template;
+
+/// Prefix of every per-test database; the pid after it lets a later run
+/// find the leftovers of dead processes.
+const TEST_DB_PREFIX: &str = "gw_t_";
+
+/// A database that belongs to one test.
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    /// A fresh, empty database (no migrations, no bookkeeping).
+    pub fn empty() -> TestDb {
+        Self::create(None)
+    }
+
+    /// A database migrated with the embedded migrations by the real
+    /// `migrate` binary, environment stamp `test`.
+    pub fn migrated() -> TestDb {
+        let template = template("migrated", |url| {
+            let out = Command::new(bin_path("migrate"))
+                .args(["--env", "test", "up"])
+                .env("DATABASE_URL", url)
+                .env_remove("APP_ENV")
+                .current_dir(scratch_dir())
+                .output()
+                .expect("run migrate");
+            assert!(
+                out.status.success(),
+                "building the migrated template failed:\n{}",
+                output_text(&out)
+            );
+        });
+        Self::create(Some(&template))
+    }
+
+    /// A clone of a template built once per process group by `build`, keyed
+    /// by `key` and by the content of `migrations/` and the binaries.
+    pub fn from_template(key: &str, build: impl FnOnce(&str)) -> TestDb {
+        let template = template(key, build);
+        Self::create(Some(&template))
+    }
+
+    fn create(template: Option<&str>) -> TestDb {
+        sweep_leftovers();
+        let name = format!(
+            "{TEST_DB_PREFIX}{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            short_random()
+        );
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+            None => format!("CREATE DATABASE \"{name}\""),
+        };
+        admin()
+            .batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let url = url_for_db(server_url(), &name);
+        TestDb { name, url }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Connection URL of this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A fresh synchronous client, for assertions.
+    pub fn client(&self) -> postgres::Client {
+        connect(&self.url).expect("connect to the test database")
+    }
+
+    /// `pg_dump --schema-only`, normalised (no comments, no random
+    /// `\restrict` keys) so two dumps can be compared.
+    pub fn schema_dump(&self) -> String {
+        pg_dump(&self.url, &["--schema-only"])
+    }
+
+    /// Schema and data, normalised; for "the database is unchanged" checks.
+    pub fn full_dump(&self) -> String {
+        pg_dump(&self.url, &[])
+    }
+
+    /// Rows of a query rendered as text lines (`row::text`), in the order
+    /// the query gives; handy for comparing data across databases.
+    pub fn rows_as_text(&self, query: &str) -> Vec<String> {
+        let sql = format!("SELECT t::text FROM ({query}) AS t");
+        self.client()
+            .query(&sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect()
+    }
+
+    /// First column of the first row of a scalar query, as i64.
+    pub fn count(&self, query: &str) -> i64 {
+        self.client()
+            .query_one(query, &[])
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .get::<_, i64>(0)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "keeping database {} for debugging (the next test run drops it)",
+                self.name
+            );
+            return;
+        }
+        drop_database(&self.name);
+    }
+}
+
+pub(crate) fn drop_database(name: &str) {
+    if let Ok(mut c) = connect(server_url()) {
+        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    }
+}
+
+/// Drops the databases of test processes that no longer run (once per
+/// process).
+pub(crate) fn sweep_leftovers() {
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| {
+        let mut c = admin();
+        let rows = c
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1",
+                &[&format!("{TEST_DB_PREFIX}%")],
+            )
+            .expect("list test databases");
+        for row in rows {
+            let name: String = row.get(0);
+            let pid = name[TEST_DB_PREFIX.len()..]
+                .split('_')
+                .next()
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                drop_database(&name);
+            }
+        }
+    });
+}
+
+fn short_random() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}

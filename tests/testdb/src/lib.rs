@@ -1,0 +1,60 @@
+//! The per-test database harness: a real PostgreSQL, one fresh database per
+//! test, and the real `migrate` / `seed` binaries.
+//!
+//! * The server comes from `TEST_DATABASE_URL` (default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`). When nothing answers
+//!   there, the variable is unset and PostgreSQL's binaries are installed,
+//!   a throwaway cluster is started in the temp folder, so `cargo test`
+//!   passes on a fresh machine.
+//! * Each test gets its own database, cloned (`CREATE DATABASE … TEMPLATE`)
+//!   from a template built once per set of migrations, so tests run in
+//!   parallel and cloning costs milliseconds instead of a migration run.
+//! * A database is dropped when its [`TestDb`] is dropped, unless the test
+//!   panicked: then it is kept for debugging and the next run sweeps it.
+//!
+//! Used by the end-to-end suite (`tests/tests.rs`) and by crates whose own
+//! tests need a database (the seed library's bulk loader).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is the report
+
+mod db;
+mod dump;
+mod fixture;
+mod normalise;
+mod rng;
+mod run;
+mod server;
+mod silent_server;
+mod template;
+
+pub use db::TestDb;
+pub use dump::{
+    DbSnapshot, assert_same_snapshot, content_hashes, db_snapshot, pg_dump, snapshot_diff,
+    user_tables,
+};
+pub use fixture::Fixture;
+pub use normalise::normalise;
+pub use rng::SeededRng;
+pub use run::{
+    RunResult, bin_cmd, bin_path, migrate_cmd, output_text, run_expect, run_with_limit,
+    scratch_dir, seed_cmd, stderr, which, workspace_root,
+};
+pub use server::{server_url, url_for_db};
+pub use silent_server::silent_server;
+
+/// Hides the password of a URL for messages (the binaries' own rules).
+pub use groundwork_migrate::redact;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h:5432/db");
+    }
+}
