@@ -13,6 +13,7 @@ mod migrate_errors;
 mod migrate_fixtures;
 mod migrate_guards;
 mod migrate_prod;
+mod policy;
 mod schema_isolation;
 mod secrets_connect;
 mod security;

@@ -3,7 +3,7 @@
 //! user, database; never the password), or, for a string that does not parse, from the
 //! parts of it that cannot be secret.
 
-use crate::conninfo::{ConnInfo, redact_unparsable};
+use super::target::{ConnInfo, redact_unparsable};
 
 /// Returns a connection string (URL or libpq key=value) fit to print or log: parsed, it is
 /// shown as `postgres://user:***@host:port/db`; unparsable, it loses its user info, the

@@ -294,7 +294,7 @@ impl fmt::Debug for ConnInfo {
 /// `value_parser`; the message names the value and the allowed range.
 pub fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
     let (min, max) = CONNECT_TIMEOUT_RANGE;
-    crate::flags::duration_in(min, max)(text)
+    super::flags::duration_in(min, max)(text)
 }
 
 /// The length of `postgres://` or `postgresql://` if `text` starts with one (libpq's only
