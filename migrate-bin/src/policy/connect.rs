@@ -87,17 +87,11 @@ fn classify_connect_error(e: &tokio_postgres::Error, info: &ConnInfo) -> Migrate
     let reason = match e.as_db_error() {
         Some(db) => format!("the server refused the connection: {}", db.message()),
         None => {
-            // tokio-postgres puts the useful part (e.g. "Connection refused") in the source.
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                let s_text = s.to_string();
-                if !text.contains(&s_text) {
-                    text = format!("{text}: {s_text}");
-                }
-                source = s.source();
-            }
-            let mut text = format!("{text} (server {})", info.host_port());
+            let mut text = format!(
+                "{} (server {})",
+                super::sql::cause_chain(e),
+                info.host_port()
+            );
             if info.config().get_ssl_mode() == tokio_postgres::config::SslMode::Require {
                 text.push_str(
                     "; sslmode=require cannot be met: migrate and seed connect without TLS, so \

@@ -77,13 +77,7 @@ pub fn describe_db_error(error: &diesel::result::Error, sql: Option<&str>) -> St
 /// for a failure outside the server, the whole chain of causes.
 pub fn describe_driver_error(e: &tokio_postgres::Error) -> String {
     let Some(db) = e.as_db_error() else {
-        let mut s = e.to_string();
-        let mut cause = std::error::Error::source(e);
-        while let Some(c) = cause {
-            let _ = write!(s, ": {c}");
-            cause = c.source();
-        }
-        return s;
+        return cause_chain(e);
     };
     ServerError {
         message: db.message(),
@@ -96,6 +90,21 @@ pub fn describe_driver_error(e: &tokio_postgres::Error) -> String {
         ..ServerError::default()
     }
     .render()
+}
+
+/// An error and its causes, `: `-separated. tokio-postgres puts the useful part (e.g.
+/// "Connection refused") in a source; a cause its parent already quotes is not repeated.
+pub(super) fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            let _ = write!(text, ": {c_text}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// PostgreSQL positions are 1-based character offsets into the query string.
