@@ -6,6 +6,7 @@ mod env_and_recovery;
 mod faults;
 mod input;
 mod migrate;
+mod policy;
 mod schema_isolation;
 mod security;
 mod seed;

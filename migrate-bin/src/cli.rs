@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::flags::{duration_in, int_in};
+use crate::policy::{LogFormat, duration_in, int_in};
 use crate::settings::Environment;
 
 const AFTER_HELP: &str = "\
@@ -86,7 +86,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Format of log lines on stderr.
+    /// Format of log lines on stderr (text, or one JSON object per line); --json is for stdout.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
@@ -105,7 +105,7 @@ pub struct GlobalArgs {
     /// How long connecting may take, TCP connect and startup/authentication handshake
     /// together, before the run gives up with exit 3 (1s..=10m). Wins over connect_timeout
     /// in DATABASE_URL, which wins over the default of 10s.
-    #[arg(long, global = true, env = "DATABASE_CONNECT_TIMEOUT", value_parser = crate::conninfo::parse_connect_timeout, allow_hyphen_values = true, value_name = "DURATION")]
+    #[arg(long, global = true, env = "DATABASE_CONNECT_TIMEOUT", value_parser = crate::policy::parse_connect_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub connect_timeout: Option<Duration>,
 
     /// PostgreSQL statement_timeout for migration statements (0 or 1s..=24h; 0 turns it off).
@@ -171,15 +171,6 @@ pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
     }
     duration_in(Duration::from_secs(1), Duration::from_secs(86_400))(text)
         .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
-}
-
-/// Format of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// The subcommands.
@@ -322,7 +313,7 @@ mod tests {
 
     #[test]
     fn timeouts_are_range_checked() {
-        use crate::conninfo::parse_connect_timeout;
+        use crate::policy::parse_connect_timeout;
         assert_eq!(parse_connect_timeout("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_connect_timeout("10"), Ok(Duration::from_secs(10)));
         for bad in [

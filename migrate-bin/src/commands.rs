@@ -22,17 +22,12 @@ use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verif
 use crate::environment::{self, Facts, Intent, Requested, Standing};
 use crate::error::MigrateError;
 use crate::lint;
+use crate::policy::DisposableOnly;
 use crate::settings::{Environment, Settings};
 use crate::source::{Migration, MigrationSource};
 
-/// `println!` that ignores a closed stdout (`migrate status | head`): output is a report,
-/// and a reader that stopped listening must neither crash the run nor stop a migration.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
+// The one stdout writer: a closed pipe (`migrate status | head -1`) is not an error.
+use crate::out as say;
 
 /// Output options shared by the commands.
 struct Output {
@@ -226,13 +221,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             Ok(())
         }
         Command::Setup => {
-            if !settings.env.is_disposable() {
-                return Err(MigrateError::Refused(format!(
-                    "`migrate setup` creates databases and is for dev and test only, but the environment is {}. \
-                     Create production and staging databases through your normal provisioning, then run `migrate up`",
-                    settings.env
-                )));
-            }
+            crate::policy::require_disposable(settings.env, DisposableOnly::Setup)?;
             let migrations = source.load_migrations()?;
             let created = create_database_if_missing(&settings.conn).await?;
             let name = settings.conn.database();
@@ -251,13 +240,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             )
             .await?;
             // Again with the effective environment: without --env it is the database's stamp.
-            if !settings.env.is_disposable() {
-                return Err(MigrateError::Refused(format!(
-                    "`migrate setup` is for dev and test only, but this database is stamped {}; \
-                     use `migrate --env {} --require-backup up` for it. Nothing was changed",
-                    settings.env, settings.env
-                )));
-            }
+            crate::policy::require_disposable(settings.env, DisposableOnly::SetupOnStamped)?;
             let how = UpHow {
                 to: None,
                 repair: false,
@@ -1050,10 +1033,12 @@ async fn create_database_if_missing(target: &ConnInfo) -> Result<bool, MigrateEr
     if row.exists {
         return Ok(false);
     }
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| MigrateError::db(format!("creating database {name}"), &e))?;
+    diesel::sql_query(format!(
+        "CREATE DATABASE {}",
+        crate::policy::quote_ident(&name)
+    ))
+    .execute(&mut conn)
+    .await
+    .map_err(|e| MigrateError::db(format!("creating database {name}"), &e))?;
     Ok(true)
 }

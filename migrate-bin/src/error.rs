@@ -1,8 +1,11 @@
 //! Every way a `migrate` run can fail. Messages say what happened and what to do;
-//! `exit.rs` maps each variant to the documented exit code.
+//! `policy::exit` maps each variant to the documented exit code.
 
 use std::fmt;
 use std::path::PathBuf;
+
+// The engine formats its statement errors with the same function.
+pub use crate::policy::describe_db_error;
 
 /// Whether a migration was being applied or reverted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,59 +428,9 @@ impl MigrateError {
     }
 }
 
-/// Formats a diesel error with PostgreSQL's detail, hint and, when the statement text is
-/// known, the line and column of the error position.
-pub fn describe_db_error(error: &diesel::result::Error, sql: Option<&str>) -> String {
-    match error {
-        diesel::result::Error::DatabaseError(_, info) => {
-            let mut out = info.message().to_string();
-            if let (Some(pos), Some(sql)) = (info.statement_position(), sql)
-                && let Some((line, col)) = line_col(sql, pos)
-            {
-                out.push_str(&format!(" (at line {line}, column {col})"));
-            }
-            if let Some(detail) = info.details() {
-                out.push_str(&format!("; detail: {detail}"));
-            }
-            if let Some(hint) = info.hint() {
-                out.push_str(&format!("; hint: {hint}"));
-            }
-            out
-        }
-        other => other.to_string(),
-    }
-}
-
-/// PostgreSQL positions are 1-based character offsets into the query string.
-fn line_col(sql: &str, position: i32) -> Option<(usize, usize)> {
-    let index = usize::try_from(position).ok()?.checked_sub(1)?;
-    let mut line = 1;
-    let mut col = 1;
-    for (i, ch) in sql.chars().enumerate() {
-        if i == index {
-            return Some((line, col));
-        }
-        if ch == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_col_counts_from_one() {
-        let sql = "SELECT 1;\nSELEC 2;";
-        assert_eq!(line_col(sql, 11), Some((2, 1)));
-        assert_eq!(line_col(sql, 1), Some((1, 1)));
-        assert_eq!(line_col(sql, 100), None);
-    }
 
     #[test]
     fn failure_message_lists_done_migrations() {

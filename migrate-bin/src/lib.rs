@@ -1,5 +1,5 @@
 //! `groundwork_migrate`: the migration engine behind the `migrate` binary, also used by
-//! `seed` to bring demo databases up to date.
+//! `seed` to bring demo databases up to date, and the [`policy`] core both binaries share.
 //!
 //! The engine runs diesel-format migrations (embedded in the binary, or from a folder) on a
 //! dedicated `diesel-async` connection, keeps diesel_cli's `__diesel_schema_migrations` table
@@ -7,28 +7,22 @@
 //! schema.
 //!
 //! For other binaries the small API is: [`Settings::resolve`], [`apply_pending`],
-//! [`revert_all`], [`environment_stamp`], [`redact`], [`init_tracing`], and
-//! [`conninfo::ConnInfo`] with [`db::connect`] / [`db::connect_client`] for every
-//! connection (one parser, one redactor, one connect deadline); [`Engine`] for finer control.
+//! [`revert_all`], [`environment_stamp`], and the [`policy`] module (connection target and
+//! connect, environment rule, exit codes, tracing, stdout, `.env`); [`Engine`] for finer
+//! control.
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod backup;
 mod cli;
 mod commands;
-pub mod conninfo;
 pub mod db;
-pub mod dotenv;
 pub mod drops;
 pub mod engine;
-pub mod environment;
 pub mod error;
-pub mod exit;
-pub mod flags;
 pub mod guard;
 pub mod lint;
-mod redact;
-pub mod settings;
+pub mod policy;
 pub mod source;
 pub mod split;
 
@@ -37,12 +31,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use conninfo::ConnInfo;
+// The engine's and the commands' paths to the policy core.
+use policy::{environment, settings, target as conninfo};
+
 pub use engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
 pub use error::MigrateError;
 pub use guard::MIGRATION_LOCK_KEY;
-pub use redact::redact;
-pub use settings::{Environment, Settings};
+pub use policy::{ConnInfo, Environment, Settings, redact};
 pub use source::{Migration, MigrationSource};
 
 /// How long library callers wait for another migration run to finish.
@@ -126,12 +121,7 @@ async fn open_engine(
         source: settings.env_source,
     };
     let (decision, _) = environment::resolve(&mut conn, requested, intent).await?;
-    if !decision.env.is_disposable() {
-        return Err(MigrateError::Refused(format!(
-            "{what} is allowed only on dev and test databases, not {}; use `migrate` for staging and prod. Nothing was changed",
-            decision.env
-        )));
-    }
+    policy::require_disposable(decision.env, policy::DisposableOnly::Library(what))?;
     let mut engine = Engine::from_parts(
         conn,
         migrations,
@@ -142,25 +132,19 @@ async fn open_engine(
     Ok(engine)
 }
 
-/// Entry point of the `migrate` binary: parses `args`, runs the command, prints errors to
-/// stderr and returns the documented exit code.
+/// Entry point of the `migrate` binary (after `main` loaded `.env`): parses `args`, runs the
+/// command, prints errors to stderr and returns the documented exit code.
 pub fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    // .env first, so clap's `env = ...` sees it; it never overrides real variables.
-    if let Err(message) = dotenv::load(&args) {
-        eprintln!("error: {message}");
-        return ExitCode::from(exit::USAGE);
-    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version (exit 0) or the usage error (exit 2) itself.
         Err(e) => e.exit(),
     };
-    init_tracing(cli.global.log_format == cli::LogFormat::Json);
+    policy::init_tracing(cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -168,61 +152,12 @@ where
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::INTERNAL);
+            return policy::Code::Internal.into();
         }
     };
     let result = runtime.block_on(commands::dispatch(&cli.global, &cli.command));
     if let Err(e) = &result {
         tracing::debug!(error = ?e, "run failed");
-        eprintln!("error: {e}");
     }
-    exit::exit_code(&result)
-}
-
-/// Targets whose debug/trace events print the values bound to statements (tokio-postgres
-/// logs "executing statement … with parameters: […]"), which include API-key and password
-/// hashes. Capped at INFO whatever RUST_LOG says: a debug log is shared and pasted, and
-/// "debug logs never show secret-bearing values" must not depend on how RUST_LOG is written.
-const BOUND_VALUE_TARGETS: &[&str] = &["tokio_postgres::query"];
-
-fn shows_bound_values(meta: &tracing::Metadata<'_>) -> bool {
-    *meta.level() > tracing::Level::INFO
-        && BOUND_VALUE_TARGETS
-            .iter()
-            .any(|t| meta.target().starts_with(t))
-}
-
-/// The tracing set-up of both binaries: logs on stderr, filtered by `RUST_LOG` (default
-/// `warn`), as text or one JSON object per line, with [`BOUND_VALUE_TARGETS`] capped.
-/// The driver logs through the `log` crate; this also routes it here, so the cap applies
-/// before the driver even formats its parameters. A second call is a no-op.
-pub fn init_tracing(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let cap = tracing_subscriber::filter::filter_fn(|meta| !shows_bound_values(meta));
-    let registry = tracing_subscriber::registry().with(filter).with(cap);
-    // Colour codes only on a terminal: CI logs and files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none();
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    // A second initialisation (tests calling run twice) is harmless; ignore it.
-    let _ = if json {
-        registry.with(layer.json()).try_init()
-    } else {
-        registry.with(layer).try_init()
-    };
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bound_values_are_capped_at_info() {
-        use tracing::Level;
-        assert!(Level::DEBUG > Level::INFO && Level::TRACE > Level::INFO);
-        assert!(super::BOUND_VALUE_TARGETS.contains(&"tokio_postgres::query"));
-    }
+    policy::report(result)
 }

@@ -1,8 +1,19 @@
 //! `migrate`: applies, reverts and inspects the groundwork database schema.
 //! Everything lives in the `groundwork_migrate` library; see `migrate --help`.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
+use groundwork_migrate::policy;
+
 fn main() -> ExitCode {
-    groundwork_migrate::run(std::env::args_os())
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // `.env` (current folder only, or --env-file) before clap parses, so its `env = ...`
+    // defaults see it; it never overrides real variables. Only here: a library call must not
+    // change the process environment behind its caller's back.
+    if let Err(message) = policy::load_dotenv(&args) {
+        eprintln!("error: {message}");
+        return policy::Code::Usage.into();
+    }
+    groundwork_migrate::run(args)
 }

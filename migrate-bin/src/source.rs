@@ -382,7 +382,10 @@ mod tests {
             .load_migrations()
             .unwrap_err();
         let msg = err.to_string();
-        assert_eq!(crate::exit::code(&err), crate::exit::USAGE);
+        assert_eq!(
+            crate::policy::ExitStatus::exit_code(&err),
+            crate::policy::Code::Usage
+        );
         assert!(
             msg.contains("2026-01-01-000000_a/up.sql")
                 && msg.contains("line 2")

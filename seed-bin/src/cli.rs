@@ -1,9 +1,11 @@
 //! Command-line surface of `seed` (clap derive).
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use groundwork_migrate::Environment;
-use groundwork_migrate::flags::int_in;
+/// One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
+pub use groundwork_migrate::policy::LogFormat;
+use groundwork_migrate::policy::int_in;
 use std::path::PathBuf;
 
 /// Most `--jobs`: each job holds a connection and a busy backend.
@@ -105,21 +107,28 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
 
-    /// Database to seed: a postgres:// URL or a libpq key=value string (the password is never printed).
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// Database to seed: a postgres:// URL or a libpq key=value string, e.g.
+    /// postgres://USER[:PASSWORD]@HOST:5432/DB (the password is never printed).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
 
     /// How long connecting may take, TCP connect and startup/authentication handshake together,
     /// before the run gives up with exit 3 (1s..=10m). Wins over connect_timeout in
     /// DATABASE_URL, which wins over the default of 10s.
-    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::conninfo::parse_connect_timeout, allow_hyphen_values = true)]
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::policy::parse_connect_timeout, allow_hyphen_values = true)]
     pub connect_timeout: Option<std::time::Duration>,
 
     /// Environment this run targets; must match the database's stamp. Without it: APP_ENV,
     /// else the database's stamp, else dev for an empty database. A database with tables but
     /// no stamp is refused: stamp it with `migrate --env ENV up`.
     // No `env = "APP_ENV"`: the run must know whether --env was typed (see resolve_env).
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_enum, value_name = "ENV")]
     pub env: Option<Environment>,
 
     /// Seed of every random generator; the same seed gives the same rows (0..=18446744073709551615).
@@ -148,7 +157,12 @@ pub struct CommonArgs {
     )]
     pub artifacts_dir: PathBuf,
 
-    /// Output format of progress events.
+    /// Print machine-readable JSON on stdout instead of text: one event per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Format of log lines on stderr (text, or one JSON object per line); --json is for stdout.
+    /// `json` also still turns on --json, as it did before --json existed.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
@@ -157,13 +171,16 @@ pub struct CommonArgs {
     pub quiet: bool,
 }
 
-/// How progress is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Progress bars on a terminal, plain lines otherwise, and a summary table.
-    Text,
-    /// One JSON event per line on stdout.
-    Json,
+impl CommonArgs {
+    /// The format of stdout: JSON with `--json`, and with `--log-format json`, the spelling
+    /// scripts used before `--json` existed.
+    pub fn output_format(&self) -> LogFormat {
+        if self.json || self.log_format == LogFormat::Json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        }
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +218,28 @@ mod tests {
         usage_error(&["--as-of", "+262143-12-31"], "2000-01-01..=2100-12-31");
         usage_error(&["--as-of", "-0001-01-01"], "2000-01-01..=2100-12-31");
         usage_error(&["--as-of", "yesterday"], "2000-01-01..=2100-12-31");
+    }
+
+    #[test]
+    fn json_output_has_one_flag_and_keeps_its_old_spelling() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("seed").chain(args.iter().copied()))
+                .expect("valid")
+                .common
+        };
+        let plain = parse(&[]);
+        assert_eq!(plain.output_format(), LogFormat::Text);
+        assert_eq!(plain.log_format, LogFormat::Text);
+        let json = parse(&["--json"]);
+        assert_eq!(json.output_format(), LogFormat::Json);
+        assert_eq!(
+            json.log_format,
+            LogFormat::Text,
+            "--json leaves stderr alone"
+        );
+        let old = parse(&["--log-format", "json"]);
+        assert_eq!(old.output_format(), LogFormat::Json);
+        assert_eq!(old.log_format, LogFormat::Json);
     }
 
     #[test]

@@ -1,18 +1,16 @@
 //! Connections: a fail-fast first connection, then a bb8 pool of diesel-async connections.
-//! Every one of them is opened by the engine's [`groundwork_migrate::db::connect`], so seed
-//! shares migrate's parser, redaction and connect deadline.
+//! Every one of them is opened by the policy core's [`groundwork_migrate::policy::connect`],
+//! so seed shares migrate's parser, redaction and connect deadline.
 
 use crate::error::{Result, SeedError};
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
-use groundwork_migrate::{ConnInfo, MigrateError};
+use groundwork_migrate::ConnInfo;
+use groundwork_migrate::policy;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// The one redactor of both binaries (URLs, key/value strings and malformed input).
-pub use groundwork_migrate::redact;
 
 /// Name of seed's sessions in `pg_stat_activity`.
 const APPLICATION_NAME: &str = "groundwork-seed";
@@ -28,33 +26,12 @@ const MIN_CHECKOUT_WAIT: Duration = Duration::from_secs(30);
 /// Parses the connection string of a run: a malformed one is a usage error (exit 2, as in
 /// `migrate`); `timeout` (from `--connect-timeout`) wins over the string's `connect_timeout`.
 pub fn parse(text: &str, timeout: Option<Duration>) -> Result<ConnInfo> {
-    ConnInfo::parse(text)
-        .map(|info| info.with_connect_timeout(timeout))
-        .map_err(connect_error)
-}
-
-/// The engine's connect and parse errors in seed's terms, keeping their full message (the
-/// cause of a refused connection included) and exit code class.
-pub fn connect_error(e: MigrateError) -> SeedError {
-    match e {
-        MigrateError::MalformedUrl { .. } | MigrateError::MissingDatabaseUrl => {
-            SeedError::Usage(e.to_string())
-        }
-        MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
-            SeedError::Connect(e.to_string())
-        }
-        other => SeedError::Engine {
-            code: groundwork_migrate::exit::code(&other),
-            message: other.to_string(),
-        },
-    }
+    Ok(ConnInfo::parse(text)?.with_connect_timeout(timeout))
 }
 
 /// Opens one plain connection; a bad URL or a missing database fails here with the real error.
 pub async fn connect(info: &ConnInfo) -> Result<AsyncPgConnection> {
-    let mut conn = groundwork_migrate::db::connect(info, APPLICATION_NAME)
-        .await
-        .map_err(connect_error)?;
+    let mut conn = policy::connect(info, APPLICATION_NAME).await?;
     conn.batch_execute(SESSION_SETUP)
         .await
         .map_err(SeedError::db("setting up the session"))?;
@@ -204,8 +181,7 @@ mod tests {
     #[test]
     fn malformed_strings_are_usage_errors() {
         let err = parse("postgres://u:p@ss@h/db", None).expect_err("malformed");
-        assert!(matches!(err, SeedError::Usage(_)), "{err}");
-        assert_eq!(crate::exit::code(&err), crate::exit::USAGE);
+        assert_eq!(policy::ExitStatus::exit_code(&err), policy::Code::Usage);
         assert!(!err.to_string().contains("p@ss"), "{err}");
     }
 }

@@ -1,8 +1,11 @@
-//! The seed error type: every variant says what happened and what to do.
+//! The seed error type: every variant says what happened and what to do, and names its row
+//! of the exit-code table both binaries share ([`groundwork_migrate::policy::Code`]).
 
+use groundwork_migrate::MigrateError;
+use groundwork_migrate::policy::{Code, ExitStatus};
 use std::path::PathBuf;
 
-/// Everything that can stop a seed run. `exit.rs` maps each variant to one exit code.
+/// Everything that can stop a seed run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SeedError {
@@ -20,8 +23,7 @@ pub enum SeedError {
         field: String,
         message: String,
     },
-    /// The database could not be reached. The message is the engine's (it names the server,
-    /// host and port, the cause, what to do, and that nothing was changed).
+    /// The connection pool could not lend a connection (its last connect error included).
     #[error("{0}")]
     Connect(String),
     /// A safety guard refused the run; nothing was written.
@@ -40,9 +42,11 @@ pub enum SeedError {
         "applying pending migrations failed: {0}. Run `migrate status` and `migrate up` to see the details."
     )]
     Migration(String),
-    /// The migration engine refused or failed; `code` is its exit code.
-    #[error("{message}")]
-    Engine { code: u8, message: String },
+    /// The policy core or the migration engine refused or failed: a malformed connection
+    /// string, an unreachable server, the environment rule, the engine's lock or drift. Its
+    /// message and exit code are `migrate`'s, unchanged.
+    #[error(transparent)]
+    Engine(Box<MigrateError>),
     /// `seed verify` found problems (the report was already printed).
     #[error("seed verify found {0} problem(s); see the report above")]
     VerifyFailed(usize),
@@ -83,6 +87,33 @@ impl From<diesel::result::Error> for SeedError {
         SeedError::Database {
             doing: "running a query".into(),
             source,
+        }
+    }
+}
+
+/// The one conversion from the engine's and the policy core's errors: message and exit code
+/// stay `migrate`'s.
+impl From<MigrateError> for SeedError {
+    fn from(e: MigrateError) -> Self {
+        SeedError::Engine(Box::new(e))
+    }
+}
+
+impl ExitStatus for SeedError {
+    fn exit_code(&self) -> Code {
+        match self {
+            SeedError::Usage(_) | SeedError::DataFile { .. } => Code::Usage,
+            SeedError::Connect(_) => Code::Connect,
+            SeedError::Refused(_) => Code::Refused,
+            SeedError::StageFailed { .. }
+            | SeedError::StagesFailed(_)
+            | SeedError::Migration(_) => Code::Failed,
+            SeedError::VerifyFailed(_) => Code::VerifyFailed,
+            SeedError::Engine(e) => e.exit_code(),
+            SeedError::Database { .. }
+            | SeedError::Io { .. }
+            | SeedError::Bulk(_)
+            | SeedError::Internal(_) => Code::Internal,
         }
     }
 }

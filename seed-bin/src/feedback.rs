@@ -235,20 +235,10 @@ fn short(fp: &str) -> &str {
     fp.get(..12).unwrap_or(fp)
 }
 
-/// Writes `args` and a newline to stdout. A reader that went away
-/// (`seed --list | head -1`: EPIPE) ends the program quietly with exit 0,
-/// as `head` users expect; any other write error is returned.
+/// Writes `args` and a newline to stdout: the policy core's one writer, see
+/// [`groundwork_migrate::policy::write_line`].
 pub fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out
-        .write_fmt(args)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        other => other,
-    }
+    groundwork_migrate::policy::write_line(args)
 }
 
 /// `println!` for seed's stdout: see [`write_stdout`]. Other write errors

@@ -47,7 +47,7 @@ struct PkCols {
 }
 
 fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    groundwork_migrate::policy::quote_ident(name)
 }
 
 async fn pk_expr(conn: &mut AsyncPgConnection, table: &str) -> Result<String> {

@@ -11,7 +11,6 @@ mod dataset;
 pub mod db;
 pub mod envfile;
 pub mod error;
-pub mod exit;
 mod feedback;
 mod fingerprint;
 mod ids;
@@ -39,7 +38,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use error::{Result, SeedError};
 use groundwork_migrate::Environment;
-use groundwork_migrate::environment::{Intent, Requested};
+use groundwork_migrate::policy::{self, DisposableOnly, Intent, Requested};
 use stages::STAGES;
 use stages::stage::{Ctx, Stage};
 use std::ffi::OsString;
@@ -52,33 +51,19 @@ pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
 /// Name of the variable `--write-env` sets.
 pub const KEY_ENV_VAR: &str = "TEST_AGENT_KEY";
 
-/// Runs `seed` with the given arguments (the first is the program name) and returns the exit code.
+/// Runs `seed` with the given arguments (the first is the program name; `main` has loaded
+/// `.env`) and returns the exit code of the table both binaries share.
 pub fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    // `.env` (current folder only, or --env-file) first, so clap's `env = ...` sees its values;
-    // it never overrides real variables.
-    if let Err(message) = groundwork_migrate::dotenv::load(&args) {
-        eprintln!("error: {message}");
-        return ExitCode::from(exit::USAGE);
-    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
-        }
+        // clap prints help/version (exit 0) or the usage error (exit 2) itself.
+        Err(e) => e.exit(),
     };
-    // One tracing set-up for both binaries: it also keeps bound values (key and password
-    // hashes) out of debug logs.
-    groundwork_migrate::init_tracing(cli.common.log_format == cli::LogFormat::Json);
+    policy::init_tracing(cli.common.log_format);
     // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
     // at least two so a stage's generation never starves another stage's merge.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -88,15 +73,12 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            return exit::report(&SeedError::Internal(format!(
+            return policy::report(Err(SeedError::Internal(format!(
                 "cannot start the async runtime: {e}"
-            )));
+            ))));
         }
     };
-    match rt.block_on(execute(cli)) {
-        Ok(()) => exit::ok(),
-        Err(e) => exit::report(&e),
-    }
+    policy::report(rt.block_on(execute(cli)))
 }
 
 /// The run's connection settings, parsed once (a malformed string is exit 2).
@@ -112,11 +94,11 @@ fn conn_info(cli: &Cli) -> Result<groundwork_migrate::ConnInfo> {
 /// The environment `seed` was asked for: `--env` on the command line, else `APP_ENV`, else
 /// the default (which follows the database's stamp; see `groundwork_migrate::environment`).
 fn requested_env(flag: Option<Environment>) -> Result<Requested> {
-    Requested::from_flag_or_env(flag).map_err(|e| SeedError::Usage(e.to_string()))
+    Ok(Requested::from_flag_or_env(flag)?)
 }
 
 /// The environment of this run and whether the database is stamped prod, by the rule
-/// `migrate` follows too (`groundwork_migrate::environment::decide`): refusals (stamp
+/// `migrate` follows too (`groundwork_migrate::policy::decide`): refusals (stamp
 /// mismatch, unknown database for `intent`) come back with `migrate`'s message and exit code.
 async fn resolve_env(
     conn: &mut diesel_async::AsyncPgConnection,
@@ -193,7 +175,7 @@ async fn execute(cli: Cli) -> Result<()> {
         stages::s03_data_imports::check_artifacts_dir(&cli.common.artifacts_dir)?;
     }
     let url = conn_info(&cli)?;
-    let reporter = feedback::Reporter::new(cli.common.log_format, cli.common.quiet);
+    let reporter = feedback::Reporter::new(cli.common.output_format(), cli.common.quiet);
     let requested = requested_env(cli.common.env)?;
     let mut conn = db::connect(&url).await?;
     // Seeding replaces rows and `reset` empties tables: both are destructive.
@@ -229,16 +211,13 @@ async fn execute(cli: Cli) -> Result<()> {
             }
         }
         Some(Command::Reset { hard }) => {
-            if env == Environment::Prod || stamp_is_prod {
-                return Err(SeedError::Refused(
-                    "seed reset empties the database and is never run in production. Nothing was changed.".into(),
-                ));
-            }
-            if env == Environment::Staging {
-                return Err(SeedError::Refused(
-                    "seed reset runs only on dev/test databases. Nothing was changed.".into(),
-                ));
-            }
+            // A prod stamp outranks whatever the run was told it is.
+            let judged = if stamp_is_prod {
+                Environment::Prod
+            } else {
+                env
+            };
+            policy::require_disposable(judged, DisposableOnly::SeedReset)?;
             drop(conn);
             if hard {
                 let n = migrations::revert_all(&url, env).await?;

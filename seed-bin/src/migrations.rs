@@ -5,7 +5,7 @@
 
 use crate::error::{Result, SeedError};
 use diesel_async::AsyncPgConnection;
-use groundwork_migrate::environment::{Decision, Facts, Intent, Requested};
+use groundwork_migrate::policy::{Decision, Facts, Intent, Requested};
 use groundwork_migrate::{ConnInfo, Environment, MigrateError, MigrationSource, Settings};
 
 /// The engine's environment rule applied to this database: the effective environment, or
@@ -15,7 +15,7 @@ pub async fn environment(
     requested: Requested,
     intent: Intent,
 ) -> Result<(Decision, Facts)> {
-    groundwork_migrate::environment::resolve(conn, requested, intent)
+    groundwork_migrate::policy::resolve(conn, requested, intent)
         .await
         .map_err(engine_error)
 }
@@ -26,16 +26,13 @@ fn settings(info: &ConnInfo, env: Environment) -> Settings {
     Settings::new(
         info.clone(),
         env,
-        groundwork_migrate::environment::EnvSource::CommandLine,
+        groundwork_migrate::policy::EnvSource::CommandLine,
     )
 }
 
 /// Keeps the engine's own exit code (e.g. 5 for drift, 6 for its lock) and message.
 fn engine_error(e: MigrateError) -> SeedError {
-    SeedError::Engine {
-        code: groundwork_migrate::exit::code(&e),
-        message: e.to_string(),
-    }
+    SeedError::from(e)
 }
 
 /// Versions of the embedded migrations not yet applied (read-only: no lock, no audit entry).

@@ -8,13 +8,14 @@ use crate::out;
 use crate::stages::STAGES;
 use diesel_async::AsyncPgConnection;
 use groundwork_migrate::ConnInfo;
+use groundwork_migrate::policy;
 
 /// Empties every table a stage owns, and the ledger, in one transaction.
 pub async fn reset_tables(conn: &mut AsyncPgConnection) -> Result<()> {
     use diesel_async::{AsyncConnection, SimpleAsyncConnection};
     let tables: Vec<String> = all_tables(STAGES)
         .iter()
-        .map(|t| format!("public.\"{}\"", t.name))
+        .map(|t| format!("public.{}", policy::quote_ident(t.name)))
         .collect();
     let sql = format!(
         "TRUNCATE {} CASCADE; DELETE FROM groundwork.seed_ledger;",

@@ -6,10 +6,10 @@ use crate::KEY_ENV_VAR;
 use crate::cli;
 use crate::envfile;
 use crate::error::{Result, SeedError};
-use crate::feedback;
 use crate::ledger;
 use crate::stages::stage::Ctx;
 use diesel_async::AsyncPgConnection;
+use groundwork_migrate::policy;
 
 /// Prints the committed new key (and writes it with `--write-env`), then records in the
 /// ledger that it was delivered. A run killed before that leaves the row undelivered, and
@@ -53,20 +53,25 @@ pub(super) async fn warn_undelivered(conn: &mut AsyncPgConnection, ctx: &Ctx) ->
 /// writes it with `--write-env`.
 fn show(ctx: &Ctx, key: &str, write_env: Option<&std::path::Path>) -> Result<()> {
     let printed = match ctx.reporter.format() {
-        cli::LogFormat::Json => feedback::write_stdout(format_args!(
+        cli::LogFormat::Json => policy::write_line(format_args!(
             "{}",
             serde_json::json!({"event": "api_key", "name": KEY_ENV_VAR, "key": key})
         )),
         cli::LogFormat::Text => {
             eprintln!("New test agent API key (shown once; it is stored only as a hash):");
-            feedback::write_stdout(format_args!("{KEY_ENV_VAR}={key}"))
+            policy::write_line(format_args!("{KEY_ENV_VAR}={key}"))
         }
     };
-    printed.map_err(|source| SeedError::Io {
-        doing: "cannot print the new API key to",
-        path: "standard output".into(),
-        source,
-    })?;
+    // A closed stdout loses the printed copy; with --write-env the file still delivers it.
+    if let Err(source) = printed
+        && write_env.is_none()
+    {
+        return Err(SeedError::Io {
+            doing: "cannot print the new API key to",
+            path: "standard output".into(),
+            source,
+        });
+    }
     if let Some(path) = write_env {
         envfile::set_var(path, KEY_ENV_VAR, key)?;
         ctx.reporter.note(&format!(

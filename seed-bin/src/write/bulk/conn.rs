@@ -13,18 +13,19 @@ pub(super) fn describe_target(cfg: &ConnInfo) -> String {
 /// Opens a `COPY` connection through the engine's connect, so it has the same deadline (a
 /// silent server fails the stage instead of hanging it) and the same redaction.
 pub(super) async fn open(cfg: &ConnInfo, target: &str) -> Result<Client> {
-    let (client, connection) = groundwork_migrate::db::connect_client(cfg, "groundwork-seed-bulk")
-        .await
-        .map_err(|e| BulkError::Connect {
-            target: target.to_string(),
-            cause: match e {
-                MigrateError::Unreachable { reason, .. } => reason,
-                MigrateError::DatabaseMissing { database, .. } => {
-                    format!("database `{database}` does not exist")
-                }
-                other => other.to_string(),
-            },
-        })?;
+    let (client, connection) =
+        groundwork_migrate::policy::connect_client(cfg, "groundwork-seed-bulk")
+            .await
+            .map_err(|e| BulkError::Connect {
+                target: target.to_string(),
+                cause: match e {
+                    MigrateError::Unreachable { reason, .. } => reason,
+                    MigrateError::DatabaseMissing { database, .. } => {
+                        format!("database `{database}` does not exist")
+                    }
+                    other => other.to_string(),
+                },
+            })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "bulk-load connection ended with an error");

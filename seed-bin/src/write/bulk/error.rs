@@ -67,35 +67,10 @@ pub enum BulkError {
     },
 }
 
-/// tokio-postgres' `Display` is terse ("db error"); this spells out the server's message,
-/// detail, hint and the column or constraint it names.
+/// The server's message, SQLSTATE, detail, hint and the column or constraint it names: the
+/// policy core's one formatter of server errors.
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
-    let Some(db) = e.as_db_error() else {
-        let mut s = e.to_string();
-        let mut cause = std::error::Error::source(e);
-        while let Some(c) = cause {
-            s.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        return s;
-    };
-    let mut s = format!("{} ({})", db.message(), db.code().code());
-    if let Some(c) = db.column() {
-        s.push_str(&format!("; column {c}"));
-    }
-    if let Some(c) = db.constraint() {
-        s.push_str(&format!("; constraint {c}"));
-    }
-    if let Some(d) = db.detail() {
-        s.push_str(&format!("; detail: {d}"));
-    }
-    if let Some(w) = db.where_() {
-        s.push_str(&format!("; where: {w}"));
-    }
-    if let Some(h) = db.hint() {
-        s.push_str(&format!("; hint: {h}"));
-    }
-    s
+    groundwork_migrate::policy::describe_driver_error(e)
 }
 
 /// Short alias for this module.

@@ -78,7 +78,7 @@ pub trait BulkRow: Send + Sync + 'static {
 
 /// Double-quoted SQL identifier.
 pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    groundwork_migrate::policy::quote_ident(name)
 }
 
 /// `"a", "b", "c"`.

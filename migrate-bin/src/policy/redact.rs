@@ -3,7 +3,7 @@
 //! user, database; never the password), or, for a string that does not parse, from the
 //! parts of it that cannot be secret.
 
-use crate::conninfo::{ConnInfo, redact_unparsable};
+use super::target::{ConnInfo, SECRET_KEYS, decode, key_value_pairs, url_scheme_len};
 
 /// Returns a connection string (URL or libpq key=value) fit to print or log: parsed, it is
 /// shown as `postgres://user:***@host:port/db`; unparsable, it loses its user info, the
@@ -13,6 +13,66 @@ pub fn redact(text: &str) -> String {
         Ok(info) => info.redacted(),
         Err(_) => redact_unparsable(text),
     }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key.trim()))
+}
+
+/// A connection string that did not parse, shown without anything that may be secret: a
+/// URL loses its user info and the values of secret query parameters; a key=value string
+/// keeps the pairs that could be read, secret values masked, and hides the rest.
+pub(super) fn redact_unparsable(text: &str) -> String {
+    let text = text.trim();
+    if let Some(scheme_len) = url_scheme_len(text) {
+        let rest = &text[scheme_len..];
+        // Everything up to the last `@` may be user info holding an unencoded password.
+        let (had_user, after_user) = match rest.rfind('@') {
+            Some(at) => (true, &rest[at + 1..]),
+            None => (false, rest),
+        };
+        let (location, query) = match after_user.split_once('?') {
+            Some((l, q)) => (l, Some(q)),
+            None => (after_user, None),
+        };
+        let mut out = format!(
+            "{}{}{location}",
+            &text[..scheme_len],
+            if had_user { "***@" } else { "" }
+        );
+        if let Some(query) = query {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|segment| match segment.split_once('=') {
+                    Some((k, _)) if is_secret_key(&decode(k)) => format!("{k}=***"),
+                    _ if is_secret_key(&decode(segment)) => "***".to_string(),
+                    _ => segment.to_string(),
+                })
+                .collect();
+            out.push('?');
+            out.push_str(&params.join("&"));
+        }
+        return out;
+    }
+    let (pairs, stopped) = key_value_pairs(text);
+    let mut parts: Vec<String> = pairs
+        .iter()
+        .map(|p| {
+            if is_secret_key(p.key) {
+                format!("{}=***", p.key)
+            } else if p.value.is_empty() || p.value.contains(|c: char| c.is_whitespace()) {
+                format!("{}='{}'", p.key, p.value)
+            } else {
+                format!("{}={}", p.key, p.value)
+            }
+        })
+        .collect();
+    if stopped.is_some() {
+        parts.push("…(the rest is not shown)".into());
+    }
+    parts.join(" ")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::redact::redact_unparsable;
 use crate::error::MigrateError;
 
 /// The variables libpq reads that could redirect or authenticate a child process. They are
@@ -51,7 +52,7 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 const DRIVER_DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// Keys whose value is a secret, in either form.
-const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
+pub(super) const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
 
 /// Parsed connection settings. `Debug` and `Display` never show the password.
 #[derive(Clone)]
@@ -294,12 +295,12 @@ impl fmt::Debug for ConnInfo {
 /// `value_parser`; the message names the value and the allowed range.
 pub fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
     let (min, max) = CONNECT_TIMEOUT_RANGE;
-    crate::flags::duration_in(min, max)(text)
+    super::flags::duration_in(min, max)(text)
 }
 
 /// The length of `postgres://` or `postgresql://` if `text` starts with one (libpq's only
 /// URL schemes).
-fn url_scheme_len(text: &str) -> Option<usize> {
+pub(super) fn url_scheme_len(text: &str) -> Option<usize> {
     ["postgres://", "postgresql://"]
         .iter()
         .find(|p| text.starts_with(*p))
@@ -378,7 +379,7 @@ fn normalise_url(text: &str, scheme_len: usize) -> Result<String, String> {
     })
 }
 
-fn decode(s: &str) -> String {
+pub(super) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
@@ -421,14 +422,14 @@ fn driver_reason(e: &tokio_postgres::Error) -> String {
 }
 
 /// One `key = value` pair of a libpq key/value string.
-struct Pair<'a> {
-    key: &'a str,
-    value: String,
+pub(super) struct Pair<'a> {
+    pub(super) key: &'a str,
+    pub(super) value: String,
 }
 
 /// Reads libpq `key = value` pairs (values optionally single-quoted, `\` escapes). Returns
 /// the pairs read and, if the text is malformed, the byte offset where reading stopped.
-fn key_value_pairs(text: &str) -> (Vec<Pair<'_>>, Option<usize>) {
+pub(super) fn key_value_pairs(text: &str) -> (Vec<Pair<'_>>, Option<usize>) {
     let bytes = text.as_bytes();
     let mut pairs = Vec::new();
     let mut i = 0;
@@ -493,253 +494,5 @@ fn key_value_pairs(text: &str) -> (Vec<Pair<'_>>, Option<usize>) {
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(key.trim()))
-}
-
-/// A connection string that did not parse, shown without anything that may be secret: a
-/// URL loses its user info and the values of secret query parameters; a key=value string
-/// keeps the pairs that could be read, secret values masked, and hides the rest.
-pub fn redact_unparsable(text: &str) -> String {
-    let text = text.trim();
-    if let Some(scheme_len) = url_scheme_len(text) {
-        let rest = &text[scheme_len..];
-        // Everything up to the last `@` may be user info holding an unencoded password.
-        let (had_user, after_user) = match rest.rfind('@') {
-            Some(at) => (true, &rest[at + 1..]),
-            None => (false, rest),
-        };
-        let (location, query) = match after_user.split_once('?') {
-            Some((l, q)) => (l, Some(q)),
-            None => (after_user, None),
-        };
-        let mut out = format!(
-            "{}{}{location}",
-            &text[..scheme_len],
-            if had_user { "***@" } else { "" }
-        );
-        if let Some(query) = query {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|segment| match segment.split_once('=') {
-                    Some((k, _)) if is_secret_key(&decode(k)) => format!("{k}=***"),
-                    _ if is_secret_key(&decode(segment)) => "***".to_string(),
-                    _ => segment.to_string(),
-                })
-                .collect();
-            out.push('?');
-            out.push_str(&params.join("&"));
-        }
-        return out;
-    }
-    let (pairs, stopped) = key_value_pairs(text);
-    let mut parts: Vec<String> = pairs
-        .iter()
-        .map(|p| {
-            if is_secret_key(p.key) {
-                format!("{}=***", p.key)
-            } else if p.value.is_empty() || p.value.contains(|c: char| c.is_whitespace()) {
-                format!("{}='{}'", p.key, p.value)
-            } else {
-                format!("{}={}", p.key, p.value)
-            }
-        })
-        .collect();
-    if stopped.is_some() {
-        parts.push("…(the rest is not shown)".into());
-    }
-    parts.join(" ")
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env_of(text: &str) -> Vec<(&'static str, String)> {
-        ConnInfo::parse(text).unwrap().pg_env()
-    }
-
-    fn get<'a>(env: &'a [(&'static str, String)], key: &str) -> Option<&'a str> {
-        env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
-    }
-
-    #[test]
-    fn url_and_key_value_forms_give_the_same_child_environment() {
-        let url = env_of("postgres://app:p%40ss@db.example:5433/shop?sslmode=require");
-        let kv = env_of(
-            "host=db.example port=5433 user=app password='p@ss' dbname=shop sslmode=require",
-        );
-        assert_eq!(url, kv);
-        assert_eq!(get(&url, "PGPASSWORD"), Some("p@ss"));
-        assert_eq!(get(&url, "PGHOST"), Some("db.example"));
-        assert_eq!(get(&url, "PGPORT"), Some("5433"));
-        assert_eq!(get(&url, "PGDATABASE"), Some("shop"));
-    }
-
-    #[test]
-    fn password_in_the_query_reaches_the_environment_not_the_display() {
-        let info = ConnInfo::parse("postgres://app@h/d?password=hunter2").unwrap();
-        assert_eq!(get(&info.pg_env(), "PGPASSWORD"), Some("hunter2"));
-        assert!(!info.redacted().contains("hunter2"));
-        assert!(!format!("{info:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn scrub_hides_the_password_as_typed_and_encoded() {
-        let info = ConnInfo::parse("host=h user=u password='a b/c#d'").unwrap();
-        let text = "FATAL: password a b/c#d or a+b%2Fc%23d rejected";
-        let out = info.scrub(text);
-        assert!(
-            !out.contains("a b/c#d") && !out.contains("a+b%2Fc%23d"),
-            "{out}"
-        );
-    }
-
-    /// Every accepted form with the password it must carry into `PGPASSWORD`.
-    const ACCEPTED: &[(&str, &str)] = &[
-        ("postgres://app:s3cret@db.example:5433/shop", "s3cret"),
-        ("postgresql://app:s3cret@db.example:5433/shop", "s3cret"),
-        (
-            "postgres://app@db.example:5433/shop?password=s3cret",
-            "s3cret",
-        ),
-        ("postgres://app@db.example:5433/shop?password=a@b", "a@b"),
-        (
-            "postgres://app@db.example:5433/shop?sslmode=disable&password=s%40y%20x",
-            "s@y x",
-        ),
-        (
-            "postgres://app:p%40ss%2Fw%23rd%3A@db.example:5433/shop",
-            "p@ss/w#rd:",
-        ),
-        ("postgres://app:pa?ss#x@db.example:5433/shop", "pa?ss#x"),
-        (
-            "host=db.example port=5433 user=app password=s3cret dbname=shop",
-            "s3cret",
-        ),
-        (
-            "host=db.example port=5433 user=app password = s3cret dbname=shop",
-            "s3cret",
-        ),
-        (
-            "host = db.example port= 5433 user =app password='s3 cr\\'et' dbname=shop",
-            "s3 cr'et",
-        ),
-        (
-            "  host=db.example port=5433 user=app password='' dbname=shop  ",
-            "",
-        ),
-    ];
-
-    #[test]
-    fn every_accepted_form_parses_to_the_same_target() {
-        for (text, password) in ACCEPTED {
-            let info = ConnInfo::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-            let env = info.pg_env();
-            assert_eq!(get(&env, "PGHOST"), Some("db.example"), "{text:?}");
-            assert_eq!(get(&env, "PGPORT"), Some("5433"), "{text:?}");
-            assert_eq!(get(&env, "PGUSER"), Some("app"), "{text:?}");
-            assert_eq!(get(&env, "PGDATABASE"), Some("shop"), "{text:?}");
-            assert_eq!(get(&env, "PGPASSWORD"), Some(*password), "{text:?}");
-            assert_eq!(get(&env, "PGCONNECT_TIMEOUT"), Some("10"), "{text:?}");
-            if !password.is_empty() {
-                let shown = format!("{} {info} {info:?}", info.redacted());
-                assert!(!shown.contains(password), "{text:?}: {shown}");
-                assert!(shown.contains("app:***@db.example:5433/shop"), "{shown}");
-                let echoed = format!("FATAL: bad password {password} for {text}");
-                assert!(!info.scrub(&echoed).contains(password), "{text:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn unencoded_at_in_the_password_is_named_not_looked_up() {
-        for text in [
-            "postgres://app:p@ss@db.example/shop",
-            "postgres://app:p@ss/x@db.example/shop",
-            "postgres://app:p?x@y@db.example/shop",
-        ] {
-            let err = ConnInfo::parse(text).unwrap_err();
-            let msg = err.to_string();
-            assert!(matches!(err, MigrateError::MalformedUrl { .. }), "{msg}");
-            assert!(msg.contains("%40"), "{msg}");
-            assert!(!msg.contains("ss@db") && !msg.contains("p@ss"), "{msg}");
-        }
-        // `@` after the host (in the query) is not user info.
-        assert!(ConnInfo::parse("postgres://app@h/db?options=-c%20x%3Dy@z").is_ok());
-    }
-
-    #[test]
-    fn malformed_strings_never_echo_their_secret() {
-        for (text, secret) in [
-            ("host=h password='unterminated s3cret", "s3cret"),
-            ("host=h sslrootcert=/ca password=s3cret", "s3cret"),
-            ("host=h password=s3cret sslmode=verify-full", "s3cret"),
-            ("postgres://app:s3cret@h/db?sslmode=verify-ca", "s3cret"),
-            (
-                "postgres://app@h/db?password=s3cret&connect_timeout=x",
-                "s3cret",
-            ),
-            ("postgres://app:s3cret@h:port/db", "s3cret"),
-            ("app:s3cret@h/db", "s3cret"),
-            ("host=h password x=s3cret", "s3cret"),
-            ("postgres://app:s3/cret@h/db", "s3/cret"),
-            ("postgres://h/db?password=s3cret@x&y", "s3cret"),
-        ] {
-            let msg = ConnInfo::parse(text).unwrap_err().to_string();
-            assert!(!msg.contains(secret), "{text:?}: {msg}");
-            assert!(msg.contains("nothing was changed"), "{msg}");
-        }
-    }
-
-    #[test]
-    fn libpq_only_forms_are_normalised_or_refused() {
-        let info = ConnInfo::parse("host=h sslmode=allow fallback_application_name=x").unwrap();
-        assert_eq!(get(&info.pg_env(), "PGSSLMODE"), Some("prefer"));
-        let info = ConnInfo::parse("postgres://h/db?sslmode=allow").unwrap();
-        assert_eq!(get(&info.pg_env(), "PGSSLMODE"), Some("prefer"));
-        for text in [
-            "host=h sslmode=verify-full",
-            "postgres://h/db?sslmode=verify-ca",
-        ] {
-            let msg = ConnInfo::parse(text).unwrap_err().to_string();
-            assert!(
-                msg.contains("cannot honour") && msg.contains("sslmode=verify"),
-                "{msg}"
-            );
-        }
-    }
-
-    #[test]
-    fn connect_timeout_precedence_is_flag_then_string_then_default() {
-        let default = ConnInfo::parse("postgres://h/db").unwrap();
-        assert_eq!(default.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
-        let from_url = ConnInfo::parse("postgres://h/db?connect_timeout=3").unwrap();
-        assert_eq!(from_url.connect_timeout(), Duration::from_secs(3));
-        assert_eq!(get(&from_url.pg_env(), "PGCONNECT_TIMEOUT"), Some("3"));
-        let kv = ConnInfo::parse("host=h connect_timeout = 4").unwrap();
-        assert_eq!(kv.connect_timeout(), Duration::from_secs(4));
-        let flag = from_url.with_connect_timeout(Some(Duration::from_millis(1500)));
-        assert_eq!(flag.connect_timeout(), Duration::from_millis(1500));
-        assert_eq!(get(&flag.pg_env(), "PGCONNECT_TIMEOUT"), Some("2"));
-        let kept = kv.with_connect_timeout(None);
-        assert_eq!(kept.connect_timeout(), Duration::from_secs(4));
-    }
-
-    #[test]
-    fn dead_servers_are_noticed_without_waiting_for_the_kernel() {
-        let info = ConnInfo::parse("postgres://h/db").unwrap();
-        let c = info.config();
-        assert!(c.get_keepalives());
-        assert_eq!(c.get_keepalives_idle(), KEEPALIVES_IDLE);
-        assert_eq!(c.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
-        let off = ConnInfo::parse("postgres://h/db?keepalives=0&tcp_user_timeout=5").unwrap();
-        assert!(!off.config().get_keepalives());
-        assert_eq!(
-            off.config().get_tcp_user_timeout(),
-            Some(&Duration::from_secs(5))
-        );
-    }
-}
+mod tests;

@@ -21,8 +21,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::settings::Environment;
 use crate::error::MigrateError;
-use crate::settings::Environment;
 
 /// Where the requested environment came from. Only `CommandLine` may stamp an unknown
 /// database: a stale `APP_ENV` in a shell or `.env` must not decide what a database is.
@@ -295,6 +295,7 @@ pub async fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::exit::{Code, ExitStatus};
     use Environment::{Dev, Prod, Staging, Test};
 
     fn facts(stamp: Option<Environment>, has_content: bool, audited: &[Environment]) -> Facts {
@@ -446,7 +447,7 @@ mod tests {
             let got_outcome: Outcome = match &got {
                 Ok(d) => Ok((d.env, d.stamps)),
                 Err(e) => {
-                    assert_eq!(crate::exit::code(e), crate::exit::REFUSED, "{name}: {e}");
+                    assert_eq!(e.exit_code(), Code::Refused, "{name}: {e}");
                     Err(())
                 }
             };

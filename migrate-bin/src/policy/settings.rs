@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::conninfo::ConnInfo;
+use super::target::ConnInfo;
 use crate::error::MigrateError;
 
 /// The environment a database belongs to; recorded in the database on its first migration.
@@ -73,7 +73,7 @@ pub struct Settings {
     pub env: Environment,
     /// Where `env` came from: only `--env` on the command line may stamp an unknown
     /// database (see [`crate::environment`]).
-    pub env_source: crate::environment::EnvSource,
+    pub env_source: super::environment::EnvSource,
 }
 
 impl Settings {
@@ -81,7 +81,7 @@ impl Settings {
     pub fn new(
         conn: ConnInfo,
         env: Environment,
-        env_source: crate::environment::EnvSource,
+        env_source: super::environment::EnvSource,
     ) -> Self {
         Self {
             conn,
@@ -105,7 +105,7 @@ impl Settings {
             return Err(MigrateError::MissingDatabaseUrl);
         }
         let conn = ConnInfo::parse(&database_url)?;
-        let requested = crate::environment::Requested::from_flag_or_env(env)?;
+        let requested = super::environment::Requested::from_flag_or_env(env)?;
         Ok(Self::new(conn, requested.env, requested.source))
     }
 
