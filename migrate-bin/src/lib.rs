@@ -31,6 +31,7 @@ mod redact;
 pub mod settings;
 pub mod source;
 pub mod split;
+mod summary;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
