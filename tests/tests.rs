@@ -12,6 +12,7 @@ mod migrate_diesel_compat;
 mod migrate_errors;
 mod migrate_fixtures;
 mod migrate_guards;
+mod migrate_output;
 mod migrate_prod;
 mod schema_isolation;
 mod secrets_connect;
