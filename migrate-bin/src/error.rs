@@ -394,7 +394,7 @@ fn describe_migration_failure(
     } else {
         msg.push_str(&format!(
             " {verb} before the failure in this run (kept): {}.",
-            done.join(", ")
+            crate::summary::list(done, direction == Direction::Down)
         ));
     }
     let rerun = match direction {

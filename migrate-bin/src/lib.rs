@@ -25,6 +25,7 @@ pub mod lint;
 pub mod policy;
 pub mod source;
 pub mod split;
+mod summary;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -6,5 +6,6 @@ mod core;
 mod diesel_compat;
 mod errors;
 mod guards;
+mod output;
 mod prod;
 mod prod_down;

@@ -1,0 +1,72 @@
+//! `migrate accept-checksum VERSION`: accept the current up.sql of an applied migration as
+//! known-good (e.g. only a comment changed), audited.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::environment::Intent;
+use crate::error::MigrateError;
+use crate::settings::Environment;
+
+use super::gate::{confirm, lock};
+use super::output::Report;
+use super::{Ctx, open};
+
+/// The checksum replaced.
+#[derive(Serialize)]
+pub(super) struct AcceptReport {
+    version: String,
+    old_checksum: String,
+    new_checksum: String,
+}
+
+pub(super) async fn run(ctx: &Ctx<'_>, version: &str) -> Result<AcceptReport, MigrateError> {
+    let Ctx {
+        global,
+        settings,
+        source,
+        ..
+    } = ctx;
+    let migrations = source.load_migrations()?;
+    let (mut engine, settings, _) = open(
+        settings,
+        migrations,
+        source,
+        global,
+        "accept-checksum",
+        Intent::Change,
+    )
+    .await?;
+    let result = async {
+        lock(&mut engine, global).await?;
+        engine.check_environment().await?;
+        if settings.env == Environment::Prod {
+            confirm(
+                global,
+                &format!("Accept the changed up.sql of {version} in prod?"),
+            )?;
+        }
+        engine.accept_checksum(version).await
+    }
+    .await;
+    engine.finish(&result).await;
+    let (old_checksum, new_checksum) = result?;
+    Ok(AcceptReport {
+        version: version.to_string(),
+        old_checksum,
+        new_checksum,
+    })
+}
+
+impl fmt::Display for AcceptReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Accepted the current up.sql of {}: checksum {} -> {} (recorded in the audit log)",
+            self.version, self.old_checksum, self.new_checksum
+        )
+    }
+}
+
+impl Report for AcceptReport {}

@@ -1,0 +1,77 @@
+//! `migrate down`: revert applied migrations, newest first (default: the newest one).
+
+use crate::cli::GlobalArgs;
+use crate::engine::{Done, Engine, RevertTarget};
+use crate::environment::Intent;
+use crate::error::MigrateError;
+use crate::settings::{Environment, Settings};
+
+use super::gate::{guards, production_gate, refuse_wide_prod_revert};
+use super::output::{Output, Ran};
+use super::{Ctx, open};
+
+pub(super) async fn run(
+    ctx: &Ctx<'_>,
+    steps: Option<usize>,
+    to: Option<&str>,
+    all: bool,
+) -> Result<Ran, MigrateError> {
+    let Ctx {
+        global,
+        settings,
+        source,
+        out,
+    } = ctx;
+    let target = match (steps, to, all) {
+        (_, _, true) => RevertTarget::All,
+        (_, Some(to), _) => RevertTarget::To(to.to_string()),
+        (Some(0), _, _) => {
+            return Err(MigrateError::InvalidArgument(
+                "--steps must be at least 1 (use --all to revert everything)".into(),
+            ));
+        }
+        (Some(n), _, _) => RevertTarget::Steps(n),
+        (None, None, false) => RevertTarget::Steps(1),
+    };
+    // Before connecting when --env says prod, and again once the stamp is known: a
+    // refused form must not even take the lock.
+    if settings.env == Environment::Prod {
+        refuse_wide_prod_revert(&target)?;
+    }
+    let migrations = source.load_migrations()?;
+    let (mut engine, settings, _) = open(
+        settings,
+        migrations,
+        source,
+        global,
+        "down",
+        Intent::Destroy,
+    )
+    .await?;
+    if settings.env == Environment::Prod {
+        refuse_wide_prod_revert(&target)?;
+    }
+    let result = down(&mut engine, &target, &settings, global, out).await;
+    engine.finish(&result).await;
+    Ok(Ran {
+        key: "reverted",
+        done: result?,
+        nothing: "Nothing to revert: no migration is applied.",
+    })
+}
+
+async fn down(
+    engine: &mut Engine,
+    target: &RevertTarget,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    guards(engine, global, false).await?;
+    let to_revert = engine.revert_preview(target).await?;
+    if to_revert.is_empty() {
+        return Ok(Vec::new());
+    }
+    production_gate(engine, &to_revert, "revert", settings, global).await?;
+    engine.revert(target, &mut |e| out.event(e)).await
+}

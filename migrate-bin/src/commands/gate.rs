@@ -1,0 +1,235 @@
+//! The guards every changing command passes: the lock, the environment stamp, drift, and in
+//! prod (or with --require-backup) the plan, the confirmation and the backup.
+//!
+//! Everything here runs before anything is applied, so every refusal leaves the database as
+//! it was. The plan and prompts go to stderr so stdout stays machine-readable with --json.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::backup;
+use crate::cli::GlobalArgs;
+use crate::drops::{self, Dropped};
+use crate::engine::{Engine, RevertTarget};
+use crate::error::MigrateError;
+use crate::lint;
+use crate::settings::{Environment, Settings};
+use crate::source::Migration;
+
+use super::catalog;
+
+pub(super) async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(), MigrateError> {
+    // --quiet: a blocked run still ends with an error naming the lock holder.
+    let quiet = global.quiet;
+    engine
+        .lock(global.lock_wait, &mut |holder, wait| match holder {
+            _ if quiet => {}
+            Some(h) => eprintln!(
+                "Waiting for the migration lock held by {h} (giving up after {:.0} s, --lock-wait)",
+                wait.as_secs_f64()
+            ),
+            None => eprintln!(
+                "Waiting for the migration lock (giving up after {:.0} s)",
+                wait.as_secs_f64()
+            ),
+        })
+        .await
+}
+
+/// Lock, environment, drift: the guards every changing command passes first.
+pub(super) async fn guards(
+    engine: &mut Engine,
+    global: &GlobalArgs,
+    check_drift: bool,
+) -> Result<(), MigrateError> {
+    lock(engine, global).await?;
+    engine.check_environment().await?;
+    let verification = engine.verify().await?;
+    if check_drift && let Some(err) = verification.to_error(engine.source_desc()) {
+        return Err(err);
+    }
+    if let Some(hint) = verification.cleanup_hint() {
+        eprintln!("warning: {hint}");
+    }
+    Ok(())
+}
+
+/// In prod, reverts go one migration per run: each gets its own plan, backup and
+/// confirmation, so a typo in `--steps` or `--to` can never empty the database.
+pub(super) fn refuse_wide_prod_revert(target: &RevertTarget) -> Result<(), MigrateError> {
+    let form = match target {
+        RevertTarget::Steps(n) if *n <= 1 => return Ok(()),
+        RevertTarget::Steps(n) => format!("down --steps {n}"),
+        RevertTarget::To(version) => format!("down --to {version}"),
+        RevertTarget::All => "down --all".to_string(),
+    };
+    Err(MigrateError::ProdRevertTooFar { form })
+}
+
+/// In prod (or with --require-backup): show the plan, insist on --require-backup (prod),
+/// check pg_dump and the backup folder, confirm (prod), take and verify the backup.
+/// Changes nothing in the database.
+pub(super) async fn production_gate(
+    engine: &mut Engine,
+    migrations: &[Migration],
+    verb: &str,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> Result<(), MigrateError> {
+    let prod = settings.env == Environment::Prod;
+    if !prod && !global.require_backup {
+        return Ok(());
+    }
+    // --quiet keeps the plan only where it belongs to the confirmation prompt.
+    if prod && (!global.quiet || will_ask(global)) {
+        let tables = catalog::existing_tables(engine.connection()).await?;
+        eprintln!("Plan ({verb} in {}):", settings.env);
+        for m in migrations {
+            eprintln!(
+                "  {} {} ({})",
+                m.version,
+                m.name,
+                tx_label(m.run_in_transaction)
+            );
+            if verb == "apply" {
+                for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
+                    eprintln!("    warning: {}", w.message);
+                }
+            } else {
+                print_revert_plan(engine, m, verb, &tables).await;
+            }
+        }
+    }
+    if prod && !global.require_backup {
+        return Err(MigrateError::Refused(format!(
+            "a prod run that changes the schema needs --require-backup ({} migration(s) to {verb}); \
+             rerun with --require-backup [--backup-dir DIR]",
+            migrations.len()
+        )));
+    }
+    let conn = &settings.conn;
+    // Checked before the confirmation, so nobody confirms a run that cannot back up. The
+    // folder is checked again by `take_backup`: it may change while the prompt waits.
+    let server = catalog::server_version_num(engine.connection()).await?;
+    backup::check_pg_dump_version(conn, server).await?;
+    backup::prepare_dir(&global.backup_dir)?;
+    if prod {
+        confirm(
+            global,
+            &format!(
+                "{verb} {} migration(s) on the prod database?",
+                migrations.len()
+            ),
+        )?;
+    }
+    let label = migrations
+        .first()
+        .map(|m| m.version.as_str())
+        .unwrap_or("run");
+    let started = std::time::Instant::now();
+    let info = backup::take_backup(&settings.conn, &global.backup_dir, label).await?;
+    if !global.quiet {
+        eprintln!(
+            "Backup written and verified: {} ({} bytes, {} entries, sha256 {}) in {} ms",
+            info.path.display(),
+            info.size_bytes,
+            info.entries,
+            info.sha256,
+            started.elapsed().as_millis()
+        );
+    }
+    engine.set_backup(info);
+    Ok(())
+}
+
+/// The revert part of a prod plan: the down.sql's warnings, what it drops with live row
+/// counts, and the down.sql itself.
+async fn print_revert_plan(
+    engine: &mut Engine,
+    m: &Migration,
+    verb: &str,
+    tables: &BTreeSet<String>,
+) {
+    let Some(down_sql) = m.down_sql.as_deref() else {
+        return;
+    };
+    for w in lint::scan(down_sql, &|t| tables.contains(t)) {
+        eprintln!("    warning (down.sql): {}", w.message);
+    }
+    let dropped = drops::dropped_by(down_sql);
+    if dropped.iter().all(|d| matches!(d, Dropped::Other(_))) {
+        eprintln!("    drops no table, column or rows");
+    }
+    for d in &dropped {
+        let conn = engine.connection();
+        let line = match d {
+            Dropped::Table(t) => {
+                format!(
+                    "drops table {t}: {}",
+                    catalog::live_rows(conn, t, None).await
+                )
+            }
+            Dropped::Emptied(t) => {
+                format!(
+                    "empties table {t}: {}",
+                    catalog::live_rows(conn, t, None).await
+                )
+            }
+            Dropped::Column { table, column } => format!(
+                "drops column {table}.{column}: {}",
+                catalog::live_rows(conn, table, Some(column)).await
+            ),
+            Dropped::Other(statement) => format!("also runs: {statement}"),
+        };
+        eprintln!("    {line}");
+    }
+    eprintln!("    down.sql:");
+    for line in down_sql.lines() {
+        eprintln!("    | {line}");
+    }
+    if verb == "redo" {
+        eprintln!("    then applies its up.sql again");
+        for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
+            eprintln!("    warning (up.sql): {}", w.message);
+        }
+    }
+}
+
+/// Whether [`confirm`] will ask on a terminal (rather than take --yes or refuse).
+fn will_ask(global: &GlobalArgs) -> bool {
+    !global.yes && std::io::stdin().is_terminal()
+}
+
+/// Asks on a terminal; `--yes` answers for pipelines; no terminal and no `--yes` refuses.
+pub(super) fn confirm(global: &GlobalArgs, question: &str) -> Result<(), MigrateError> {
+    if global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(MigrateError::Refused(format!(
+            "{question} needs confirmation, but there is no terminal to ask on; pass --yes in pipelines"
+        )));
+    }
+    eprint!("{question} Type 'yes' to continue: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| MigrateError::Refused(format!("could not read the confirmation: {e}")))?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(MigrateError::Refused(
+            "not confirmed; nothing was changed".into(),
+        ))
+    }
+}
+
+pub(super) fn tx_label(run_in_transaction: bool) -> &'static str {
+    if run_in_transaction {
+        "in a transaction"
+    } else {
+        "NOT in a transaction"
+    }
+}

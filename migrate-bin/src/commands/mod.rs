@@ -1,0 +1,130 @@
+//! The subcommands, one module each: guard, run the engine, hand back a report that
+//! [`output`] prints as text or JSON.
+//!
+//! Every command that changes the database follows one order: take the migration lock →
+//! check the environment stamp → verify (drift, database ahead) → work out what to do →
+//! (prod or --require-backup) plan, confirm, backup → apply with the audit log → release.
+//! Everything before "apply" changes nothing, so every refusal leaves the database as it was.
+
+mod accept_checksum;
+mod catalog;
+mod down;
+mod gate;
+mod history;
+mod output;
+mod plan;
+mod redo;
+mod setup;
+mod status;
+mod up;
+mod verify;
+
+use crate::cli::{Command, GlobalArgs};
+use crate::db;
+use crate::engine::{Engine, RunOptions};
+use crate::environment::{self, Facts, Intent, Requested};
+use crate::error::MigrateError;
+use crate::settings::Settings;
+use crate::source::{Migration, MigrationSource};
+
+use output::Output;
+
+/// What every command starts from.
+struct Ctx<'a> {
+    global: &'a GlobalArgs,
+    settings: Settings,
+    source: MigrationSource,
+    out: Output,
+}
+
+/// Runs one subcommand and prints its report.
+pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(), MigrateError> {
+    let settings = Settings::resolve(global.database_url.clone(), global.env)?
+        .with_connect_timeout(global.connect_timeout);
+    let source = MigrationSource::from_option(global.migrations_dir.clone());
+    tracing::debug!(url = %settings.conn, env = %settings.env, source = %source.describe(), "starting");
+    let ctx = Ctx {
+        global,
+        settings,
+        source,
+        out: Output {
+            json: global.json,
+            quiet: global.quiet,
+        },
+    };
+    let out = &ctx.out;
+    match command {
+        Command::Status => out.finish(status::run(&ctx).await),
+        Command::Up { to, repair } => out.finish(up::run(&ctx, to.as_deref(), *repair).await),
+        Command::Down { steps, to, all } => {
+            out.finish(down::run(&ctx, *steps, to.as_deref(), *all).await)
+        }
+        Command::Redo { steps } => out.finish(redo::run(&ctx, *steps).await),
+        Command::Setup => out.finish(setup::run(&ctx).await),
+        Command::Plan { to } => out.finish(plan::run(&ctx, to.as_deref()).await),
+        Command::Verify => out.finish(verify::run(&ctx).await),
+        Command::AcceptChecksum { version } => {
+            out.finish(accept_checksum::run(&ctx, version).await)
+        }
+        Command::History { limit } => out.finish(history::run(&ctx, *limit).await),
+    }
+}
+
+fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOptions {
+    let mut opts = RunOptions::new(settings.env, command);
+    if global.lock_timeout.is_some() {
+        opts.lock_timeout = global.lock_timeout.filter(|d| !d.is_zero());
+    }
+    if global.statement_timeout.is_some() {
+        opts.statement_timeout = global.statement_timeout.filter(|d| !d.is_zero());
+    }
+    opts.lock_retries = global.lock_retries;
+    opts
+}
+
+/// Connects and applies the environment rule ([`crate::environment`]) for `intent`. Returns
+/// the engine, the settings with the effective environment (so every later guard, e.g. the
+/// production gate, sees a prod stamp even when no --env was given) and what the database
+/// said. Refusals happen here, before the lock and before anything is written.
+async fn open(
+    settings: &Settings,
+    migrations: Vec<Migration>,
+    source: &MigrationSource,
+    global: &GlobalArgs,
+    command: &str,
+    intent: Intent,
+) -> Result<(Engine, Settings, Facts), MigrateError> {
+    let mut conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
+    let requested = Requested {
+        env: settings.env,
+        source: settings.env_source,
+    };
+    let (decision, facts) = environment::resolve(&mut conn, requested, intent).await?;
+    let mut effective = settings.clone();
+    effective.env = decision.env;
+    let mut engine = Engine::from_parts(
+        conn,
+        migrations,
+        source.describe(),
+        run_options(&effective, global, command),
+    );
+    engine.set_probe_conn(&effective.conn);
+    Ok((engine, effective, facts))
+}
+
+/// Checked before connecting, so a typo never touches the database.
+fn check_to(
+    to: &str,
+    migrations: &[Migration],
+    source: &MigrationSource,
+) -> Result<(), MigrateError> {
+    if migrations.iter().any(|m| m.version == to) {
+        return Ok(());
+    }
+    Err(MigrateError::UnknownVersion {
+        requested: to.to_string(),
+        argument: "--to".into(),
+        source_desc: source.describe(),
+        known: migrations.iter().map(|m| m.version.clone()).collect(),
+    })
+}

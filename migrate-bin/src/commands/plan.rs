@@ -1,0 +1,124 @@
+//! `migrate plan`: what `up` would run — each pending migration, whether it runs in a
+//! transaction, lint warnings and its SQL — and whether drift would block it. Changes nothing.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::engine::ChangedMigration;
+use crate::environment::Intent;
+use crate::error::MigrateError;
+use crate::lint::{self, Warning};
+use crate::settings::Environment;
+
+use super::output::Report;
+use super::{Ctx, catalog, check_to, gate::tx_label, open};
+
+/// What `up` would do.
+#[derive(Serialize)]
+pub(super) struct PlanReport {
+    environment: Option<Environment>,
+    drift: Drift,
+    cleanup_hint: Option<String>,
+    pending: Vec<Pending>,
+    /// The error `up` would refuse with, as text.
+    #[serde(skip)]
+    blocked: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Drift {
+    changed: Vec<ChangedMigration>,
+    ahead: Vec<String>,
+    blocks_up: bool,
+}
+
+#[derive(Serialize)]
+struct Pending {
+    version: String,
+    name: String,
+    run_in_transaction: bool,
+    checksum: String,
+    warnings: Vec<Warning>,
+    sql: String,
+}
+
+pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, MigrateError> {
+    let Ctx {
+        global,
+        settings,
+        source,
+        ..
+    } = ctx;
+    let migrations = source.load_migrations()?;
+    if let Some(to) = to {
+        check_to(to, &migrations, source)?;
+    }
+    let (mut engine, _, _) = open(
+        settings,
+        migrations,
+        source,
+        global,
+        "plan",
+        Intent::ReadOnly,
+    )
+    .await?;
+    let verification = engine.verify().await?;
+    let pending = engine.pending(to).await?;
+    let tables = catalog::existing_tables(engine.connection()).await?;
+    let exists = |t: &str| tables.contains(t);
+    Ok(PlanReport {
+        environment: verification.environment,
+        blocked: verification
+            .to_error("the migrations source")
+            .map(|e| e.to_string()),
+        cleanup_hint: verification.cleanup_hint(),
+        drift: Drift {
+            blocks_up: !verification.is_clean(),
+            changed: verification.changed,
+            ahead: verification.ahead,
+        },
+        pending: pending
+            .into_iter()
+            .map(|m| Pending {
+                warnings: lint::scan(&m.up_sql, &exists),
+                version: m.version,
+                name: m.name,
+                run_in_transaction: m.run_in_transaction,
+                checksum: m.checksum,
+                sql: m.up_sql,
+            })
+            .collect(),
+    })
+}
+
+impl fmt::Display for PlanReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut lines = Vec::new();
+        if let Some(err) = &self.blocked {
+            lines.push(format!("BLOCKED: `up` would refuse: {err}"));
+        }
+        if let Some(hint) = &self.cleanup_hint {
+            lines.push(format!("Warning: {hint}"));
+        }
+        if self.pending.is_empty() {
+            lines.push("Nothing to apply: the database is up to date.".into());
+            return f.write_str(&lines.join("\n"));
+        }
+        lines.push(format!("{} pending migration(s):", self.pending.len()));
+        for m in &self.pending {
+            lines.push(String::new());
+            let tx = tx_label(m.run_in_transaction);
+            lines.push(format!("== {} {} ({tx})", m.version, m.name));
+            for w in &m.warnings {
+                lines.push(format!("   warning [{}]: {}", w.kind, w.message));
+            }
+            for line in m.sql.lines() {
+                lines.push(format!("   | {line}"));
+            }
+        }
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl Report for PlanReport {}

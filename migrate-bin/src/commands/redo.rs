@@ -1,0 +1,70 @@
+//! `migrate redo`: revert the newest N migrations and apply them again (checks that
+//! down.sql works).
+
+use crate::cli::GlobalArgs;
+use crate::engine::{Done, Engine, RevertTarget};
+use crate::environment::Intent;
+use crate::error::MigrateError;
+use crate::settings::{Environment, Settings};
+
+use super::gate::{guards, production_gate};
+use super::output::{Output, Ran};
+use super::{Ctx, open};
+
+pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError> {
+    let Ctx {
+        global,
+        settings,
+        source,
+        out,
+    } = ctx;
+    if steps == 0 {
+        return Err(MigrateError::InvalidArgument(
+            "--steps must be at least 1".into(),
+        ));
+    }
+    // Before connecting when --env says prod, and again once the stamp is known.
+    let refuse_in_prod = |env: Environment| {
+        if env == Environment::Prod && steps > 1 {
+            return Err(MigrateError::ProdRevertTooFar {
+                form: format!("redo --steps {steps}"),
+            });
+        }
+        Ok(())
+    };
+    refuse_in_prod(settings.env)?;
+    let migrations = source.load_migrations()?;
+    let (mut engine, settings, _) = open(
+        settings,
+        migrations,
+        source,
+        global,
+        "redo",
+        Intent::Destroy,
+    )
+    .await?;
+    refuse_in_prod(settings.env)?;
+    let result = redo(&mut engine, steps, &settings, global, out).await;
+    engine.finish(&result).await;
+    Ok(Ran {
+        key: "redone",
+        done: result?,
+        nothing: "Nothing to redo: no migration is applied.",
+    })
+}
+
+async fn redo(
+    engine: &mut Engine,
+    steps: usize,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    guards(engine, global, true).await?;
+    let to_redo = engine.revert_preview(&RevertTarget::Steps(steps)).await?;
+    if to_redo.is_empty() {
+        return Ok(Vec::new());
+    }
+    production_gate(engine, &to_redo, "redo", settings, global).await?;
+    engine.redo(steps, &mut |e| out.event(e)).await
+}

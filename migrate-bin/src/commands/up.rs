@@ -1,0 +1,98 @@
+//! `migrate up`: apply pending migrations, oldest first (also the second half of `setup`).
+
+use crate::cli::GlobalArgs;
+use crate::engine::{Done, Engine};
+use crate::environment::{Intent, Standing};
+use crate::error::MigrateError;
+use crate::settings::Settings;
+
+use super::gate::{guards, production_gate};
+use super::output::{Output, Ran};
+use super::{Ctx, check_to, open};
+
+/// Text when nothing was pending.
+pub(super) const NOTHING: &str = "Nothing to apply: the database is up to date.";
+
+pub(super) async fn run(
+    ctx: &Ctx<'_>,
+    to: Option<&str>,
+    repair: bool,
+) -> Result<Ran, MigrateError> {
+    let Ctx {
+        global,
+        settings,
+        source,
+        out,
+    } = ctx;
+    let migrations = source.load_migrations()?;
+    if let Some(to) = to {
+        check_to(to, &migrations, source)?;
+    }
+    let (mut engine, settings, facts) =
+        open(settings, migrations, source, global, "up", Intent::Change).await?;
+    let how = UpHow {
+        to,
+        repair,
+        restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
+    };
+    let result = up(&mut engine, &how, &settings, global, out).await;
+    engine.finish(&result).await;
+    Ok(Ran {
+        key: "applied",
+        done: result?,
+        nothing: NOTHING,
+    })
+}
+
+/// What `up` (and `setup`) was asked to do.
+pub(super) struct UpHow<'a> {
+    pub(super) to: Option<&'a str>,
+    /// `--repair`: drop INVALID indexes of an interrupted non-transactional migration in
+    /// staging/prod too.
+    pub(super) repair: bool,
+    /// The database has content but no stamp (the rule let an explicit --env through):
+    /// stamp it even when nothing is pending.
+    pub(super) restamp: bool,
+}
+
+pub(super) async fn up(
+    engine: &mut Engine,
+    how: &UpHow<'_>,
+    settings: &Settings,
+    global: &GlobalArgs,
+    out: &Output,
+) -> Result<Vec<Done>, MigrateError> {
+    let to = how.to;
+    guards(engine, global, true).await?;
+    let pending = engine.pending(to).await?;
+    let leftovers = engine.interrupted_indexes(&pending).await?;
+    if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
+        let first = &leftovers[0];
+        return Err(MigrateError::RepairNeeded {
+            version: first.version.clone(),
+            name: first.name.clone(),
+            indexes: leftovers.iter().flat_map(|l| l.indexes.clone()).collect(),
+            env: settings.env,
+        });
+    }
+    if pending.is_empty() {
+        engine.adopt_unrecorded().await?;
+        if how.restamp {
+            engine.stamp_if_missing().await?;
+        }
+        return Ok(Vec::new());
+    }
+    production_gate(engine, &pending, "apply", settings, global).await?;
+    for l in &leftovers {
+        for index in &l.indexes {
+            if !global.quiet {
+                eprintln!(
+                    "Repairing {} {}: dropping index {index} left by an interrupted run, then applying it again (audited)",
+                    l.version, l.name
+                );
+            }
+        }
+    }
+    engine.repair_indexes(&leftovers).await?;
+    engine.apply_pending(to, &mut |e| out.event(e)).await
+}
