@@ -12,13 +12,14 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
 
-use crate::audit;
 use crate::backup;
 use crate::cli::{Command, GlobalArgs};
 use crate::conninfo::ConnInfo;
 use crate::db;
 use crate::drops::{self, Dropped};
-use crate::engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
+use crate::engine::{
+    Done, Event, Locked, Plan, RevertTarget, RunOptions, Session, Status, Verification,
+};
 use crate::environment::{self, Facts, Intent, Requested, Standing};
 use crate::error::MigrateError;
 use crate::lint;
@@ -117,7 +118,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
     match command {
         Command::Status => {
             let migrations = source.load_migrations()?;
-            let (mut engine, _, facts) = open(
+            let (mut session, _, facts) = open(
                 &settings,
                 migrations,
                 &source,
@@ -126,7 +127,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::ReadOnly,
             )
             .await?;
-            let status = engine.status().await?;
+            let status = session.status().await?;
             print_status(&status, &facts, &out, &settings);
             Ok(())
         }
@@ -135,15 +136,16 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             if let Some(to) = to {
                 check_to(to, &migrations, &source)?;
             }
-            let (mut engine, settings, facts) =
+            let (session, settings, facts) =
                 open(&settings, migrations, &source, global, "up", Intent::Change).await?;
             let how = UpHow {
                 to: to.as_deref(),
                 repair: *repair,
                 restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
             };
-            let result = up(&mut engine, &how, &settings, global, &out).await;
-            engine.finish(&result).await;
+            let mut locked = guards(session, global, true).await?;
+            let result = up(&mut locked, &how, &settings, global, &out).await;
+            locked.finish(&result).await;
             out.summary(
                 "applied",
                 &result?,
@@ -169,7 +171,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 refuse_wide_prod_revert(&target)?;
             }
             let migrations = source.load_migrations()?;
-            let (mut engine, settings, _) = open(
+            let (session, settings, _) = open(
                 &settings,
                 migrations,
                 &source,
@@ -181,8 +183,9 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             if settings.env == Environment::Prod {
                 refuse_wide_prod_revert(&target)?;
             }
-            let result = down(&mut engine, &target, &settings, global, &out).await;
-            engine.finish(&result).await;
+            let mut locked = guards(session, global, false).await?;
+            let result = down(&mut locked, &target, &settings, global, &out).await;
+            locked.finish(&result).await;
             out.summary(
                 "reverted",
                 &result?,
@@ -206,7 +209,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             };
             refuse_in_prod(settings.env)?;
             let migrations = source.load_migrations()?;
-            let (mut engine, settings, _) = open(
+            let (session, settings, _) = open(
                 &settings,
                 migrations,
                 &source,
@@ -216,8 +219,9 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             )
             .await?;
             refuse_in_prod(settings.env)?;
-            let result = redo(&mut engine, *steps, &settings, global, &out).await;
-            engine.finish(&result).await;
+            let mut locked = guards(session, global, true).await?;
+            let result = redo(&mut locked, *steps, &settings, global, &out).await;
+            locked.finish(&result).await;
             out.summary(
                 "redone",
                 &result?,
@@ -241,7 +245,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             } else {
                 format!("Database {name} already exists")
             });
-            let (mut engine, settings, facts) = open(
+            let (session, settings, facts) = open(
                 &settings,
                 migrations,
                 &source,
@@ -263,8 +267,9 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 repair: false,
                 restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
             };
-            let result = up(&mut engine, &how, &settings, global, &out).await;
-            engine.finish(&result).await;
+            let mut locked = guards(session, global, true).await?;
+            let result = up(&mut locked, &how, &settings, global, &out).await;
+            locked.finish(&result).await;
             let done = result?;
             if out.json {
                 say!(
@@ -281,7 +286,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             if let Some(to) = to {
                 check_to(to, &migrations, &source)?;
             }
-            let (mut engine, _, _) = open(
+            let (mut session, _, _) = open(
                 &settings,
                 migrations,
                 &source,
@@ -290,9 +295,9 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::ReadOnly,
             )
             .await?;
-            let verification = engine.verify().await?;
-            let pending = engine.pending(to.as_deref()).await?;
-            let tables = existing_tables(&mut engine).await?;
+            let verification = session.verify().await?;
+            let pending = session.pending(to.as_deref()).await?;
+            let tables = existing_tables(session.connection()).await?;
             print_plan(&pending, &verification, &tables, &out, true);
             Ok(())
         }
@@ -300,7 +305,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             let migrations = source.load_migrations()?;
             // Read-only: migrations applied by diesel_cli are reported as unrecorded and
             // recorded by the next `up`, never adopted here.
-            let (mut engine, _, facts) = open(
+            let (mut session, _, facts) = open(
                 &settings,
                 migrations,
                 &source,
@@ -309,16 +314,16 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::ReadOnly,
             )
             .await?;
-            let verification = engine.verify().await?;
+            let verification = session.verify().await?;
             print_verification(&verification, &facts.standing(), &out);
-            match verification.to_error(engine.source_desc()) {
+            match verification.to_error(session.source_desc()) {
                 Some(err) => Err(err),
                 None => Ok(()),
             }
         }
         Command::AcceptChecksum { version } => {
             let migrations = source.load_migrations()?;
-            let (mut engine, settings, _) = open(
+            let (session, settings, _) = open(
                 &settings,
                 migrations,
                 &source,
@@ -327,19 +332,18 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::Change,
             )
             .await?;
+            let mut locked = lock(session, global).await?;
             let result = async {
-                lock(&mut engine, global).await?;
-                engine.check_environment().await?;
                 if settings.env == Environment::Prod {
                     confirm(
                         global,
                         &format!("Accept the changed up.sql of {version} in prod?"),
                     )?;
                 }
-                engine.accept_checksum(version).await
+                locked.accept_checksum(version).await
             }
             .await;
-            engine.finish(&result).await;
+            locked.finish(&result).await;
             let (old, new) = result?;
             if out.json {
                 say!(
@@ -353,7 +357,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
         }
         Command::History { limit } => {
             let migrations = source.load_migrations()?;
-            let (mut engine, _, _) = open(
+            let (mut session, _, _) = open(
                 &settings,
                 migrations,
                 &source,
@@ -362,7 +366,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
                 Intent::ReadOnly,
             )
             .await?;
-            let runs = audit::history(engine.connection(), (*limit).max(1)).await?;
+            let runs = session.history((*limit).max(1)).await?;
             print_history(&runs, &out);
             Ok(())
         }
@@ -382,7 +386,7 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
 }
 
 /// Connects and applies the environment rule ([`crate::environment`]) for `intent`. Returns
-/// the engine, the settings with the effective environment (so every later guard, e.g. the
+/// the session, the settings with the effective environment (so every later guard, e.g. the
 /// production gate, sees a prod stamp even when no --env was given) and what the database
 /// said. Refusals happen here, before the lock and before anything is written.
 async fn open(
@@ -392,8 +396,8 @@ async fn open(
     global: &GlobalArgs,
     command: &str,
     intent: Intent,
-) -> Result<(Engine, Settings, Facts), MigrateError> {
-    let mut conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
+) -> Result<(Session, Settings, Facts), MigrateError> {
+    let mut conn = db::connect(&settings.conn, &db::application_name()).await?;
     let requested = Requested {
         env: settings.env,
         source: settings.env_source,
@@ -401,14 +405,14 @@ async fn open(
     let (decision, facts) = environment::resolve(&mut conn, requested, intent).await?;
     let mut effective = settings.clone();
     effective.env = decision.env;
-    let mut engine = Engine::from_parts(
+    let mut session = Session::from_parts(
         conn,
         migrations,
         source.describe(),
         run_options(&effective, global, command),
     );
-    engine.set_probe_conn(&effective.conn);
-    Ok((engine, effective, facts))
+    session.set_probe_conn(&effective.conn);
+    Ok((session, effective, facts))
 }
 
 /// Checked before connecting, so a typo never touches the database.
@@ -428,8 +432,9 @@ fn check_to(
     })
 }
 
-async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(), MigrateError> {
-    engine
+/// Takes the lock; the session checks the environment stamp and verifies under it.
+async fn lock(session: Session, global: &GlobalArgs) -> Result<Locked, MigrateError> {
+    session
         .lock(global.lock_wait, &mut |holder, wait| match holder {
             Some(h) => eprintln!(
                 "Waiting for the migration lock held by {h} (giving up after {:.0} s, --lock-wait)",
@@ -445,20 +450,18 @@ async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(), MigrateErr
 
 /// Lock, environment, drift: the guards every changing command passes first.
 async fn guards(
-    engine: &mut Engine,
+    session: Session,
     global: &GlobalArgs,
     check_drift: bool,
-) -> Result<Verification, MigrateError> {
-    lock(engine, global).await?;
-    engine.check_environment().await?;
-    let verification = engine.verify().await?;
-    if check_drift && let Some(err) = verification.to_error(engine.source_desc()) {
-        return Err(err);
+) -> Result<Locked, MigrateError> {
+    let locked = lock(session, global).await?;
+    if check_drift && let Err(err) = locked.check_drift() {
+        return Err(locked.refuse(err).await);
     }
-    if let Some(hint) = verification.cleanup_hint() {
+    if let Some(hint) = locked.verification().cleanup_hint() {
         eprintln!("warning: {hint}");
     }
-    Ok(verification)
+    Ok(locked)
 }
 
 /// What `up` (and `setup`) was asked to do.
@@ -473,16 +476,14 @@ struct UpHow<'a> {
 }
 
 async fn up(
-    engine: &mut Engine,
+    locked: &mut Locked,
     how: &UpHow<'_>,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    let to = how.to;
-    let verification = guards(engine, global, true).await?;
-    let pending = engine.pending(to).await?;
-    let leftovers = engine.interrupted_indexes(&pending).await?;
+    let plan = locked.plan_up(how.to).await?;
+    let leftovers = locked.interrupted_indexes(plan.migrations()).await?;
     if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
         let first = &leftovers[0];
         return Err(MigrateError::RepairNeeded {
@@ -492,23 +493,14 @@ async fn up(
             env: settings.env,
         });
     }
-    if pending.is_empty() {
-        engine.adopt_unrecorded().await?;
+    if plan.is_empty() {
+        locked.adopt_unrecorded().await?;
         if how.restamp {
-            engine.stamp_if_missing().await?;
+            locked.stamp_if_missing().await?;
         }
         return Ok(Vec::new());
     }
-    production_gate(
-        engine,
-        &pending,
-        &verification,
-        "apply",
-        settings,
-        global,
-        out,
-    )
-    .await?;
+    production_gate(locked, &plan, "apply", settings, global, out).await?;
     for l in &leftovers {
         for index in &l.indexes {
             eprintln!(
@@ -517,58 +509,38 @@ async fn up(
             );
         }
     }
-    engine.repair_indexes(&leftovers).await?;
-    engine.apply_pending(to, &mut |e| out.event(e)).await
+    locked.repair_indexes(&leftovers).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }
 
 async fn down(
-    engine: &mut Engine,
+    locked: &mut Locked,
     target: &RevertTarget,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    let verification = guards(engine, global, false).await?;
-    let to_revert = engine.revert_preview(target).await?;
-    if to_revert.is_empty() {
+    let plan = locked.plan_revert(target).await?;
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    production_gate(
-        engine,
-        &to_revert,
-        &verification,
-        "revert",
-        settings,
-        global,
-        out,
-    )
-    .await?;
-    engine.revert(target, &mut |e| out.event(e)).await
+    production_gate(locked, &plan, "revert", settings, global, out).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }
 
 async fn redo(
-    engine: &mut Engine,
+    locked: &mut Locked,
     steps: usize,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    let verification = guards(engine, global, true).await?;
-    let to_redo = engine.revert_preview(&RevertTarget::Steps(steps)).await?;
-    if to_redo.is_empty() {
+    let plan = locked.plan_redo(steps).await?;
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    production_gate(
-        engine,
-        &to_redo,
-        &verification,
-        "redo",
-        settings,
-        global,
-        out,
-    )
-    .await?;
-    engine.redo(steps, &mut |e| out.event(e)).await
+    production_gate(locked, &plan, "redo", settings, global, out).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }
 
 /// In prod, reverts go one migration per run: each gets its own plan, backup and
@@ -585,22 +557,22 @@ fn refuse_wide_prod_revert(target: &RevertTarget) -> Result<(), MigrateError> {
 
 /// In prod (or with --require-backup): show the plan, insist on --require-backup (prod),
 /// check pg_dump and the backup folder, confirm (prod), take and verify the backup.
-/// Changes nothing in the database.
+/// Changes nothing in the database. Shows `plan`, the value `execute` then runs.
 async fn production_gate(
-    engine: &mut Engine,
-    migrations: &[Migration],
-    verification: &Verification,
+    locked: &mut Locked,
+    plan: &Plan,
     verb: &str,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<(), MigrateError> {
+    let migrations = plan.migrations();
     let prod = settings.env == Environment::Prod;
     if !prod && !global.require_backup {
         return Ok(());
     }
     if prod {
-        let tables = existing_tables(engine).await?;
+        let tables = existing_tables(locked.connection()).await?;
         // The plan goes to stderr so stdout stays machine-readable with --json.
         eprintln!("Plan ({verb} in {}):", settings.env);
         for m in migrations {
@@ -610,10 +582,9 @@ async fn production_gate(
                     eprintln!("    warning: {}", w.message);
                 }
             } else {
-                print_revert_plan(engine, m, verb, &tables).await;
+                print_revert_plan(locked, m, verb, &tables).await;
             }
         }
-        let _ = verification;
         if !global.require_backup {
             return Err(MigrateError::Refused(format!(
                 "a prod run that changes the schema needs --require-backup ({} migration(s) to {verb}); \
@@ -625,7 +596,7 @@ async fn production_gate(
     let conn = &settings.conn;
     // Checked before the confirmation, so nobody confirms a run that cannot back up. The
     // folder is checked again by `take_backup`: it may change while the prompt waits.
-    let server = server_version_num(engine).await?;
+    let server = server_version_num(locked).await?;
     backup::check_pg_dump_version(conn, server).await?;
     backup::prepare_dir(&global.backup_dir)?;
     if prod {
@@ -652,7 +623,7 @@ async fn production_gate(
         started.elapsed().as_millis()
     );
     let _ = out;
-    engine.set_backup(info);
+    locked.set_backup(info);
     Ok(())
 }
 
@@ -662,9 +633,9 @@ struct Setting {
     value: String,
 }
 
-async fn server_version_num(engine: &mut Engine) -> Result<u32, MigrateError> {
+async fn server_version_num(locked: &mut Locked) -> Result<u32, MigrateError> {
     let row: Setting = diesel::sql_query("SELECT current_setting('server_version_num') AS value")
-        .get_result(engine.connection())
+        .get_result(locked.connection())
         .await
         .map_err(|e| MigrateError::db("reading the server version", &e))?;
     row.value
@@ -679,7 +650,7 @@ async fn server_version_num(engine: &mut Engine) -> Result<u32, MigrateError> {
 /// The revert part of a prod plan: the down.sql's warnings, what it drops with live row
 /// counts, and the down.sql itself.
 async fn print_revert_plan(
-    engine: &mut Engine,
+    locked: &mut Locked,
     m: &Migration,
     verb: &str,
     tables: &BTreeSet<String>,
@@ -696,13 +667,13 @@ async fn print_revert_plan(
     }
     for d in &dropped {
         let line = match d {
-            Dropped::Table(t) => format!("drops table {t}: {}", live_rows(engine, t, None).await),
+            Dropped::Table(t) => format!("drops table {t}: {}", live_rows(locked, t, None).await),
             Dropped::Emptied(t) => {
-                format!("empties table {t}: {}", live_rows(engine, t, None).await)
+                format!("empties table {t}: {}", live_rows(locked, t, None).await)
             }
             Dropped::Column { table, column } => format!(
                 "drops column {table}.{column}: {}",
-                live_rows(engine, table, Some(column)).await
+                live_rows(locked, table, Some(column)).await
             ),
             Dropped::Other(statement) => format!("also runs: {statement}"),
         };
@@ -742,13 +713,13 @@ const COUNT_LIMIT: i64 = 10_000_000;
 
 /// What is in `table` (or its `column`) now, for the plan. Never fails: a table that cannot
 /// be counted is said to be so.
-async fn live_rows(engine: &mut Engine, table: &str, column: Option<&str>) -> String {
+async fn live_rows(locked: &mut Locked, table: &str, column: Option<&str>) -> String {
     let found: Result<Relation, _> = diesel::sql_query(
         "SELECT to_regclass($1)::text AS rel, \
                 (SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)) AS estimate",
     )
     .bind::<Text, _>(table)
-    .get_result(engine.connection())
+    .get_result(locked.connection())
     .await;
     let rel = match found {
         Ok(Relation {
@@ -769,7 +740,7 @@ async fn live_rows(engine: &mut Engine, table: &str, column: Option<&str>) -> St
         None => format!("SELECT count(*) AS rows, count(*) AS non_null FROM {rel}"),
     };
     match diesel::sql_query(sql)
-        .get_result::<Counts>(engine.connection())
+        .get_result::<Counts>(locked.connection())
         .await
     {
         Ok(c) if column.is_some() => format!("{} rows, {} non-null values", c.rows, c.non_null),
@@ -819,12 +790,14 @@ struct TableName {
 }
 
 /// Existing tables as `name` (for tables on the search path) and `schema.name`.
-async fn existing_tables(engine: &mut Engine) -> Result<BTreeSet<String>, MigrateError> {
+async fn existing_tables(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<BTreeSet<String>, MigrateError> {
     let rows: Vec<TableName> = diesel::sql_query(
         "SELECT lower(schemaname || '.' || tablename) AS name FROM pg_tables \
          UNION ALL SELECT lower(tablename) FROM pg_tables WHERE schemaname = ANY (current_schemas(false))",
     )
-    .load(engine.connection())
+    .load(conn)
     .await
     .map_err(|e| MigrateError::db("listing existing tables", &e))?;
     Ok(rows.into_iter().map(|r| r.name).collect())
@@ -982,7 +955,7 @@ fn print_status(status: &Status, facts: &Facts, out: &Output, settings: &Setting
     );
 }
 
-fn print_history(runs: &[audit::RunRecord], out: &Output) {
+fn print_history(runs: &[crate::store::RunRecord], out: &Output) {
     if out.json {
         say!("{}", serde_json::json!({ "runs": runs }));
         return;
@@ -1040,7 +1013,7 @@ struct Exists {
 async fn create_database_if_missing(target: &ConnInfo) -> Result<bool, MigrateError> {
     let name = target.database();
     let maintenance = target.with_database("postgres");
-    let mut conn = db::connect(&maintenance, &crate::engine::application_name()).await?;
+    let mut conn = db::connect(&maintenance, &db::application_name()).await?;
     let row: Exists =
         diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
             .bind::<Text, _>(&name)
