@@ -483,7 +483,7 @@ async fn up(
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
     let plan = locked.plan_up(how.to).await?;
-    let leftovers = locked.interrupted_indexes(plan.migrations()).await?;
+    let leftovers = locked.interrupted_indexes(&plan).await?;
     if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
         let first = &leftovers[0];
         return Err(MigrateError::RepairNeeded {

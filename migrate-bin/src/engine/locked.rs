@@ -1,16 +1,14 @@
 //! A session holding the migration lock, with the environment stamp checked and the
 //! applied migrations verified: the only state that plans, executes and writes.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-use super::execute::{Step, StepError, action, run_outside_transaction, run_transactional};
 use super::plan::{self, Plan, PlanKind};
 use super::report::{Leftover, Verification};
-use super::retry::{Probe, Retry};
 use super::session::Session;
-use super::{Done, Event, RevertTarget, RunOptions, millis};
+use super::{Done, Event, RevertTarget, RunOptions};
 use crate::backup::BackupInfo;
 use crate::error::{Direction, MigrateError, describe_db_error};
 use crate::source::Migration;
@@ -27,16 +25,16 @@ use crate::store::{self, AppliedRecord, MigrationRecord};
 /// warning naming the run.
 #[must_use = "call finish(result) to close the audit run and release the lock"]
 pub struct Locked {
-    session: Session,
+    pub(super) session: Session,
     /// Numbers this session; a plan records it.
-    id: u64,
-    verification: Verification,
+    pub(super) id: u64,
+    pub(super) verification: Verification,
     /// The audit run, once the first change started one; `None` again after `finish`.
-    run: Option<i64>,
-    backup: Option<BackupInfo>,
-    diesel_table_ready: bool,
+    pub(super) run: Option<i64>,
+    pub(super) backup: Option<BackupInfo>,
+    pub(super) diesel_table_ready: bool,
     /// This connection's backend pid, once a run started (for the blocker probe).
-    pid: Option<i32>,
+    pub(super) pid: Option<i32>,
 }
 
 impl Locked {
@@ -161,22 +159,7 @@ impl Locked {
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<Vec<Done>, MigrateError> {
         let applied = self.session.applied().await?;
-        let now = plan::applied_versions(&applied);
-        if plan.session != self.id || plan.applied_on != now {
-            return Err(MigrateError::Database {
-                context: "running the confirmed plan".into(),
-                error: format!(
-                    "the plan no longer matches the database (planned on {} applied migration(s),                      {} now{}); nothing was run. Run the command again to see the current plan",
-                    plan.applied_on.len(),
-                    now.len(),
-                    if plan.session == self.id {
-                        ""
-                    } else {
-                        ", and it was made by another session"
-                    }
-                ),
-            });
-        }
+        plan::check_still_valid(&plan, self.id, &applied)?;
         match plan.kind {
             PlanKind::Up => {
                 self.adopt(&applied).await?;
@@ -250,46 +233,15 @@ impl Locked {
         store::release_lock(&mut self.session.conn).await;
     }
 
-    /// Runs the migrations at `steps` in order in one direction, reporting each as it
-    /// finishes; the error of a failed step lists the ones done before it.
-    async fn run_steps(
-        &mut self,
-        steps: &[usize],
-        direction: Direction,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Vec<Done>, MigrateError> {
-        let mut done: Vec<Done> = Vec::new();
-        for &i in steps {
-            let duration = self.run_step(i, direction, &done, on_event).await?;
-            let migration = &self.session.migrations[i];
-            on_event(match direction {
-                Direction::Up => Event::Applied {
-                    migration,
-                    duration,
-                },
-                Direction::Down => Event::Reverted {
-                    migration,
-                    duration,
-                },
-            });
-            done.push(Done {
-                version: migration.version.clone(),
-                name: migration.name.clone(),
-                duration_ms: millis(duration),
-            });
-        }
-        Ok(done)
-    }
-
     /// For each pending non-transactional migration, the INVALID indexes named by its own
     /// CREATE INDEX statements: what a failed or killed `CREATE INDEX CONCURRENTLY` leaves.
     /// Read-only.
     pub async fn interrupted_indexes(
         &mut self,
-        pending: &[Migration],
+        plan: &Plan,
     ) -> Result<Vec<Leftover>, MigrateError> {
         let mut found = Vec::new();
-        for m in pending.iter().filter(|m| !m.run_in_transaction) {
+        for m in plan.migrations().iter().filter(|m| !m.run_in_transaction) {
             let created = crate::split::created_indexes(&m.up_sql);
             if created.is_empty() {
                 continue;
@@ -451,148 +403,6 @@ impl Locked {
             })
             .await
             .map_err(|e| MigrateError::db("stamping the environment", &e))
-    }
-
-    /// Before the first change of a run: bookkeeping tables, environment stamp, audit run,
-    /// session `lock_timeout` and `statement_timeout`.
-    async fn start_run(&mut self) -> Result<(), MigrateError> {
-        if self.run.is_some() {
-            return Ok(());
-        }
-        if let Some(t) = self.session.opts.lock_timeout {
-            self.session
-                .conn
-                .batch_execute(&format!("SET lock_timeout = '{}ms'", t.as_millis()))
-                .await
-                .map_err(|e| MigrateError::db("setting lock_timeout", &e))?;
-        }
-        if let Some(t) = self.session.opts.statement_timeout {
-            self.session
-                .conn
-                .batch_execute(&format!("SET statement_timeout = '{}ms'", t.as_millis()))
-                .await
-                .map_err(|e| MigrateError::db("setting statement_timeout", &e))?;
-        }
-        let env = self.session.opts.env.as_str();
-        let command = self.session.opts.command.clone();
-        let backup = self.backup.clone();
-        let run_id = self
-            .session
-            .conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                store::ensure_groundwork_tables(conn).await?;
-                store::stamp_environment(conn, env).await?;
-                store::begin_run(conn, &command, env, backup.as_ref()).await
-            })
-            .await
-            .map_err(|e| MigrateError::db("starting the audit log entry of this run", &e))?;
-        self.run = Some(run_id);
-        if self.session.opts.lock_timeout.is_some() && self.session.probe_conn.is_some() {
-            #[derive(diesel::QueryableByName)]
-            struct Pid {
-                #[diesel(sql_type = diesel::sql_types::Integer)]
-                pid: i32,
-            }
-            let row: Pid = diesel_async::RunQueryDsl::get_result(
-                diesel::sql_query("SELECT pg_backend_pid() AS pid"),
-                &mut self.session.conn,
-            )
-            .await
-            .map_err(|e| MigrateError::db("reading the backend pid", &e))?;
-            self.pid = Some(row.pid);
-        }
-        Ok(())
-    }
-
-    /// Runs one migration with retries on `lock_timeout`, records it, and turns failures
-    /// into `MigrationFailed` (after recording them in the audit log).
-    async fn run_step(
-        &mut self,
-        index: usize,
-        direction: Direction,
-        done: &[Done],
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Duration, MigrateError> {
-        self.start_run().await?;
-        let run_id = self.run.unwrap_or_default();
-        let m = &self.session.migrations[index];
-        let sql: &str = match direction {
-            Direction::Up => &m.up_sql,
-            Direction::Down => m.down_sql.as_deref().unwrap_or_default(),
-        };
-        let probe = match (
-            &self.session.probe_conn,
-            self.pid,
-            self.session.opts.lock_timeout,
-        ) {
-            (Some(url), Some(pid), Some(timeout)) => Some(Probe {
-                url: url.clone(),
-                pid,
-                // Late enough that fast statements never pay for it, early enough to see
-                // the blocker before lock_timeout cancels the wait.
-                after: timeout.mul_f64(0.6),
-            }),
-            _ => None,
-        };
-        let retry = Retry {
-            max_attempts: self.session.opts.lock_retries + 1,
-            backoff: self.session.opts.retry_backoff,
-            probe,
-        };
-        let step = Step {
-            migration: m,
-            sql,
-            direction,
-            run_id,
-            ensure_diesel_table: !self.diesel_table_ready,
-        };
-        let result = if m.run_in_transaction {
-            run_transactional(&mut self.session.conn, &step, &retry, on_event).await
-        } else {
-            run_outside_transaction(&mut self.session.conn, &step, &retry, on_event).await
-        };
-        match result {
-            Ok(d) => {
-                self.diesel_table_ready = true;
-                Ok(d)
-            }
-            Err(StepError::Bookkeeping(e)) => Err(MigrateError::db(
-                format!("recording migration {} {}", m.version, m.name),
-                &e,
-            )),
-            Err(StepError::Sql {
-                message,
-                statements_done,
-                blocked_by,
-            }) => {
-                let record = MigrationRecord {
-                    run_id,
-                    version: &m.version,
-                    name: &m.name,
-                    action: action(direction),
-                    run_in_transaction: m.run_in_transaction,
-                    duration_ms: None,
-                    error: Some(&message),
-                    statements_done,
-                    detail: None,
-                };
-                if let Err(e) = store::record_migration(&mut self.session.conn, &record).await {
-                    tracing::warn!(error = %e, "recording the failure in the audit log failed");
-                }
-                Err(MigrateError::MigrationFailed {
-                    direction,
-                    version: m.version.clone(),
-                    name: m.name.clone(),
-                    error: message,
-                    transactional: m.run_in_transaction,
-                    done: done
-                        .iter()
-                        .map(|d| format!("{} {}", d.version, d.name))
-                        .collect(),
-                    blocked_by,
-                })
-            }
-        }
     }
 }
 

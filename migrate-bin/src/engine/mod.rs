@@ -24,6 +24,7 @@ mod locked;
 mod plan;
 mod report;
 mod retry;
+mod run;
 mod session;
 
 use std::time::Duration;

@@ -64,6 +64,33 @@ pub(crate) fn applied_versions(applied: &[AppliedRecord]) -> Vec<String> {
     applied.iter().map(|a| a.version.clone()).collect()
 }
 
+/// Refuses to run `plan` unless it was made by the locked session `session` and the
+/// database still has exactly the applied migrations it was computed on.
+pub(crate) fn check_still_valid(
+    plan: &Plan,
+    session: u64,
+    applied: &[AppliedRecord],
+) -> Result<(), MigrateError> {
+    let now = applied_versions(applied);
+    if plan.session == session && plan.applied_on == now {
+        return Ok(());
+    }
+    Err(MigrateError::Database {
+        context: "running the confirmed plan".into(),
+        error: format!(
+            "the plan no longer matches the database (planned on {} applied migration(s), {} \
+             now{}); nothing was run. Run the command again to see the current plan",
+            plan.applied_on.len(),
+            now.len(),
+            if plan.session == session {
+                ""
+            } else {
+                ", and it was made by another session"
+            }
+        ),
+    })
+}
+
 /// Pending migrations (up to and including `to`), as indices, oldest first.
 pub(crate) fn pending(
     migrations: &[Migration],
@@ -323,6 +350,24 @@ mod tests {
             revert_steps(&m, &a[..1], &RevertTarget::To("8".into()), "s"),
             Err(MigrateError::UnknownVersion { .. })
         ));
+    }
+
+    #[test]
+    fn a_plan_runs_only_on_its_session_and_unchanged_state() {
+        let m = source();
+        let a = [applied("1", Some("sum1"))];
+        let plan = Plan {
+            kind: PlanKind::Up,
+            steps: pending(&m, &a, None),
+            migrations: m[1..].to_vec(),
+            applied_on: applied_versions(&a),
+            session: 7,
+        };
+        assert!(check_still_valid(&plan, 7, &a).is_ok());
+        assert!(check_still_valid(&plan, 8, &a).is_err());
+        let moved = [applied("1", Some("sum1")), applied("2", Some("sum2"))];
+        let err = check_still_valid(&plan, 7, &moved).unwrap_err().to_string();
+        assert!(err.contains("no longer matches"), "{err}");
     }
 
     #[test]
