@@ -8,23 +8,21 @@
 //!
 //! For other binaries the small API is: [`Settings::resolve`], [`apply_pending`],
 //! [`revert_all`], [`environment_stamp`], and the [`policy`] module (connection target and
-//! connect, environment rule, exit codes, tracing, stdout, `.env`); [`Engine`] for finer
-//! control.
+//! connect, environment rule, exit codes, tracing, stdout, `.env`); [`Session`] for finer
+//! control (its type enforces the safety order: lock, stamp, verify, plan, execute, finish).
 #![warn(missing_docs)]
 
-pub mod audit;
 pub mod backup;
 mod cli;
 mod commands;
-pub mod db;
 pub mod drops;
-pub mod engine;
+mod engine;
 pub mod error;
-pub mod guard;
 pub mod lint;
 pub mod policy;
 pub mod source;
 pub mod split;
+mod store;
 mod summary;
 
 use std::ffi::OsString;
@@ -35,11 +33,16 @@ use clap::Parser;
 // The engine's and the commands' paths to the policy core.
 use policy::{environment, settings, target as conninfo};
 
-pub use engine::{Done, Engine, Event, RevertTarget, RunOptions, Status, Verification};
+pub use engine::{
+    ChangedMigration, DEFAULT_STATEMENT_TIMEOUT, Done, Event, Leftover, Locked, MigrationStatus,
+    Plan, PlanKind, RevertTarget, RunOptions, Session, Status, Verification,
+};
 pub use error::MigrateError;
-pub use guard::MIGRATION_LOCK_KEY;
 pub use policy::{ConnInfo, Environment, Settings, redact};
 pub use source::{Migration, MigrationSource};
+pub use store::{
+    AppliedRecord, Blocker, LockHolder, MIGRATION_LOCK_KEY, NamedIndex, PartialFailure, RunRecord,
+};
 
 /// How long library callers wait for another migration run to finish.
 const LIBRARY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -53,7 +56,7 @@ pub async fn apply_pending(
     source: &MigrationSource,
     command: &str,
 ) -> Result<Vec<Done>, MigrateError> {
-    let mut engine = open_engine(
+    let session = open_session(
         settings,
         source,
         command,
@@ -61,16 +64,13 @@ pub async fn apply_pending(
         "migrating from another tool",
     )
     .await?;
+    let mut locked = session.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
     let result = async {
-        engine.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
-        engine.check_environment().await?;
-        if let Some(err) = engine.verify().await?.to_error(engine.source_desc()) {
-            return Err(err);
-        }
-        engine.apply_pending(None, &mut |_| {}).await
+        let plan = locked.plan_up(None).await?;
+        locked.execute(plan, &mut |_| {}).await
     }
     .await;
-    engine.finish(&result).await;
+    locked.finish(&result).await;
     result
 }
 
@@ -81,7 +81,7 @@ pub async fn revert_all(
     source: &MigrationSource,
     command: &str,
 ) -> Result<Vec<Done>, MigrateError> {
-    let mut engine = open_engine(
+    let session = open_session(
         settings,
         source,
         command,
@@ -89,48 +89,50 @@ pub async fn revert_all(
         "reverting every migration",
     )
     .await?;
+    let mut locked = session.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
     let result = async {
-        engine.lock(LIBRARY_LOCK_WAIT, &mut |_, _| {}).await?;
-        engine.check_environment().await?;
-        engine.revert(&RevertTarget::All, &mut |_| {}).await
+        let plan = locked.plan_revert(&RevertTarget::All).await?;
+        locked.execute(plan, &mut |_| {}).await
     }
     .await;
-    engine.finish(&result).await;
+    locked.finish(&result).await;
     result
 }
 
 /// The environment stamp of the database at `settings` (none if it was never migrated).
 /// Connects, reads, disconnects; changes nothing.
 pub async fn environment_stamp(settings: &Settings) -> Result<Option<Environment>, MigrateError> {
-    let mut conn = db::connect(&settings.conn, &engine::application_name()).await?;
-    guard::read_stamp(&mut conn).await
+    let mut conn =
+        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
+    store::read_stamp(&mut conn).await
 }
 
 /// Loads the migrations, connects, applies the environment rule for `intent` and refuses
-/// anything but dev and test; the engine runs in the effective environment.
-async fn open_engine(
+/// anything but dev and test; the session runs in the effective environment.
+async fn open_session(
     settings: &Settings,
     source: &MigrationSource,
     command: &str,
     intent: environment::Intent,
     what: &str,
-) -> Result<Engine, MigrateError> {
+) -> Result<Session, MigrateError> {
     let migrations = source.load_migrations()?;
-    let mut conn = db::connect(&settings.conn, &engine::application_name()).await?;
+    let mut conn =
+        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
     let requested = environment::Requested {
         env: settings.env,
         source: settings.env_source,
     };
     let (decision, _) = environment::resolve(&mut conn, requested, intent).await?;
     policy::require_disposable(decision.env, policy::DisposableOnly::Library(what))?;
-    let mut engine = Engine::from_parts(
+    let mut session = Session::from_parts(
         conn,
         migrations,
         source.describe(),
         RunOptions::new(decision.env, command),
     );
-    engine.set_probe_conn(&settings.conn);
-    Ok(engine)
+    session.set_probe_conn(&settings.conn);
+    Ok(session)
 }
 
 /// Entry point of the `migrate` binary (after `main` loaded `.env`): parses `args`, runs the

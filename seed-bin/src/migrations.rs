@@ -1,7 +1,7 @@
 //! Adapter to the migration engine (`groundwork_migrate`): environment stamp, pending
-//! migrations, apply (dev/test), revert all (`reset --hard`). The engine brings its own lock,
-//! environment-stamp and drift guards and audit log, so seed never migrates differently from
-//! `migrate`.
+//! migrations, apply (dev/test), revert all (`reset --hard`). Every change goes through the
+//! engine's session (lock, stamp, verify, plan, execute, finish; see
+//! `groundwork_migrate::Session`), so seed never migrates differently from `migrate`.
 
 use crate::error::{Result, SeedError};
 use diesel_async::AsyncPgConnection;
@@ -39,11 +39,11 @@ fn engine_error(e: MigrateError) -> SeedError {
 pub async fn pending(info: &ConnInfo, env: Environment) -> Result<Vec<String>> {
     let settings = settings(info, env);
     let opts = groundwork_migrate::RunOptions::new(settings.env, "seed");
-    let mut engine =
-        groundwork_migrate::Engine::connect(&settings, &MigrationSource::Embedded, opts)
+    let mut session =
+        groundwork_migrate::Session::connect(&settings, &MigrationSource::Embedded, opts)
             .await
             .map_err(engine_error)?;
-    let pending = engine.pending(None).await.map_err(engine_error)?;
+    let pending = session.pending(None).await.map_err(engine_error)?;
     Ok(pending.into_iter().map(|m| m.version).collect())
 }
 

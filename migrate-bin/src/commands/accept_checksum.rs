@@ -29,7 +29,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, version: &str) -> Result<AcceptReport, Mi
         ..
     } = ctx;
     let migrations = source.load_migrations()?;
-    let (mut engine, settings, _) = open(
+    let (session, settings, _) = open(
         settings,
         migrations,
         source,
@@ -38,19 +38,18 @@ pub(super) async fn run(ctx: &Ctx<'_>, version: &str) -> Result<AcceptReport, Mi
         Intent::Change,
     )
     .await?;
+    let mut locked = lock(session, global).await?;
     let result = async {
-        lock(&mut engine, global).await?;
-        engine.check_environment().await?;
         if settings.env == Environment::Prod {
             confirm(
                 global,
                 &format!("Accept the changed up.sql of {version} in prod?"),
             )?;
         }
-        engine.accept_checksum(version).await
+        locked.accept_checksum(version).await
     }
     .await;
-    engine.finish(&result).await;
+    locked.finish(&result).await;
     let (old_checksum, new_checksum) = result?;
     Ok(AcceptReport {
         version: version.to_string(),

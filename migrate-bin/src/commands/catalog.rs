@@ -8,7 +8,6 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::conninfo::ConnInfo;
-use crate::db;
 use crate::error::MigrateError;
 
 #[derive(diesel::QueryableByName)]
@@ -124,7 +123,7 @@ struct Database {
 pub(super) async fn create_database_if_missing(target: &ConnInfo) -> Result<bool, MigrateError> {
     let name = target.database();
     let maintenance = target.with_database("postgres");
-    let mut conn = db::connect(&maintenance, &crate::engine::application_name()).await?;
+    let mut conn = crate::policy::connect(&maintenance, &crate::policy::application_name()).await?;
     // The server quotes the name: CREATE DATABASE takes no bind parameter.
     let row: Database = diesel::sql_query(
         "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists, \

@@ -1,7 +1,7 @@
 //! `migrate down`: revert applied migrations, newest first (default: the newest one).
 
 use crate::cli::GlobalArgs;
-use crate::engine::{Done, Engine, RevertTarget};
+use crate::engine::{Done, Locked, RevertTarget};
 use crate::environment::Intent;
 use crate::error::MigrateError;
 use crate::settings::{Environment, Settings};
@@ -39,7 +39,7 @@ pub(super) async fn run(
         refuse_wide_prod_revert(&target)?;
     }
     let migrations = source.load_migrations()?;
-    let (mut engine, settings, _) = open(
+    let (session, settings, _) = open(
         settings,
         migrations,
         source,
@@ -51,8 +51,9 @@ pub(super) async fn run(
     if settings.env == Environment::Prod {
         refuse_wide_prod_revert(&target)?;
     }
-    let result = down(&mut engine, &target, &settings, global, out).await;
-    engine.finish(&result).await;
+    let mut locked = guards(session, global, false).await?;
+    let result = down(&mut locked, &target, &settings, global, out).await;
+    locked.finish(&result).await;
     Ok(Ran {
         key: "reverted",
         done: result?,
@@ -61,17 +62,16 @@ pub(super) async fn run(
 }
 
 async fn down(
-    engine: &mut Engine,
+    locked: &mut Locked,
     target: &RevertTarget,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    guards(engine, global, false).await?;
-    let to_revert = engine.revert_preview(target).await?;
-    if to_revert.is_empty() {
+    let plan = locked.plan_revert(target).await?;
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    production_gate(engine, &to_revert, "revert", settings, global).await?;
-    engine.revert(target, &mut |e| out.event(e)).await
+    production_gate(locked, &plan, "revert", settings, global).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }

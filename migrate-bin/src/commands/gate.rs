@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::backup;
 use crate::cli::GlobalArgs;
 use crate::drops::{self, Dropped};
-use crate::engine::{Engine, RevertTarget};
+use crate::engine::{Locked, Plan, RevertTarget, Session};
 use crate::error::MigrateError;
 use crate::lint;
 use crate::settings::{Environment, Settings};
@@ -18,10 +18,11 @@ use crate::source::Migration;
 
 use super::catalog;
 
-pub(super) async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(), MigrateError> {
+/// Takes the lock; the session checks the environment stamp and verifies under it.
+pub(super) async fn lock(session: Session, global: &GlobalArgs) -> Result<Locked, MigrateError> {
     // --quiet: a blocked run still ends with an error naming the lock holder.
     let quiet = global.quiet;
-    engine
+    session
         .lock(global.lock_wait, &mut |holder, wait| match holder {
             _ if quiet => {}
             Some(h) => eprintln!(
@@ -38,20 +39,18 @@ pub(super) async fn lock(engine: &mut Engine, global: &GlobalArgs) -> Result<(),
 
 /// Lock, environment, drift: the guards every changing command passes first.
 pub(super) async fn guards(
-    engine: &mut Engine,
+    session: Session,
     global: &GlobalArgs,
     check_drift: bool,
-) -> Result<(), MigrateError> {
-    lock(engine, global).await?;
-    engine.check_environment().await?;
-    let verification = engine.verify().await?;
-    if check_drift && let Some(err) = verification.to_error(engine.source_desc()) {
-        return Err(err);
+) -> Result<Locked, MigrateError> {
+    let locked = lock(session, global).await?;
+    if check_drift && let Err(err) = locked.check_drift() {
+        return Err(locked.refuse(err).await);
     }
-    if let Some(hint) = verification.cleanup_hint() {
+    if let Some(hint) = locked.verification().cleanup_hint() {
         eprintln!("warning: {hint}");
     }
-    Ok(())
+    Ok(locked)
 }
 
 /// In prod, reverts go one migration per run: each gets its own plan, backup and
@@ -68,21 +67,22 @@ pub(super) fn refuse_wide_prod_revert(target: &RevertTarget) -> Result<(), Migra
 
 /// In prod (or with --require-backup): show the plan, insist on --require-backup (prod),
 /// check pg_dump and the backup folder, confirm (prod), take and verify the backup.
-/// Changes nothing in the database.
+/// Changes nothing in the database. Shows `plan`, the value `execute` then runs.
 pub(super) async fn production_gate(
-    engine: &mut Engine,
-    migrations: &[Migration],
+    locked: &mut Locked,
+    plan: &Plan,
     verb: &str,
     settings: &Settings,
     global: &GlobalArgs,
 ) -> Result<(), MigrateError> {
+    let migrations = plan.migrations();
     let prod = settings.env == Environment::Prod;
     if !prod && !global.require_backup {
         return Ok(());
     }
     // --quiet keeps the plan only where it belongs to the confirmation prompt.
     if prod && (!global.quiet || will_ask(global)) {
-        let tables = catalog::existing_tables(engine.connection()).await?;
+        let tables = catalog::existing_tables(locked.connection()).await?;
         eprintln!("Plan ({verb} in {}):", settings.env);
         for m in migrations {
             eprintln!(
@@ -96,7 +96,7 @@ pub(super) async fn production_gate(
                     eprintln!("    warning: {}", w.message);
                 }
             } else {
-                print_revert_plan(engine, m, verb, &tables).await;
+                print_revert_plan(locked, m, verb, &tables).await;
             }
         }
     }
@@ -110,7 +110,7 @@ pub(super) async fn production_gate(
     let conn = &settings.conn;
     // Checked before the confirmation, so nobody confirms a run that cannot back up. The
     // folder is checked again by `take_backup`: it may change while the prompt waits.
-    let server = catalog::server_version_num(engine.connection()).await?;
+    let server = catalog::server_version_num(locked.connection()).await?;
     backup::check_pg_dump_version(conn, server).await?;
     backup::prepare_dir(&global.backup_dir)?;
     if prod {
@@ -138,14 +138,14 @@ pub(super) async fn production_gate(
             started.elapsed().as_millis()
         );
     }
-    engine.set_backup(info);
+    locked.set_backup(info);
     Ok(())
 }
 
 /// The revert part of a prod plan: the down.sql's warnings, what it drops with live row
 /// counts, and the down.sql itself.
 async fn print_revert_plan(
-    engine: &mut Engine,
+    locked: &mut Locked,
     m: &Migration,
     verb: &str,
     tables: &BTreeSet<String>,
@@ -161,7 +161,7 @@ async fn print_revert_plan(
         eprintln!("    drops no table, column or rows");
     }
     for d in &dropped {
-        let conn = engine.connection();
+        let conn = locked.connection();
         let line = match d {
             Dropped::Table(t) => {
                 format!(

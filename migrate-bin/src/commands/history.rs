@@ -6,9 +6,9 @@ use std::fmt;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::audit::{self, RunRecord};
 use crate::environment::Intent;
 use crate::error::MigrateError;
+use crate::store::RunRecord;
 use crate::summary;
 
 use super::output::Report;
@@ -28,7 +28,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, limit: i64) -> Result<HistoryReport, Migr
         ..
     } = ctx;
     let migrations = source.load_migrations()?;
-    let (mut engine, _, _) = open(
+    let (mut session, _, _) = open(
         settings,
         migrations,
         source,
@@ -37,7 +37,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, limit: i64) -> Result<HistoryReport, Migr
         Intent::ReadOnly,
     )
     .await?;
-    let runs = audit::history(engine.connection(), limit.max(1)).await?;
+    let runs = session.history(limit.max(1)).await?;
     Ok(HistoryReport { runs })
 }
 

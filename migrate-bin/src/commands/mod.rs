@@ -20,8 +20,7 @@ mod up;
 mod verify;
 
 use crate::cli::{Command, GlobalArgs};
-use crate::db;
-use crate::engine::{Engine, RunOptions};
+use crate::engine::{RunOptions, Session};
 use crate::environment::{self, Facts, Intent, Requested};
 use crate::error::MigrateError;
 use crate::settings::Settings;
@@ -83,7 +82,7 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
 }
 
 /// Connects and applies the environment rule ([`crate::environment`]) for `intent`. Returns
-/// the engine, the settings with the effective environment (so every later guard, e.g. the
+/// the session, the settings with the effective environment (so every later guard, e.g. the
 /// production gate, sees a prod stamp even when no --env was given) and what the database
 /// said. Refusals happen here, before the lock and before anything is written.
 async fn open(
@@ -93,8 +92,9 @@ async fn open(
     global: &GlobalArgs,
     command: &str,
     intent: Intent,
-) -> Result<(Engine, Settings, Facts), MigrateError> {
-    let mut conn = db::connect(&settings.conn, &crate::engine::application_name()).await?;
+) -> Result<(Session, Settings, Facts), MigrateError> {
+    let mut conn =
+        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
     let requested = Requested {
         env: settings.env,
         source: settings.env_source,
@@ -102,14 +102,14 @@ async fn open(
     let (decision, facts) = environment::resolve(&mut conn, requested, intent).await?;
     let mut effective = settings.clone();
     effective.env = decision.env;
-    let mut engine = Engine::from_parts(
+    let mut session = Session::from_parts(
         conn,
         migrations,
         source.describe(),
         run_options(&effective, global, command),
     );
-    engine.set_probe_conn(&effective.conn);
-    Ok((engine, effective, facts))
+    session.set_probe_conn(&effective.conn);
+    Ok((session, effective, facts))
 }
 
 /// Checked before connecting, so a typo never touches the database.

@@ -54,7 +54,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, M
     if let Some(to) = to {
         check_to(to, &migrations, source)?;
     }
-    let (mut engine, _, _) = open(
+    let (mut session, _, _) = open(
         settings,
         migrations,
         source,
@@ -63,9 +63,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, M
         Intent::ReadOnly,
     )
     .await?;
-    let verification = engine.verify().await?;
-    let pending = engine.pending(to).await?;
-    let tables = catalog::existing_tables(engine.connection()).await?;
+    let verification = session.verify().await?;
+    let pending = session.pending(to).await?;
+    let tables = catalog::existing_tables(session.connection()).await?;
     let exists = |t: &str| tables.contains(t);
     Ok(PlanReport {
         environment: verification.environment,

@@ -2,7 +2,7 @@
 //! down.sql works).
 
 use crate::cli::GlobalArgs;
-use crate::engine::{Done, Engine, RevertTarget};
+use crate::engine::{Done, Locked};
 use crate::environment::Intent;
 use crate::error::MigrateError;
 use crate::settings::{Environment, Settings};
@@ -34,7 +34,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError
     };
     refuse_in_prod(settings.env)?;
     let migrations = source.load_migrations()?;
-    let (mut engine, settings, _) = open(
+    let (session, settings, _) = open(
         settings,
         migrations,
         source,
@@ -44,8 +44,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError
     )
     .await?;
     refuse_in_prod(settings.env)?;
-    let result = redo(&mut engine, steps, &settings, global, out).await;
-    engine.finish(&result).await;
+    let mut locked = guards(session, global, true).await?;
+    let result = redo(&mut locked, steps, &settings, global, out).await;
+    locked.finish(&result).await;
     Ok(Ran {
         key: "redone",
         done: result?,
@@ -54,17 +55,16 @@ pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError
 }
 
 async fn redo(
-    engine: &mut Engine,
+    locked: &mut Locked,
     steps: usize,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    guards(engine, global, true).await?;
-    let to_redo = engine.revert_preview(&RevertTarget::Steps(steps)).await?;
-    if to_redo.is_empty() {
+    let plan = locked.plan_redo(steps).await?;
+    if plan.is_empty() {
         return Ok(Vec::new());
     }
-    production_gate(engine, &to_redo, "redo", settings, global).await?;
-    engine.redo(steps, &mut |e| out.event(e)).await
+    production_gate(locked, &plan, "redo", settings, global).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }

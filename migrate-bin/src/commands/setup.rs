@@ -10,6 +10,7 @@ use crate::engine::Done;
 use crate::environment::{Intent, Standing};
 use crate::error::MigrateError;
 
+use super::gate::guards;
 use super::output::Report;
 use super::up::{NOTHING, UpHow, up};
 use super::{Ctx, catalog, open};
@@ -37,7 +38,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<SetupReport, MigrateError> {
     } else {
         format!("Database {name} already exists")
     });
-    let (mut engine, settings, facts) = open(
+    let (session, settings, facts) = open(
         settings,
         migrations,
         source,
@@ -53,8 +54,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<SetupReport, MigrateError> {
         repair: false,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
-    let result = up(&mut engine, &how, &settings, global, out).await;
-    engine.finish(&result).await;
+    let mut locked = guards(session, global, true).await?;
+    let result = up(&mut locked, &how, &settings, global, out).await;
+    locked.finish(&result).await;
     Ok(SetupReport {
         created,
         applied: result?,

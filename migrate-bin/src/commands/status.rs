@@ -56,7 +56,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<StatusReport, MigrateError> {
         ..
     } = ctx;
     let migrations = source.load_migrations()?;
-    let (mut engine, _, facts) = open(
+    let (mut session, _, facts) = open(
         settings,
         migrations,
         source,
@@ -65,7 +65,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<StatusReport, MigrateError> {
         Intent::ReadOnly,
     )
     .await?;
-    let status = engine.status().await?;
+    let status = session.status().await?;
     Ok(StatusReport {
         database: settings.conn.redacted(),
         environment: facts.stamp,

@@ -1,7 +1,7 @@
 //! `migrate up`: apply pending migrations, oldest first (also the second half of `setup`).
 
 use crate::cli::GlobalArgs;
-use crate::engine::{Done, Engine};
+use crate::engine::{Done, Locked};
 use crate::environment::{Intent, Standing};
 use crate::error::MigrateError;
 use crate::settings::Settings;
@@ -28,15 +28,16 @@ pub(super) async fn run(
     if let Some(to) = to {
         check_to(to, &migrations, source)?;
     }
-    let (mut engine, settings, facts) =
+    let (session, settings, facts) =
         open(settings, migrations, source, global, "up", Intent::Change).await?;
     let how = UpHow {
         to,
         repair,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
-    let result = up(&mut engine, &how, &settings, global, out).await;
-    engine.finish(&result).await;
+    let mut locked = guards(session, global, true).await?;
+    let result = up(&mut locked, &how, &settings, global, out).await;
+    locked.finish(&result).await;
     Ok(Ran {
         key: "applied",
         done: result?,
@@ -56,16 +57,14 @@ pub(super) struct UpHow<'a> {
 }
 
 pub(super) async fn up(
-    engine: &mut Engine,
+    locked: &mut Locked,
     how: &UpHow<'_>,
     settings: &Settings,
     global: &GlobalArgs,
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
-    let to = how.to;
-    guards(engine, global, true).await?;
-    let pending = engine.pending(to).await?;
-    let leftovers = engine.interrupted_indexes(&pending).await?;
+    let plan = locked.plan_up(how.to).await?;
+    let leftovers = locked.interrupted_indexes(&plan).await?;
     if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
         let first = &leftovers[0];
         return Err(MigrateError::RepairNeeded {
@@ -75,14 +74,14 @@ pub(super) async fn up(
             env: settings.env,
         });
     }
-    if pending.is_empty() {
-        engine.adopt_unrecorded().await?;
+    if plan.is_empty() {
+        locked.adopt_unrecorded().await?;
         if how.restamp {
-            engine.stamp_if_missing().await?;
+            locked.stamp_if_missing().await?;
         }
         return Ok(Vec::new());
     }
-    production_gate(engine, &pending, "apply", settings, global).await?;
+    production_gate(locked, &plan, "apply", settings, global).await?;
     for l in &leftovers {
         for index in &l.indexes {
             if !global.quiet {
@@ -93,6 +92,6 @@ pub(super) async fn up(
             }
         }
     }
-    engine.repair_indexes(&leftovers).await?;
-    engine.apply_pending(to, &mut |e| out.event(e)).await
+    locked.repair_indexes(&leftovers).await?;
+    locked.execute(plan, &mut |e| out.event(e)).await
 }

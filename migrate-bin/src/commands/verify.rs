@@ -35,7 +35,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<VerifyReport, MigrateError> {
     let migrations = source.load_migrations()?;
     // Read-only: migrations applied by diesel_cli are reported as unrecorded and
     // recorded by the next `up`, never adopted here.
-    let (mut engine, _, facts) = open(
+    let (mut session, _, facts) = open(
         settings,
         migrations,
         source,
@@ -44,13 +44,13 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<VerifyReport, MigrateError> {
         Intent::ReadOnly,
     )
     .await?;
-    let verification = engine.verify().await?;
+    let verification = session.verify().await?;
     Ok(VerifyReport {
         clean: verification.is_clean(),
         standing: facts.standing(),
         cleanup_hint: verification.cleanup_hint(),
         verification,
-        source_desc: engine.source_desc().to_string(),
+        source_desc: session.source_desc().to_string(),
     })
 }
 

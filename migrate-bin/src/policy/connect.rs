@@ -106,3 +106,32 @@ fn classify_connect_error(e: &tokio_postgres::Error, info: &ConnInfo) -> Migrate
         reason: info.scrub(&reason),
     }
 }
+
+/// `migrate <version> <user>@<host>`: shown in `pg_stat_activity`, so a DBA (or a waiting
+/// migrator) can tell who holds the migration lock.
+pub fn application_name() -> String {
+    // PostgreSQL truncates application_name to 63 bytes.
+    let mut name = format!(
+        "migrate {} {}@{}",
+        env!("CARGO_PKG_VERSION"),
+        os_user(),
+        host()
+    );
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// The operating-system user running this process, for the audit log and connection names.
+pub(crate) fn os_user() -> String {
+    whoami::username().unwrap_or_else(|_| "unknown".into())
+}
+
+/// The host this process runs on, for the audit log and connection names.
+pub(crate) fn host() -> String {
+    whoami::hostname()
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -252,7 +252,7 @@ pub async fn read_facts(conn: &mut AsyncPgConnection) -> Result<Facts, MigrateEr
     .get_result(conn)
     .await
     .map_err(|e| MigrateError::db(ctx, &e))?;
-    let stamp = crate::guard::read_stamp(conn).await?;
+    let stamp = crate::store::read_stamp(conn).await?;
     let mut has_content = row.has_tables;
     if !has_content && row.has_diesel {
         let any: Any =

@@ -20,7 +20,8 @@ pub(crate) mod settings;
 mod sql;
 pub(crate) mod target;
 
-pub use connect::{DriverConnection, connect, connect_client};
+pub use connect::{DriverConnection, application_name, connect, connect_client};
+pub(crate) use connect::{host, os_user};
 pub use disposable::{DisposableOnly, require_disposable};
 pub use dotenv::load as load_dotenv;
 pub use environment::{

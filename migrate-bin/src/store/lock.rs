@@ -1,5 +1,7 @@
-//! Safety guards that run before anything changes: the one-migrator advisory lock and the
-//! environment stamp.
+//! The one-migrator advisory lock, who holds it, and who blocks a migration statement.
+//!
+//! Taking the lock is crate-private: only the engine's session takes it, so no path can
+//! hold the lock without also passing the session's checks.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -10,7 +12,6 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::MigrateError;
-use crate::settings::Environment;
 
 /// Key of the session-level advisory lock held by whoever migrates a database
 /// ("gwmigrat" in ASCII, so it is recognisable in `pg_locks`). `seed` takes the same lock
@@ -76,7 +77,7 @@ struct Locked {
 }
 
 /// Tries once to take the migration lock.
-pub async fn try_lock(conn: &mut AsyncPgConnection) -> Result<bool, MigrateError> {
+pub(crate) async fn try_lock(conn: &mut AsyncPgConnection) -> Result<bool, MigrateError> {
     let row: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
         .get_result(conn)
@@ -87,7 +88,7 @@ pub async fn try_lock(conn: &mut AsyncPgConnection) -> Result<bool, MigrateError
 
 /// Takes the migration lock, polling for up to `wait`. While waiting, `on_wait` is told who
 /// holds it (first at once, then about every 5 s). Fails with `LockTimeout` naming the holder.
-pub async fn acquire_lock(
+pub(crate) async fn acquire_lock(
     conn: &mut AsyncPgConnection,
     wait: Duration,
     on_wait: &mut dyn FnMut(Option<&LockHolder>, Duration),
@@ -117,7 +118,7 @@ pub async fn acquire_lock(
 
 /// Releases the migration lock (the server also releases it when the connection closes,
 /// e.g. if the process is killed).
-pub async fn release_lock(conn: &mut AsyncPgConnection) {
+pub(crate) async fn release_lock(conn: &mut AsyncPgConnection) {
     let result = diesel::sql_query("SELECT pg_advisory_unlock($1) AS locked")
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
         .get_result::<Locked>(conn)
@@ -207,62 +208,9 @@ pub async fn blockers(
     .map_err(|e| MigrateError::db("looking up the sessions that block the migration", &e))
 }
 
-#[derive(QueryableByName)]
-struct StampRow {
-    #[diesel(sql_type = Text)]
-    env: String,
-}
-
-/// The environment recorded in the database, if it was stamped.
-pub async fn read_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environment>, MigrateError> {
-    let ctx = "reading the environment stamp";
-    #[derive(QueryableByName)]
-    struct Present {
-        #[diesel(sql_type = Bool)]
-        present: bool,
-    }
-    let present: Present =
-        diesel::sql_query("SELECT to_regclass('groundwork.environment') IS NOT NULL AS present")
-            .get_result(conn)
-            .await
-            .map_err(|e| MigrateError::db(ctx, &e))?;
-    if !present.present {
-        return Ok(None);
-    }
-    let rows: Vec<StampRow> = diesel::sql_query("SELECT env FROM groundwork.environment LIMIT 1")
-        .load(conn)
-        .await
-        .map_err(|e| MigrateError::db(ctx, &e))?;
-    match rows.into_iter().next() {
-        None => Ok(None),
-        Some(row) => row.env.parse().map(Some),
-    }
-}
-
-/// Refuses when the database is stamped with another environment than the one requested.
-pub fn check_stamp(stamp: Option<Environment>, requested: Environment) -> Result<(), MigrateError> {
-    match stamp {
-        Some(stamped) if stamped != requested => {
-            Err(MigrateError::EnvironmentMismatch { stamped, requested })
-        }
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stamp_must_match() {
-        assert!(check_stamp(None, Environment::Prod).is_ok());
-        assert!(check_stamp(Some(Environment::Dev), Environment::Dev).is_ok());
-        let err = check_stamp(Some(Environment::Prod), Environment::Staging).unwrap_err();
-        assert!(
-            err.to_string().contains("prod") && err.to_string().contains("staging"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn lock_key_splits_into_pg_locks_fields() {

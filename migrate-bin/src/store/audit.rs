@@ -3,55 +3,12 @@
 //! migration still leaves its record.
 
 use chrono::{DateTime, Utc};
-use diesel::QueryableByName;
+use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::backup::BackupInfo;
 use crate::error::MigrateError;
-
-/// Who runs this process, for the audit log.
-pub(crate) fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .or_else(user_from_uid)
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Cron jobs and containers often run without `USER`: look the real uid up in /etc/passwd.
-fn user_from_uid() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .to_string();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let id = fields.nth(1)?;
-        (id == uid).then(|| name.to_string())
-    })
-}
-
-/// The host this process runs on, for the audit log.
-pub(crate) fn host() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-#[derive(QueryableByName)]
-struct Id {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
 
 /// Starts an audit run and returns its id. Runs left `running` by a process that died are
 /// marked `interrupted` first: the caller holds the migration lock, so none is really running.
@@ -61,28 +18,31 @@ pub(crate) async fn begin_run(
     env: &str,
     backup: Option<&BackupInfo>,
 ) -> Result<i64, diesel::result::Error> {
-    diesel::sql_query(
-        "UPDATE groundwork.audit_runs SET outcome = 'interrupted', \
-         error = 'the process ended before finishing (killed or crashed); found by the next run' \
-         WHERE outcome = 'running'",
-    )
-    .execute(conn)
-    .await?;
-    let row: Id = diesel::sql_query(
-        "INSERT INTO groundwork.audit_runs (command, env, os_user, host, binary_version, backup_path, backup_size_bytes, backup_sha256) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind::<Text, _>(command)
-    .bind::<Text, _>(env)
-    .bind::<Text, _>(os_user())
-    .bind::<Text, _>(host())
-    .bind::<Text, _>(env!("CARGO_PKG_VERSION"))
-    .bind::<Nullable<Text>, _>(backup.map(|b| b.path.display().to_string()))
-    .bind::<Nullable<BigInt>, _>(backup.map(|b| i64::try_from(b.size_bytes).unwrap_or(i64::MAX)))
-    .bind::<Nullable<Text>, _>(backup.map(|b| b.sha256.clone()))
-    .get_result(conn)
-    .await?;
-    Ok(row.id)
+    use super::schema::audit_runs::dsl as r;
+    diesel::update(r::audit_runs.filter(r::outcome.eq("running")))
+        .set((
+            r::outcome.eq("interrupted"),
+            r::error.eq(
+                "the process ended before finishing (killed or crashed); found by the next run",
+            ),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(r::audit_runs)
+        .values((
+            r::command.eq(command),
+            r::env.eq(env),
+            r::os_user.eq(crate::policy::os_user()),
+            r::host.eq(crate::policy::host()),
+            r::binary_version.eq(env!("CARGO_PKG_VERSION")),
+            r::backup_path.eq(backup.map(|b| b.path.display().to_string())),
+            r::backup_size_bytes
+                .eq(backup.map(|b| i64::try_from(b.size_bytes).unwrap_or(i64::MAX))),
+            r::backup_sha256.eq(backup.map(|b| b.sha256.clone())),
+        ))
+        .returning(r::id)
+        .get_result(conn)
+        .await
 }
 
 /// One migration's audit record.
@@ -101,25 +61,28 @@ pub(crate) struct MigrationRecord<'a> {
 /// Appends one migration record.
 pub(crate) async fn record_migration(
     conn: &mut AsyncPgConnection,
-    r: &MigrationRecord<'_>,
+    rec: &MigrationRecord<'_>,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query(
-        "INSERT INTO groundwork.audit_migrations \
-         (run_id, version, name, action, run_in_transaction, duration_ms, outcome, error, statements_done, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind::<BigInt, _>(r.run_id)
-    .bind::<Text, _>(r.version)
-    .bind::<Text, _>(r.name)
-    .bind::<Text, _>(r.action)
-    .bind::<Bool, _>(r.run_in_transaction)
-    .bind::<Nullable<BigInt>, _>(r.duration_ms)
-    .bind::<Text, _>(if r.error.is_some() { "failed" } else { "succeeded" })
-    .bind::<Nullable<Text>, _>(r.error)
-    .bind::<Nullable<Integer>, _>(r.statements_done)
-    .bind::<Nullable<Text>, _>(r.detail)
-    .execute(conn)
-    .await?;
+    use super::schema::audit_migrations::dsl as m;
+    diesel::insert_into(m::audit_migrations)
+        .values((
+            m::run_id.eq(rec.run_id),
+            m::version.eq(rec.version),
+            m::name.eq(rec.name),
+            m::action.eq(rec.action),
+            m::run_in_transaction.eq(rec.run_in_transaction),
+            m::duration_ms.eq(rec.duration_ms),
+            m::outcome.eq(if rec.error.is_some() {
+                "failed"
+            } else {
+                "succeeded"
+            }),
+            m::error.eq(rec.error),
+            m::statements_done.eq(rec.statements_done),
+            m::detail.eq(rec.detail),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -129,14 +92,19 @@ pub(crate) async fn finish_run(
     run_id: i64,
     error: Option<&str>,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query(
-        "UPDATE groundwork.audit_runs SET finished_at = clock_timestamp(), outcome = $2, error = $3 WHERE id = $1",
-    )
-    .bind::<BigInt, _>(run_id)
-    .bind::<Text, _>(if error.is_some() { "failed" } else { "succeeded" })
-    .bind::<Nullable<Text>, _>(error)
-    .execute(conn)
-    .await?;
+    use super::schema::audit_runs::dsl as r;
+    diesel::update(r::audit_runs.find(run_id))
+        .set((
+            r::finished_at.eq(super::schema::clock_timestamp().nullable()),
+            r::outcome.eq(if error.is_some() {
+                "failed"
+            } else {
+                "succeeded"
+            }),
+            r::error.eq(error),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -196,7 +164,7 @@ pub async fn history(
     limit: i64,
 ) -> Result<Vec<RunRecord>, MigrateError> {
     let ctx = "reading the audit log";
-    if !crate::db::relation_exists(conn, "groundwork.audit_runs")
+    if !super::bookkeeping::relation_exists(conn, "groundwork.audit_runs")
         .await
         .map_err(|e| MigrateError::db(ctx, &e))?
     {
@@ -242,7 +210,7 @@ pub async fn partial_failures(
     conn: &mut AsyncPgConnection,
 ) -> Result<Vec<PartialFailure>, MigrateError> {
     let ctx = "reading failed non-transactional migrations";
-    if !crate::db::relation_exists(conn, "groundwork.audit_migrations")
+    if !super::bookkeeping::relation_exists(conn, "groundwork.audit_migrations")
         .await
         .map_err(|e| MigrateError::db(ctx, &e))?
     {
@@ -251,7 +219,7 @@ pub async fn partial_failures(
     // A first run that failed or was killed before its first migration committed leaves
     // our schema without diesel's table (created in that migration's transaction): then
     // nothing is applied, and referring to the table would fail every later run.
-    let diesel_table = crate::db::relation_exists(conn, "__diesel_schema_migrations")
+    let diesel_table = super::bookkeeping::relation_exists(conn, "__diesel_schema_migrations")
         .await
         .map_err(|e| MigrateError::db(ctx, &e))?;
     let not_applied = if diesel_table {

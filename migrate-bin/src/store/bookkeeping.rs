@@ -1,17 +1,17 @@
-//! The engine's bookkeeping tables (connections come from [`crate::policy::connect`]).
+//! Which migrations are applied, with their checksums, and the environment stamp.
 //!
 //! diesel_cli's `__diesel_schema_migrations` stays exactly as diesel creates it, so
 //! `diesel migration list` keeps working; everything of our own lives in the `groundwork`
 //! schema so `diesel print-schema` of `public` stays clean.
 
 use chrono::NaiveDateTime;
-use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
+use super::schema::{__diesel_schema_migrations as diesel_table, environment, migration_checksums};
 use crate::error::MigrateError;
-// The engine's modules open their connections by these names.
-pub(crate) use crate::policy::connect;
+use crate::settings::Environment;
 
 /// diesel_cli's own DDL, byte for byte, so both tools create the same table.
 pub(crate) const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
@@ -19,7 +19,8 @@ pub(crate) const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_s
        run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 );";
 
-/// The engine's own tables. `IF NOT EXISTS` because every writing run ensures them.
+/// The engine's own tables (see [`super::schema`]). `IF NOT EXISTS` because every writing
+/// run ensures them.
 pub(crate) const GROUNDWORK_DDL: &str = "
 CREATE SCHEMA IF NOT EXISTS groundwork;
 CREATE TABLE IF NOT EXISTS groundwork.migration_checksums (
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS groundwork.audit_migrations (
     run_id BIGINT NOT NULL REFERENCES groundwork.audit_runs (id),
     version VARCHAR(50) NOT NULL,
     name TEXT NOT NULL,
-    -- apply | revert | accept_checksum
+    -- apply | revert | accept_checksum | repair
     action TEXT NOT NULL,
     run_in_transaction BOOLEAN NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -73,34 +74,31 @@ CREATE TABLE IF NOT EXISTS groundwork.audit_migrations (
 );";
 
 /// One row of `__diesel_schema_migrations`, with our checksum record if there is one.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedRecord {
     /// The migration's version.
-    #[diesel(sql_type = Text)]
     pub version: String,
     /// When it was applied (diesel's `run_on`, server time without zone).
-    #[diesel(sql_type = Timestamp)]
     pub run_on: NaiveDateTime,
     /// Name recorded by `migrate` (none for migrations applied by diesel_cli).
-    #[diesel(sql_type = Nullable<Text>)]
     pub name: Option<String>,
     /// Checksum recorded by `migrate` (none for migrations applied by diesel_cli).
-    #[diesel(sql_type = Nullable<Text>)]
     pub checksum: Option<String>,
 }
 
-#[derive(QueryableByName)]
+#[derive(diesel::QueryableByName)]
 struct Present {
-    #[diesel(sql_type = Bool)]
+    #[diesel(sql_type = diesel::sql_types::Bool)]
     present: bool,
 }
 
+/// Whether the table or view `name` (schema-qualified or on the search path) exists.
 pub(crate) async fn relation_exists(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> Result<bool, diesel::result::Error> {
     let row: Present = diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS present")
-        .bind::<Text, _>(name)
+        .bind::<diesel::sql_types::Text, _>(name)
         .get_result(conn)
         .await?;
     Ok(row.present)
@@ -112,31 +110,54 @@ pub(crate) async fn load_applied(
     conn: &mut AsyncPgConnection,
 ) -> Result<Vec<AppliedRecord>, MigrateError> {
     let ctx = "reading the applied migrations";
+    let fail = |e: diesel::result::Error| MigrateError::db(ctx, &e);
     if !relation_exists(conn, "__diesel_schema_migrations")
         .await
-        .map_err(|e| MigrateError::db(ctx, &e))?
+        .map_err(fail)?
     {
         return Ok(Vec::new());
     }
     let with_checksums = relation_exists(conn, "groundwork.migration_checksums")
         .await
-        .map_err(|e| MigrateError::db(ctx, &e))?;
-    let sql = if with_checksums {
-        "SELECT m.version::text AS version, m.run_on, c.name, c.checksum \
-         FROM __diesel_schema_migrations m \
-         LEFT JOIN groundwork.migration_checksums c ON c.version = m.version \
-         ORDER BY m.version"
+        .map_err(fail)?;
+    let rows: Vec<(String, NaiveDateTime, Option<String>, Option<String>)> = if with_checksums {
+        diesel_table::table
+            .left_join(
+                migration_checksums::table
+                    .on(migration_checksums::version.eq(diesel_table::version)),
+            )
+            .select((
+                diesel_table::version,
+                diesel_table::run_on,
+                migration_checksums::name.nullable(),
+                migration_checksums::checksum.nullable(),
+            ))
+            .order(diesel_table::version)
+            .load(conn)
+            .await
+            .map_err(fail)?
     } else {
-        "SELECT version::text AS version, run_on, NULL::text AS name, NULL::text AS checksum \
-         FROM __diesel_schema_migrations ORDER BY version"
+        diesel_table::table
+            .select((diesel_table::version, diesel_table::run_on))
+            .order(diesel_table::version)
+            .load::<(String, NaiveDateTime)>(conn)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|(version, run_on)| (version, run_on, None, None))
+            .collect()
     };
-    diesel::sql_query(sql)
-        .load(conn)
-        .await
-        .map_err(|e| MigrateError::db(ctx, &e))
+    Ok(rows
+        .into_iter()
+        .map(|(version, run_on, name, checksum)| AppliedRecord {
+            version,
+            run_on,
+            name,
+            checksum,
+        })
+        .collect())
 }
 
-/// Creates the bookkeeping tables if missing.
 /// Creates the `groundwork` schema and its tables if missing.
 pub(crate) async fn ensure_groundwork_tables(
     conn: &mut AsyncPgConnection,
@@ -160,8 +181,10 @@ pub(crate) async fn record_applied(
     checksum: &str,
     duration_ms: i64,
 ) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text};
     // One statement instead of two: a round trip saved per migration, and `up` on a fresh
-    // database is measured against diesel_cli (docs/performance.md).
+    // database is measured against diesel_cli (docs/performance.md). diesel's query builder
+    // has no data-modifying CTE, so this one stays SQL.
     diesel::sql_query(
         "WITH diesel AS (INSERT INTO __diesel_schema_migrations (version) VALUES ($1)) \
          INSERT INTO groundwork.migration_checksums (version, name, checksum, applied_at, duration_ms) \
@@ -186,18 +209,25 @@ pub(crate) async fn record_checksum(
     checksum: &str,
     duration_ms: Option<i64>,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query(
-        "INSERT INTO groundwork.migration_checksums (version, name, checksum, applied_at, duration_ms) \
-         VALUES ($1, $2, $3, now(), $4) \
-         ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
-         applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms",
-    )
-    .bind::<Text, _>(version)
-    .bind::<Text, _>(name)
-    .bind::<Text, _>(checksum)
-    .bind::<Nullable<BigInt>, _>(duration_ms)
-    .execute(conn)
-    .await?;
+    use migration_checksums::dsl as c;
+    // applied_at is left to its default (now()), which EXCLUDED carries into the update.
+    diesel::insert_into(c::migration_checksums)
+        .values((
+            c::version.eq(version),
+            c::name.eq(name),
+            c::checksum.eq(checksum),
+            c::duration_ms.eq(duration_ms),
+        ))
+        .on_conflict(c::version)
+        .do_update()
+        .set((
+            c::name.eq(excluded(c::name)),
+            c::checksum.eq(excluded(c::checksum)),
+            c::applied_at.eq(excluded(c::applied_at)),
+            c::duration_ms.eq(excluded(c::duration_ms)),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -208,6 +238,8 @@ pub(crate) async fn adopt(
     name: &str,
     checksum: &str,
 ) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::Text;
+    // An INSERT … SELECT with a time-zone conversion: clearer as SQL than as query builder.
     diesel::sql_query(
         "INSERT INTO groundwork.migration_checksums (version, name, checksum, applied_at, duration_ms) \
          SELECT version, $2, $3, run_on AT TIME ZONE current_setting('TimeZone'), NULL \
@@ -227,12 +259,10 @@ pub(crate) async fn record_reverted(
     conn: &mut AsyncPgConnection,
     version: &str,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version = $1")
-        .bind::<Text, _>(version)
+    diesel::delete(diesel_table::table.filter(diesel_table::version.eq(version)))
         .execute(conn)
         .await?;
-    diesel::sql_query("DELETE FROM groundwork.migration_checksums WHERE version = $1")
-        .bind::<Text, _>(version)
+    diesel::delete(migration_checksums::table.filter(migration_checksums::version.eq(version)))
         .execute(conn)
         .await?;
     Ok(())
@@ -243,11 +273,55 @@ pub(crate) async fn stamp_environment(
     conn: &mut AsyncPgConnection,
     env: &str,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query(
-        "INSERT INTO groundwork.environment (env) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
-    )
-    .bind::<Text, _>(env)
-    .execute(conn)
-    .await?;
+    diesel::insert_into(environment::table)
+        .values(environment::env.eq(env))
+        .on_conflict(environment::singleton)
+        .do_nothing()
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+/// The environment recorded in the database, if it was stamped.
+pub async fn read_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environment>, MigrateError> {
+    let fail = |e: diesel::result::Error| MigrateError::db("reading the environment stamp", &e);
+    if !relation_exists(conn, "groundwork.environment")
+        .await
+        .map_err(fail)?
+    {
+        return Ok(None);
+    }
+    let stamp: Option<String> = environment::table
+        .select(environment::env)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(fail)?;
+    stamp.map(|s| s.parse()).transpose()
+}
+
+/// Refuses when the database is stamped with another environment than the one requested.
+pub fn check_stamp(stamp: Option<Environment>, requested: Environment) -> Result<(), MigrateError> {
+    match stamp {
+        Some(stamped) if stamped != requested => {
+            Err(MigrateError::EnvironmentMismatch { stamped, requested })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_must_match() {
+        assert!(check_stamp(None, Environment::Prod).is_ok());
+        assert!(check_stamp(Some(Environment::Dev), Environment::Dev).is_ok());
+        let err = check_stamp(Some(Environment::Prod), Environment::Staging).unwrap_err();
+        assert!(
+            err.to_string().contains("prod") && err.to_string().contains("staging"),
+            "{err}"
+        );
+    }
 }
