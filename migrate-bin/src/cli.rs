@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::env::Environment;
 use crate::policy::{LogFormat, duration_in, int_in};
-use crate::settings::Environment;
 
 const AFTER_HELP: &str = "\
 For example:

@@ -65,8 +65,25 @@ impl Snapshot {
         let mut out = BTreeMap::new();
         for (name, before) in self.before {
             let after = fingerprint::snapshot(conn, name).await?;
-            out.insert(name.to_string(), fingerprint::diff(&before, &after));
+            out.insert(name.to_string(), diff(&before, &after));
         }
         Ok(out)
     }
+}
+
+/// Compares two snapshots of one table (from [`fingerprint::snapshot`]).
+fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -> Counts {
+    let mut c = Counts {
+        rows: after.len() as u64,
+        ..Default::default()
+    };
+    for (k, h) in after {
+        match before.get(k) {
+            None => c.inserted += 1,
+            Some(old) if old == h => c.unchanged += 1,
+            Some(_) => c.updated += 1,
+        }
+    }
+    c.deleted = before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
+    c
 }
