@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::error::MigrateError;
 use crate::policy::{ConnInfo, LIBPQ_VARS};
-pub use crate::store::BackupInfo;
+use crate::store::BackupInfo;
 
 /// Mode of a folder we create for backups: only the owner may enter it.
 const DIR_MODE: u32 = 0o700;

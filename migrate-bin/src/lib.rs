@@ -17,18 +17,18 @@
 //! `lint`, `drops`), the `engine`, and the `commands` on top.
 #![warn(missing_docs)]
 
-pub mod backup;
+mod backup;
 mod cli;
 mod commands;
-pub mod drops;
+mod drops;
 mod engine;
 mod env;
-pub mod error;
+mod error;
 mod identity;
-pub mod lint;
+mod lint;
 pub mod policy;
-pub mod source;
-pub mod split;
+mod source;
+mod split;
 mod sql;
 mod store;
 mod summary;
@@ -42,11 +42,12 @@ pub use engine::{
     ChangedMigration, DEFAULT_STATEMENT_TIMEOUT, Done, Event, Leftover, Locked, MigrationStatus,
     Plan, PlanKind, RevertTarget, RunOptions, Session, Status, Verification,
 };
-pub use error::MigrateError;
+pub use error::{Direction, MigrateError};
 pub use policy::{ConnInfo, Environment, Settings, redact};
 pub use source::{Migration, MigrationSource};
 pub use store::{
-    AppliedRecord, Blocker, LockHolder, MIGRATION_LOCK_KEY, NamedIndex, PartialFailure, RunRecord,
+    AppliedRecord, BackupInfo, Blocker, LockHolder, MIGRATION_LOCK_KEY, NamedIndex, PartialFailure,
+    RunRecord,
 };
 
 /// How long library callers wait for another migration run to finish.

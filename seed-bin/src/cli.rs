@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use groundwork_migrate::Environment;
-/// One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
+// One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
 pub use groundwork_migrate::policy::LogFormat;
 use groundwork_migrate::policy::int_in;
 use std::path::PathBuf;

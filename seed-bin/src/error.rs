@@ -40,11 +40,6 @@ pub enum SeedError {
     /// Several stages failed (with `--keep-going`).
     #[error("{} stages failed: {}. Each was rolled back; fix the causes and rerun.", .0.len(), .0.join("; "))]
     StagesFailed(Vec<String>),
-    /// Applying pending migrations failed.
-    #[error(
-        "applying pending migrations failed: {0}. Run `migrate status` and `migrate up` to see the details."
-    )]
-    Migration(String),
     /// The policy core or the migration engine refused or failed: a malformed connection
     /// string, an unreachable server, the environment rule, the engine's lock or drift. Its
     /// message and exit code are `migrate`'s, unchanged.
@@ -108,9 +103,7 @@ impl ExitStatus for SeedError {
             SeedError::Usage(_) | SeedError::DataFile { .. } => Code::Usage,
             SeedError::Connect(_) => Code::Connect,
             SeedError::Refused(_) => Code::Refused,
-            SeedError::StageFailed { .. }
-            | SeedError::StagesFailed(_)
-            | SeedError::Migration(_) => Code::Failed,
+            SeedError::StageFailed { .. } | SeedError::StagesFailed(_) => Code::Failed,
             SeedError::VerifyFailed(_) => Code::VerifyFailed,
             SeedError::Engine(e) => e.exit_code(),
             SeedError::Database { .. }

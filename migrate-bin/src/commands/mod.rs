@@ -80,7 +80,7 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
     opts
 }
 
-/// Connects and applies the environment rule ([`policy::environment`]) for `intent`. Returns
+/// Connects and applies the environment rule ([`policy::decide`]) for `intent`. Returns
 /// the session, the settings with the effective environment (so every later guard, e.g. the
 /// production gate, sees a prod stamp even when no --env was given) and what the database
 /// said. Refusals happen here, before the lock and before anything is written.

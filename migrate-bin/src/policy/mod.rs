@@ -8,16 +8,16 @@
 //! `migrate` and `seed` use only what is re-exported here, so a rule has one home.
 
 mod connect;
-pub(crate) mod disposable;
-pub(crate) mod dotenv;
-pub(crate) mod environment;
+mod disposable;
+mod dotenv;
+mod environment;
 mod exit;
 mod flags;
 mod logging;
 mod output;
-pub(crate) mod redact;
-pub(crate) mod settings;
-pub(crate) mod target;
+mod redact;
+mod settings;
+mod target;
 
 pub use crate::env::{EnvSource, Environment, UnknownEnvironment};
 pub use crate::sql::{describe_db_error, describe_driver_error, quote_ident};

@@ -13,7 +13,7 @@ pub struct Settings {
     /// The environment named by `--env` / `APP_ENV` (default dev).
     pub env: Environment,
     /// Where `env` came from: only `--env` on the command line may stamp an unknown
-    /// database (see [`crate::policy::environment`]).
+    /// database (see [`crate::policy::decide`]).
     pub env_source: EnvSource,
 }
 
@@ -29,7 +29,7 @@ impl Settings {
 
     /// Resolves settings with the project's precedence: the given values (from flags) first,
     /// then the `DATABASE_URL` / `APP_ENV` environment variables (which include `./.env` or
-    /// `--env-file`: both binaries load it at start, see [`crate::policy::dotenv`]).
+    /// `--env-file`: both binaries load it at start, see [`crate::policy::load_dotenv`]).
     pub fn resolve(
         database_url: Option<String>,
         env: Option<Environment>,

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::error::MigrateError;
 use crate::identity::{host, os_user};
 
-/// A verified backup file (made by [`crate::backup`]), as a run's audit row records it.
+/// A verified pre-migration backup file, as a run's audit row records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupInfo {
     /// Where it was written: absolute, with every symbolic link of the folder resolved.
