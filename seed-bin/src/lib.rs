@@ -21,6 +21,8 @@ mod stages;
 mod verify;
 mod write;
 
+/// The advisory-lock key a stage's transaction holds, for tests that hold a stage back.
+pub use runner::stage_lock_key;
 /// What a write did to a table; the one counts type of both write paths.
 pub use write::Counts;
 /// The bulk loader (the table writer's COPY path), for the benchmark in `examples/`.

@@ -52,7 +52,7 @@ pub use field::Field;
 pub use loader::{
     BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, batched, default_streams,
 };
-pub use sweep::sweep_stale;
+pub use sweep::{BULK_LOCK_NAMESPACE, sweep_stale};
 
 /// The result of a bulk-load step.
 pub type Result<T, E = BulkError> = std::result::Result<T, E>;
