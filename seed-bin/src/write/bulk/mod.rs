@@ -15,7 +15,7 @@
 //!    marks an insert; unchanged rows are not written at all), then `DROP TABLE` of the staging
 //!    table in the same transaction.
 //!
-//! [`BulkLoader::upsert`] pipelines the two: each stream fills a fresh staging *segment* every
+//! [`BulkLoader::load_from_producers`] pipelines the two: each stream fills a fresh staging *segment* every
 //! [`SEGMENT_ROWS`] rows and the stage's connection merges finished segments while the streams
 //! keep copying, so the merge (one backend, the part that must be in the transaction) overlaps
 //! generation and `COPY`. Two rows with one natural key in one load are an error in both forms.
