@@ -2,6 +2,7 @@
 //! One folder per area; each test gets its own database from the `groundwork-testdb`
 //! crate (`tests/testdb/`), which also holds the shared helpers.
 
+mod cli;
 mod env_and_recovery;
 mod faults;
 mod input;

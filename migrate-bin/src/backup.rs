@@ -16,8 +16,9 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::conninfo::{ConnInfo, LIBPQ_VARS};
 use crate::error::MigrateError;
+use crate::policy::{ConnInfo, LIBPQ_VARS};
+use crate::store::BackupInfo;
 
 /// Mode of a folder we create for backups: only the owner may enter it.
 const DIR_MODE: u32 = 0o700;
@@ -25,19 +26,6 @@ const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 /// Write bits for group and others: either lets another user replace or remove dumps.
 const GROUP_OTHER_WRITE: u32 = 0o022;
-
-/// A verified backup file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BackupInfo {
-    /// Where it was written: absolute, with every symbolic link of the folder resolved.
-    pub path: PathBuf,
-    /// Its size in bytes.
-    pub size_bytes: u64,
-    /// SHA-256 of the file (hex).
-    pub sha256: String,
-    /// Entries `pg_restore --list` found in it.
-    pub entries: usize,
-}
 
 fn fail(reason: String) -> MigrateError {
     MigrateError::BackupFailed { reason }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::env::Environment;
 use crate::policy::{LogFormat, duration_in, int_in};
-use crate::settings::Environment;
 
 const AFTER_HELP: &str = "\
 For example:
@@ -57,7 +57,8 @@ pub struct Cli {
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// PostgreSQL URL, e.g. postgres://USER[:PASSWORD]@HOST:5432/DB (the password is never printed).
+    /// The database: a postgres:// URL or a libpq key=value string, e.g.
+    /// postgres://USER[:PASSWORD]@HOST:5432/DB (the password is never printed).
     #[arg(
         long,
         global = true,
@@ -76,8 +77,8 @@ pub struct GlobalArgs {
     pub migrations_dir: Option<PathBuf>,
 
     /// Which environment the database is (dev, test, staging, prod); must match its stamp.
-    /// Without it: APP_ENV, else the database's stamp, else dev for an empty database. Only
-    /// this flag (not APP_ENV) may stamp a database that has tables but no stamp.
+    /// Without it: APP_ENV, else the database's stamp, else dev for an empty database.
+    /// Only this flag (not APP_ENV) may stamp a database that has tables but no stamp.
     // No `env = "APP_ENV"` here: Settings reads APP_ENV itself, so it knows the flag was typed.
     #[arg(long, global = true, value_enum, value_name = "ENV")]
     pub env: Option<Environment>,

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-// The engine formats its statement errors with the same function.
-pub use crate::policy::describe_db_error;
+use crate::env::{EnvSource, Environment, UnknownEnvironment};
+use crate::sql::describe_db_error;
 
 /// Whether a migration was being applied or reverted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,9 +162,9 @@ pub enum MigrateError {
     )]
     EnvironmentMismatch {
         /// The environment recorded in the database.
-        stamped: crate::settings::Environment,
+        stamped: Environment,
         /// The environment the run named.
-        requested: crate::settings::Environment,
+        requested: Environment,
     },
 
     /// The database has no stamp but already holds tables or applied migrations, and the run
@@ -174,9 +174,9 @@ pub enum MigrateError {
         /// The run reverts or replaces data.
         destructive: bool,
         /// The environment the run named, if any.
-        requested: Option<crate::settings::Environment>,
+        requested: Option<Environment>,
         /// Where the run's environment came from.
-        env_source: crate::environment::EnvSource,
+        env_source: EnvSource,
     },
 
     /// The stamp is missing but the audit log shows runs; the strictest of them wins.
@@ -194,11 +194,11 @@ pub enum MigrateError {
     )]
     StampMissing {
         /// The strictest environment in the audit log.
-        strictest: crate::settings::Environment,
+        strictest: Environment,
         /// Every environment the audit log names.
         seen: Vec<String>,
         /// The environment the run named, if any.
-        requested: Option<crate::settings::Environment>,
+        requested: Option<Environment>,
         /// The run reverts or replaces data.
         destructive: bool,
     },
@@ -221,7 +221,7 @@ pub enum MigrateError {
         /// The indexes, as `schema.name (INVALID)` or `schema.name (valid, …)`.
         indexes: Vec<String>,
         /// The environment of the run.
-        env: crate::settings::Environment,
+        env: Environment,
     },
 
     /// Another session held the migration lock for longer than `--lock-wait`.
@@ -311,10 +311,9 @@ pub enum MigrateError {
 
 fn describe_unknown(
     destructive: bool,
-    requested: Option<crate::settings::Environment>,
-    source: crate::environment::EnvSource,
+    requested: Option<Environment>,
+    source: EnvSource,
 ) -> String {
-    use crate::environment::EnvSource;
     let mut msg = String::from(
         "refused: this database has no environment stamp but already holds tables or applied \
          migrations, so its environment is unknown (it is not assumed to be dev). ",
@@ -416,6 +415,12 @@ fn describe_migration_failure(
         )),
     }
     msg
+}
+
+impl From<UnknownEnvironment> for MigrateError {
+    fn from(e: UnknownEnvironment) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
 }
 
 impl MigrateError {

@@ -10,18 +10,26 @@
 //! [`revert_all`], [`environment_stamp`], and the [`policy`] module (connection target and
 //! connect, environment rule, exit codes, tracing, stdout, `.env`); [`Session`] for finer
 //! control (its type enforces the safety order: lock, stamp, verify, plan, execute, finish).
+//!
+//! Modules import only downwards (`scripts/check-module-cycles.py` keeps it so): at the
+//! bottom the shared vocabulary (`env`, `sql`, `identity`, `summary`, `split`), then `error`,
+//! then `store` (the bookkeeping tables), the [`policy`] core, the inputs (`source`, `backup`,
+//! `lint`, `drops`), the `engine`, and the `commands` on top.
 #![warn(missing_docs)]
 
-pub mod backup;
+mod backup;
 mod cli;
 mod commands;
-pub mod drops;
+mod drops;
 mod engine;
-pub mod error;
-pub mod lint;
+mod env;
+mod error;
+mod identity;
+mod lint;
 pub mod policy;
-pub mod source;
-pub mod split;
+mod source;
+mod split;
+mod sql;
 mod store;
 mod summary;
 
@@ -30,18 +38,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// The engine's and the commands' paths to the policy core.
-use policy::{environment, settings, target as conninfo};
-
 pub use engine::{
     ChangedMigration, DEFAULT_STATEMENT_TIMEOUT, Done, Event, Leftover, Locked, MigrationStatus,
     Plan, PlanKind, RevertTarget, RunOptions, Session, Status, Verification,
 };
-pub use error::MigrateError;
+pub use error::{Direction, MigrateError};
 pub use policy::{ConnInfo, Environment, Settings, redact};
 pub use source::{Migration, MigrationSource};
 pub use store::{
-    AppliedRecord, Blocker, LockHolder, MIGRATION_LOCK_KEY, NamedIndex, PartialFailure, RunRecord,
+    AppliedRecord, BackupInfo, Blocker, LockHolder, MIGRATION_LOCK_KEY, NamedIndex, PartialFailure,
+    RunRecord,
 };
 
 /// How long library callers wait for another migration run to finish.
@@ -60,7 +66,7 @@ pub async fn apply_pending(
         settings,
         source,
         command,
-        environment::Intent::Change,
+        policy::Intent::Change,
         "migrating from another tool",
     )
     .await?;
@@ -85,7 +91,7 @@ pub async fn revert_all(
         settings,
         source,
         command,
-        environment::Intent::Destroy,
+        policy::Intent::Destroy,
         "reverting every migration",
     )
     .await?;
@@ -102,8 +108,7 @@ pub async fn revert_all(
 /// The environment stamp of the database at `settings` (none if it was never migrated).
 /// Connects, reads, disconnects; changes nothing.
 pub async fn environment_stamp(settings: &Settings) -> Result<Option<Environment>, MigrateError> {
-    let mut conn =
-        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
+    let mut conn = policy::connect(&settings.conn, &policy::application_name()).await?;
     store::read_stamp(&mut conn).await
 }
 
@@ -113,17 +118,16 @@ async fn open_session(
     settings: &Settings,
     source: &MigrationSource,
     command: &str,
-    intent: environment::Intent,
+    intent: policy::Intent,
     what: &str,
 ) -> Result<Session, MigrateError> {
     let migrations = source.load_migrations()?;
-    let mut conn =
-        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
-    let requested = environment::Requested {
+    let mut conn = policy::connect(&settings.conn, &policy::application_name()).await?;
+    let requested = policy::Requested {
         env: settings.env,
         source: settings.env_source,
     };
-    let (decision, _) = environment::resolve(&mut conn, requested, intent).await?;
+    let (decision, _) = policy::resolve(&mut conn, requested, intent).await?;
     policy::require_disposable(decision.env, policy::DisposableOnly::Library(what))?;
     let mut session = Session::from_parts(
         conn,

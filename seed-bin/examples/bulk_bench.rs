@@ -9,7 +9,7 @@
 //!   transaction (the seed's small-stage path),
 //! * `bulk-1` / `bulk-K` – the bulk loader with 1 and K streams, staging first, then one merge
 //!   in a diesel-async transaction (`stage` + `merge`; the split is printed),
-//! * `bulk-K pipelined` – `upsert`: segments merged while the streams keep copying,
+//! * `bulk-K pipelined` – `load_from_producers`: segments merged while the streams keep copying,
 //! * `bulk-K rerun` – the same rows again, pipelined: nothing changes.
 //!
 //! Each method runs `REPEAT` times (default 1) and the fastest run is reported: on a shared
@@ -208,7 +208,7 @@ async fn bulk_load(
         .transaction::<_, anyhow::Error, _>(async |c| {
             if pipelined {
                 let counts = loader
-                    .upsert(c, &RAW_IMPORT_RECORDS, producers, None)
+                    .load_from_producers(c, &RAW_IMPORT_RECORDS, producers, None)
                     .await?;
                 return Ok(format!("{counts:?}"));
             }

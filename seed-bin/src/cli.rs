@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use groundwork_migrate::Environment;
-/// One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
+// One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
 pub use groundwork_migrate::policy::LogFormat;
 use groundwork_migrate::policy::int_in;
 use std::path::PathBuf;
@@ -107,7 +107,7 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
 
-    /// Database to seed: a postgres:// URL or a libpq key=value string, e.g.
+    /// The database: a postgres:// URL or a libpq key=value string, e.g.
     /// postgres://USER[:PASSWORD]@HOST:5432/DB (the password is never printed).
     #[arg(
         long,
@@ -124,9 +124,9 @@ pub struct CommonArgs {
     #[arg(long, env = "DATABASE_CONNECT_TIMEOUT", global = true, value_name = "DURATION", value_parser = groundwork_migrate::policy::parse_connect_timeout, allow_hyphen_values = true)]
     pub connect_timeout: Option<std::time::Duration>,
 
-    /// Environment this run targets; must match the database's stamp. Without it: APP_ENV,
-    /// else the database's stamp, else dev for an empty database. A database with tables but
-    /// no stamp is refused: stamp it with `migrate --env ENV up`.
+    /// Which environment the database is (dev, test, staging, prod); must match its stamp.
+    /// Without it: APP_ENV, else the database's stamp, else dev for an empty database.
+    /// A database with tables but no stamp is refused: stamp it with `migrate --env ENV up`.
     // No `env = "APP_ENV"`: the run must know whether --env was typed (see resolve_env).
     #[arg(long, global = true, value_enum, value_name = "ENV")]
     pub env: Option<Environment>,
@@ -163,7 +163,7 @@ pub struct CommonArgs {
 
     /// Format of log lines on stderr (text, or one JSON object per line); --json is for stdout.
     /// `json` also still turns on --json, as it did before --json existed.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
     /// Print only errors (and a newly created API key).

@@ -1,6 +1,9 @@
 //! The seed error type: every variant says what happened and what to do, and names its row
 //! of the exit-code table both binaries share ([`groundwork_migrate::policy::Code`]).
 
+mod bulk;
+
+pub use bulk::BulkError;
 use groundwork_migrate::MigrateError;
 use groundwork_migrate::policy::{Code, ExitStatus};
 use std::path::PathBuf;
@@ -62,7 +65,7 @@ pub enum SeedError {
     },
     /// A bulk load failed (inside a stage, so the runner reports it as a failed stage).
     #[error("{0}")]
-    Bulk(#[from] crate::bulk::BulkError),
+    Bulk(#[from] BulkError),
     /// A bug.
     #[error("internal error: {0}. Please report it with the log (RUST_LOG=debug).")]
     Internal(String),

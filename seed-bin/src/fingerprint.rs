@@ -2,7 +2,6 @@
 //! change and to compare databases). All computed by PostgreSQL, in a canonical order.
 
 use crate::error::{Result, SeedError};
-use crate::write::Counts;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
@@ -79,23 +78,6 @@ pub async fn snapshot(
         .await
         .map_err(SeedError::db(format!("reading {table}")))?;
     Ok(rows.into_iter().map(|r| (r.k, r.h)).collect())
-}
-
-/// Compares two snapshots of one table.
-pub fn diff(before: &HashMap<String, String>, after: &HashMap<String, String>) -> Counts {
-    let mut c = Counts {
-        rows: after.len() as u64,
-        ..Default::default()
-    };
-    for (k, h) in after {
-        match before.get(k) {
-            None => c.inserted += 1,
-            Some(old) if old == h => c.unchanged += 1,
-            Some(_) => c.updated += 1,
-        }
-    }
-    c.deleted = before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
-    c
 }
 
 #[derive(diesel::QueryableByName)]

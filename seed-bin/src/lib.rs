@@ -5,22 +5,24 @@
 //! once (fail fast with the real error), check the guards (environment, prerequisites), bring
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
-pub mod cli;
+mod cli;
 mod data;
 mod dataset;
-pub mod db;
-pub mod envfile;
-pub mod error;
+mod db;
+mod envfile;
+mod error;
 mod feedback;
 mod fingerprint;
 mod ids;
 mod ledger;
-pub mod migrations;
+mod migrations;
 mod runner;
 mod stages;
 mod verify;
 mod write;
 
+/// The advisory-lock key a stage's transaction holds, for tests that hold a stage back.
+pub use runner::stage_lock_key;
 /// What a write did to a table; the one counts type of both write paths.
 pub use write::Counts;
 /// The bulk loader (the table writer's COPY path), for the benchmark in `examples/`.
@@ -92,7 +94,7 @@ fn conn_info(cli: &Cli) -> Result<groundwork_migrate::ConnInfo> {
 }
 
 /// The environment `seed` was asked for: `--env` on the command line, else `APP_ENV`, else
-/// the default (which follows the database's stamp; see `groundwork_migrate::environment`).
+/// the default (which follows the database's stamp; see `groundwork_migrate::policy::decide`).
 fn requested_env(flag: Option<Environment>) -> Result<Requested> {
     Ok(Requested::from_flag_or_env(flag)?)
 }

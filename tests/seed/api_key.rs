@@ -2,6 +2,8 @@
 //! `domain::api_key`, kept on rerun, replaced by --rotate-key, written to `.env` with mode 0600.
 
 use super::support::{seed, stage_ids, text};
+use groundwork_seed::bulk::BULK_LOCK_NAMESPACE;
+use groundwork_seed::stage_lock_key;
 use groundwork_testdb::{TestDb, output_text, seed_cmd};
 
 fn printed_key(out: &str) -> String {
@@ -139,13 +141,6 @@ fn an_unwritable_write_env_is_refused_before_any_stage() {
         );
     }
     assert_eq!(db.full_dump(), before, "the database changed");
-}
-
-/// Advisory-lock key of a seed stage (the runner's `lock_key`).
-fn stage_lock_key(stage: &str) -> i64 {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(format!("groundwork-seed/{stage}").as_bytes());
-    i64::from_le_bytes(d[..8].try_into().unwrap())
 }
 
 /// Every stage after `00_reference_data` and `01_core_entities` (the stage that makes the key).
@@ -287,8 +282,11 @@ fn staging_tables_of_dead_runs_are_swept_by_a_normal_rerun() {
         .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
         .get(0);
-    live.execute("SELECT pg_advisory_lock($1, $2)", &[&0x6275_6c6b_i32, &pid])
-        .unwrap();
+    live.execute(
+        "SELECT pg_advisory_lock($1, $2)",
+        &[&BULK_LOCK_NAMESPACE, &pid],
+    )
+    .unwrap();
     let live_table = format!("stg_{pid}_0_assets");
     live.batch_execute(&format!(
         "CREATE UNLOGGED TABLE groundwork.{live_table} (LIKE public.assets)"
@@ -301,8 +299,11 @@ fn staging_tables_of_dead_runs_are_swept_by_a_normal_rerun() {
             .query_one("SELECT pg_backend_pid()", &[])
             .unwrap()
             .get(0);
-        dead.execute("SELECT pg_advisory_lock($1, $2)", &[&0x6275_6c6b_i32, &pid])
-            .unwrap();
+        dead.execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&BULK_LOCK_NAMESPACE, &pid],
+        )
+        .unwrap();
         let t = format!("stg_{pid}_0_assets");
         dead.batch_execute(&format!(
             "CREATE UNLOGGED TABLE groundwork.{t} (LIKE public.assets)"

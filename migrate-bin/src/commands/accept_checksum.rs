@@ -5,9 +5,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::environment::Intent;
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::Environment;
+use crate::policy::Intent;
 
 use super::gate::{confirm, lock};
 use super::output::Report;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::conninfo::ConnInfo;
 use crate::error::MigrateError;
+use crate::policy::ConnInfo;
 
 #[derive(diesel::QueryableByName)]
 struct Setting {

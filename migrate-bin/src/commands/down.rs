@@ -2,9 +2,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{Done, Locked, RevertTarget};
-use crate::environment::Intent;
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::{Environment, Settings};
+use crate::policy::Intent;
+use crate::policy::Settings;
 
 use super::gate::{guards, production_gate, refuse_wide_prod_revert};
 use super::output::{Output, Ran};

@@ -11,9 +11,10 @@ use crate::backup;
 use crate::cli::GlobalArgs;
 use crate::drops::{self, Dropped};
 use crate::engine::{Locked, Plan, RevertTarget, Session};
+use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::lint;
-use crate::settings::{Environment, Settings};
+use crate::policy::Settings;
 use crate::source::Migration;
 
 use super::catalog;

@@ -6,8 +6,8 @@ use std::fmt;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::environment::Intent;
 use crate::error::MigrateError;
+use crate::policy::Intent;
 use crate::store::RunRecord;
 use crate::summary;
 

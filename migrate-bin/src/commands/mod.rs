@@ -21,9 +21,8 @@ mod verify;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::engine::{RunOptions, Session};
-use crate::environment::{self, Facts, Intent, Requested};
 use crate::error::MigrateError;
-use crate::settings::Settings;
+use crate::policy::{self, Facts, Intent, Requested, Settings};
 use crate::source::{Migration, MigrationSource};
 
 use output::Output;
@@ -81,7 +80,7 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
     opts
 }
 
-/// Connects and applies the environment rule ([`crate::environment`]) for `intent`. Returns
+/// Connects and applies the environment rule ([`policy::decide`]) for `intent`. Returns
 /// the session, the settings with the effective environment (so every later guard, e.g. the
 /// production gate, sees a prod stamp even when no --env was given) and what the database
 /// said. Refusals happen here, before the lock and before anything is written.
@@ -93,13 +92,12 @@ async fn open(
     command: &str,
     intent: Intent,
 ) -> Result<(Session, Settings, Facts), MigrateError> {
-    let mut conn =
-        crate::policy::connect(&settings.conn, &crate::policy::application_name()).await?;
+    let mut conn = policy::connect(&settings.conn, &policy::application_name()).await?;
     let requested = Requested {
         env: settings.env,
         source: settings.env_source,
     };
-    let (decision, facts) = environment::resolve(&mut conn, requested, intent).await?;
+    let (decision, facts) = policy::resolve(&mut conn, requested, intent).await?;
     let mut effective = settings.clone();
     effective.env = decision.env;
     let mut session = Session::from_parts(

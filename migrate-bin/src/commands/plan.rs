@@ -6,10 +6,10 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::engine::ChangedMigration;
-use crate::environment::Intent;
+use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::lint::{self, Warning};
-use crate::settings::Environment;
+use crate::policy::Intent;
 
 use super::output::Report;
 use super::{Ctx, catalog, check_to, gate::tx_label, open};

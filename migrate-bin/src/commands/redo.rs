@@ -3,9 +3,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{Done, Locked};
-use crate::environment::Intent;
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::{Environment, Settings};
+use crate::policy::Intent;
+use crate::policy::Settings;
 
 use super::gate::{guards, production_gate};
 use super::output::{Output, Ran};

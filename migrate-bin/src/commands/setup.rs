@@ -1,14 +1,13 @@
 //! `migrate setup`: create the database if it does not exist, then apply every pending
 //! migration (dev/test only).
 
-use crate::policy::{self, DisposableOnly};
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::engine::Done;
-use crate::environment::{Intent, Standing};
 use crate::error::MigrateError;
+use crate::policy::{self, DisposableOnly, Intent, Standing};
 
 use super::gate::guards;
 use super::output::Report;

@@ -6,9 +6,9 @@ use chrono::NaiveDateTime;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::environment::{Intent, Standing};
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::Environment;
+use crate::policy::{Intent, Standing};
 
 use super::output::Report;
 use super::{Ctx, open};

@@ -2,9 +2,9 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{Done, Locked};
-use crate::environment::{Intent, Standing};
 use crate::error::MigrateError;
-use crate::settings::Settings;
+use crate::policy::Settings;
+use crate::policy::{Intent, Standing};
 
 use super::gate::{guards, production_gate};
 use super::output::{Output, Ran};

@@ -6,8 +6,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::engine::Verification;
-use crate::environment::{Intent, Standing};
 use crate::error::MigrateError;
+use crate::policy::{Intent, Standing};
 
 use super::output::Report;
 use super::{Ctx, open};

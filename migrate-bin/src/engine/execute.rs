@@ -8,9 +8,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 use super::Event;
 use super::retry::{Retry, describe_blockers, execute_watched, is_lock_timeout};
-use crate::error::{Direction, describe_db_error};
+use crate::error::Direction;
 use crate::source::Migration;
 use crate::split::split_statements;
+use crate::sql::describe_db_error;
 use crate::store::{self, MigrationRecord};
 
 pub(super) fn action(direction: Direction) -> &'static str {

@@ -9,9 +9,10 @@ use super::plan::{self, Plan, PlanKind};
 use super::report::{Leftover, Verification};
 use super::session::Session;
 use super::{Done, Event, RevertTarget, RunOptions};
-use crate::backup::BackupInfo;
-use crate::error::{Direction, MigrateError, describe_db_error};
+use crate::error::{Direction, MigrateError};
 use crate::source::Migration;
+use crate::sql::describe_db_error;
+use crate::store::BackupInfo;
 use crate::store::{self, AppliedRecord, MigrationRecord};
 
 /// A locked session (see the module documentation of `engine` for the order).
@@ -389,7 +390,7 @@ impl Locked {
     }
 
     /// Writes the run's environment as the stamp if the database has none (the environment
-    /// rule allowed it: see [`crate::environment`]).
+    /// rule allowed it: see [`crate::policy::decide`]).
     pub async fn stamp_if_missing(&mut self) -> Result<(), MigrateError> {
         if store::read_stamp(&mut self.session.conn).await?.is_some() {
             return Ok(());

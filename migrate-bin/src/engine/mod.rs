@@ -34,7 +34,7 @@ pub use plan::{Plan, PlanKind};
 pub use report::{ChangedMigration, Leftover, MigrationStatus, Status, Verification};
 pub use session::Session;
 
-use crate::settings::Environment;
+use crate::env::Environment;
 use crate::source::Migration;
 
 /// What happened to one migration, reported as it happens.

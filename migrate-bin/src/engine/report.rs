@@ -1,8 +1,8 @@
 //! What the engine reports: the status of every migration, what verification found, and
 //! the leftovers of an interrupted non-transactional migration, with their text.
 
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::Environment;
 use crate::store::PartialFailure;
 
 /// State of one migration known to the source.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 
-use crate::conninfo::ConnInfo;
+use crate::policy::ConnInfo;
 use crate::store::{self, Blocker};
 
 /// How a step retries: attempts, the first pause, and the blocker probe.

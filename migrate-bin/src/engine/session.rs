@@ -9,9 +9,10 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use super::locked::Locked;
 use super::report::{Status, Verification};
 use super::{RunOptions, plan};
-use crate::conninfo::ConnInfo;
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::{Environment, Settings};
+use crate::policy::ConnInfo;
+use crate::policy::Settings;
 use crate::source::{Migration, MigrationSource};
 use crate::store::{self, AppliedRecord, LockHolder, RunRecord};
 

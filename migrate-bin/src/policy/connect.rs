@@ -89,7 +89,7 @@ fn classify_connect_error(e: &tokio_postgres::Error, info: &ConnInfo) -> Migrate
         None => {
             let mut text = format!(
                 "{} (server {})",
-                super::sql::cause_chain(e),
+                crate::sql::cause_chain(e),
                 info.host_port()
             );
             if info.config().get_ssl_mode() == tokio_postgres::config::SslMode::Require {
@@ -114,24 +114,11 @@ pub fn application_name() -> String {
     let mut name = format!(
         "migrate {} {}@{}",
         env!("CARGO_PKG_VERSION"),
-        os_user(),
-        host()
+        crate::identity::os_user(),
+        crate::identity::host()
     );
     while name.len() > 63 {
         name.pop();
     }
     name
-}
-
-/// The operating-system user running this process, for the audit log and connection names.
-pub(crate) fn os_user() -> String {
-    whoami::username().unwrap_or_else(|_| "unknown".into())
-}
-
-/// The host this process runs on, for the audit log and connection names.
-pub(crate) fn host() -> String {
-    whoami::hostname()
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -2,7 +2,7 @@
 //! from another tool are for disposable databases; every such operation asks here, so the
 //! rule cannot drift between `migrate` and `seed`, and each refusal keeps its own advice.
 
-use super::settings::Environment;
+use crate::env::Environment;
 use crate::error::MigrateError;
 
 /// An operation only dev and test databases allow.

@@ -21,22 +21,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::settings::Environment;
+use crate::env::{EnvSource, Environment};
 use crate::error::MigrateError;
-
-/// Where the requested environment came from. Only `CommandLine` may stamp an unknown
-/// database: a stale `APP_ENV` in a shell or `.env` must not decide what a database is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnvSource {
-    /// `--env` on the command line.
-    CommandLine,
-    /// The `APP_ENV` variable (from the environment or `.env`).
-    Variable,
-    /// Nothing named one.
-    #[default]
-    Default,
-}
 
 /// What a command is about to do with the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,32 +8,29 @@
 //! `migrate` and `seed` use only what is re-exported here, so a rule has one home.
 
 mod connect;
-pub(crate) mod disposable;
-pub(crate) mod dotenv;
-pub(crate) mod environment;
+mod disposable;
+mod dotenv;
+mod environment;
 mod exit;
 mod flags;
 mod logging;
 mod output;
-pub(crate) mod redact;
-pub(crate) mod settings;
-mod sql;
-pub(crate) mod target;
+mod redact;
+mod settings;
+mod target;
 
+pub use crate::env::{EnvSource, Environment, UnknownEnvironment};
+pub use crate::sql::{describe_db_error, describe_driver_error, quote_ident};
 pub use connect::{DriverConnection, application_name, connect, connect_client};
-pub(crate) use connect::{host, os_user};
 pub use disposable::{DisposableOnly, require_disposable};
 pub use dotenv::load as load_dotenv;
-pub use environment::{
-    Decision, EnvSource, Facts, Intent, Requested, Standing, decide, read_facts, resolve,
-};
+pub use environment::{Decision, Facts, Intent, Requested, Standing, decide, read_facts, resolve};
 pub use exit::{Code, ExitStatus, report};
 pub use flags::{duration_in, int_in};
 pub use logging::{LogFormat, init_tracing};
 pub use output::write_line;
 pub use redact::redact;
-pub use settings::{Environment, Settings};
-pub use sql::{describe_db_error, describe_driver_error, quote_ident};
+pub use settings::Settings;
 pub use target::{
     CONNECT_TIMEOUT_RANGE, ConnInfo, DEFAULT_CONNECT_TIMEOUT, LIBPQ_VARS, parse_connect_timeout,
 };

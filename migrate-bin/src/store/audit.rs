@@ -2,13 +2,28 @@
 //! reverted or accepted. Rows are written outside the migrations' transactions, so a failed
 //! migration still leaves its record.
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::backup::BackupInfo;
 use crate::error::MigrateError;
+use crate::identity::{host, os_user};
+
+/// A verified pre-migration backup file, as a run's audit row records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupInfo {
+    /// Where it was written: absolute, with every symbolic link of the folder resolved.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+    /// Entries `pg_restore --list` found in it.
+    pub entries: usize,
+}
 
 /// Starts an audit run and returns its id. Runs left `running` by a process that died are
 /// marked `interrupted` first: the caller holds the migration lock, so none is really running.
@@ -32,8 +47,8 @@ pub(crate) async fn begin_run(
         .values((
             r::command.eq(command),
             r::env.eq(env),
-            r::os_user.eq(crate::policy::os_user()),
-            r::host.eq(crate::policy::host()),
+            r::os_user.eq(os_user()),
+            r::host.eq(host()),
             r::binary_version.eq(env!("CARGO_PKG_VERSION")),
             r::backup_path.eq(backup.map(|b| b.path.display().to_string())),
             r::backup_size_bytes

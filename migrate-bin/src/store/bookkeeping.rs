@@ -10,8 +10,8 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use super::schema::{__diesel_schema_migrations as diesel_table, environment, migration_checksums};
+use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::settings::Environment;
 
 /// diesel_cli's own DDL, byte for byte, so both tools create the same table.
 pub(crate) const DIESEL_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
@@ -297,7 +297,7 @@ pub async fn read_stamp(conn: &mut AsyncPgConnection) -> Result<Option<Environme
         .await
         .optional()
         .map_err(fail)?;
-    stamp.map(|s| s.parse()).transpose()
+    Ok(stamp.map(|s| s.parse()).transpose()?)
 }
 
 /// Refuses when the database is stamped with another environment than the one requested.

@@ -9,11 +9,11 @@ mod bookkeeping;
 mod lock;
 mod schema;
 
+pub use audit::{BackupInfo, NamedIndex, PartialFailure, RunRecord};
 pub(crate) use audit::{
     MigrationRecord, begin_run, finish_run, history, indexes_named, invalid_indexes,
     partial_failures, record_migration,
 };
-pub use audit::{NamedIndex, PartialFailure, RunRecord};
 pub use bookkeeping::{AppliedRecord, check_stamp, read_stamp};
 pub(crate) use bookkeeping::{
     DIESEL_TABLE_DDL, adopt, ensure_bookkeeping, ensure_groundwork_tables, load_applied,

@@ -9,6 +9,7 @@ mod secret;
 
 pub use admin::{list, reset_tables};
 pub use guards::{check_prerequisites, check_prod};
+pub use one::stage_lock_key;
 
 use crate::dataset::stage_id;
 use crate::db;

@@ -30,8 +30,9 @@ pub(super) enum Outcome {
     },
 }
 
-/// Advisory-lock key of a stage: concurrent seeders run the same stage one after the other.
-fn lock_key(stage: &str) -> i64 {
+/// Advisory-lock key of a stage (`pg_advisory_xact_lock` in its transaction): concurrent
+/// seeders run the same stage one after the other. Public so a test can hold a stage back.
+pub fn stage_lock_key(stage: &str) -> i64 {
     let d = Sha256::digest(format!("groundwork-seed/{stage}").as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
@@ -108,7 +109,7 @@ pub(super) async fn run_one(
     let outcome = conn
         .transaction::<(Outcome, Option<(i64, String)>), SeedError, _>(async |c| {
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<BigInt, _>(lock_key(id))
+                .bind::<BigInt, _>(stage_lock_key(id))
                 .execute(c)
                 .await
                 .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;

@@ -348,7 +348,7 @@ impl Stage for ReferenceData {
                 )
                 .collect();
             // Natural key: the enum value (sixr_strategies_strategy_key).
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 sixr_strategies,
                 strategies,
@@ -381,7 +381,7 @@ impl Stage for ReferenceData {
                 })
                 .collect();
             // Natural key: (name, version) (technology_catalog_name_version_key).
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 technology_catalog,
                 techs,

@@ -152,7 +152,7 @@ impl Stage for CoreEntities {
                 }
             }
             // Natural keys: slug; (tenant, name); email; (user, tenant); (tenant, name).
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 client_accounts,
                 accounts,
@@ -169,7 +169,7 @@ impl Stage for CoreEntities {
                     updated_at
                 ]
             );
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 engagements,
                 engs,
@@ -183,7 +183,7 @@ impl Stage for CoreEntities {
                     updated_at
                 ]
             );
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 users,
                 us,
@@ -197,7 +197,7 @@ impl Stage for CoreEntities {
                     updated_at
                 ]
             );
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 user_account_roles,
                 roles,
@@ -211,7 +211,7 @@ impl Stage for CoreEntities {
                     updated_at
                 ]
             );
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 tags,
                 tags,
@@ -296,7 +296,7 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
     // Natural key: (tenant, name) (api_keys_client_account_id_name_key). A rotated key starts
     // clean: the old row's revocation and expiry must not carry over (an expiry in the past
     // would make the new key dead on arrival).
-    crate::upsert!(
+    crate::insert_or_update!(
         conn,
         api_keys,
         [row],

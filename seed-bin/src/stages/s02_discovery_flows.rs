@@ -60,14 +60,14 @@ fn phase_docs(
     )
 }
 
-/// Flows per upsert: with their documents and the statement's encoded binds, 2 000 flows took
+/// Flows per `insert_or_update!`: with their documents and the statement's encoded binds, 2 000 flows took
 /// about 50 MB at `--scale 1000`.
 const FLOWS_PER_WRITE: usize = 400;
 
-/// Upserts one chunk of flows.
+/// Inserts or updates one chunk of flows.
 async fn write(conn: &mut AsyncPgConnection, rows: &[NewDiscoveryFlow]) -> Result<()> {
     // Natural key: (tenant, engagement, name) (discovery_flows_engagement_name_key).
-    crate::upsert!(
+    crate::insert_or_update!(
         conn,
         discovery_flows,
         rows,

@@ -236,7 +236,7 @@ impl Stage for DataImports {
                 }
             }
             // Natural key: (tenant, engagement, file name) (data_imports_engagement_file_name_key).
-            crate::upsert!(
+            crate::insert_or_update!(
                 conn,
                 data_imports,
                 rows,
@@ -259,7 +259,7 @@ impl Stage for DataImports {
                     updated_at
                 ]
             );
-            // Files last: if the upsert failed, nothing claims they exist.
+            // Files last: if the write failed, nothing claims they exist.
             for (name, body) in files {
                 let path = write_atomic(&ctx.artifacts_dir, &name, &body)?;
                 ctx.reporter

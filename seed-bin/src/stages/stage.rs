@@ -131,7 +131,7 @@ impl<'a> StageCtx<'a> {
             .loader
             .get()
             .await?
-            .upsert_rows(conn, table, rows, progress)
+            .load_rows(conn, table, rows, progress)
             .await?)
     }
 }

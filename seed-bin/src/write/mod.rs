@@ -1,7 +1,7 @@
 //! The table writer: how a stage's rows reach a table, by one rule, with one counts type.
 //!
 //! Two paths share the rule "insert new rows, update rows whose update columns differ, leave
-//! equal rows unwritten" ([`changed`]): the INSERT path ([`insert`], the `upsert!` macro,
+//! equal rows unwritten" ([`changed`]): the INSERT path ([`insert`], the `insert_or_update!` macro,
 //! multi-row statements for small tables) and the COPY path ([`bulk`], staging tables merged
 //! inside the stage's transaction, for tables that grow with `--scale`). Leaving equal rows
 //! unwritten keeps a rerun from creating row versions, so even a `pg_dump`'s physical order

@@ -194,7 +194,12 @@ fn rerun_is_unchanged_and_edits_are_counted_as_updates() {
         let mut out = Vec::new();
         for edit in [false, false, true, true] {
             let p = producers(split(&tenants, 2), 1_250, edit, 700);
-            out.push(loader.upsert(&mut conn, &RAW, p, None).await.expect("load"));
+            out.push(
+                loader
+                    .load_from_producers(&mut conn, &RAW, p, None)
+                    .await
+                    .expect("load"),
+            );
         }
         loader.close().await.expect("close");
         out
@@ -228,7 +233,10 @@ fn a_rolled_back_stage_leaves_the_target_unchanged_and_no_staging_table() {
         let loader = BulkLoader::connect(&url, 2).await.expect("loader");
         let mut conn = diesel_conn(&url).await;
         let p = producers(vec![vec![1, 2]], 300, false, 100);
-        loader.upsert(&mut conn, &RAW, p, None).await.expect("load");
+        loader
+            .load_from_producers(&mut conn, &RAW, p, None)
+            .await
+            .expect("load");
         loader.close().await.expect("close");
     });
     let before = db.full_dump();
@@ -238,7 +246,7 @@ fn a_rolled_back_stage_leaves_the_target_unchanged_and_no_staging_table() {
         let result = conn
             .transaction::<(), anyhow::Error, _>(async |c| {
                 let p = producers(vec![vec![1], vec![2]], 400, true, 64);
-                let counts = loader.upsert(c, &RAW, p, None).await?;
+                let counts = loader.load_from_producers(c, &RAW, p, None).await?;
                 assert_eq!((counts.inserted, counts.updated), (200, 60));
                 anyhow::bail!("a later step of the stage failed")
             })
@@ -297,7 +305,7 @@ fn batches_stay_bounded_and_parallel_streams_load_the_same_rows() {
         let loader = BulkLoader::connect(&url, 1).await.expect("loader");
         let mut conn = diesel_conn(&url).await;
         let c = loader
-            .upsert(&mut conn, &RAW, vec![gen_batches], Some(progress))
+            .load_from_producers(&mut conn, &RAW, vec![gen_batches], Some(progress))
             .await
             .expect("load");
         loader.close().await.expect("close");
@@ -321,7 +329,7 @@ fn batches_stay_bounded_and_parallel_streams_load_the_same_rows() {
         let s = seen.clone();
         let progress: Progress = Arc::new(move |rows| s.lock().expect("lock").push(rows));
         let c = loader
-            .upsert(
+            .load_from_producers(
                 &mut conn,
                 &RAW,
                 producers(split(&tenants, 6), 2_000, false, 333),
@@ -351,7 +359,10 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
         let loader = BulkLoader::connect(&ua, 2).await.expect("loader");
         let mut conn = diesel_conn(&ua).await;
         let p = producers(split(&tenants, 2), 3_000, false, 1_000);
-        loader.upsert(&mut conn, &RAW, p, None).await.expect("load");
+        loader
+            .load_from_producers(&mut conn, &RAW, p, None)
+            .await
+            .expect("load");
         loader.close().await.expect("close");
 
         let mut loader = BulkLoader::connect(&ub, 3).await.expect("loader");
@@ -369,7 +380,7 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
         });
         let counts = conn
             .transaction::<_, anyhow::Error, _>(async |c| {
-                Ok(loader.upsert_rows(c, &RAW, rows, Some(progress)).await?)
+                Ok(loader.load_rows(c, &RAW, rows, Some(progress)).await?)
             })
             .await
             .expect("load");
@@ -380,7 +391,7 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
             .copied()
             .flat_map(|t| raw_rows(t, 3_000, true));
         let counts = loader
-            .upsert_rows(&mut conn, &RAW, rows, None)
+            .load_rows(&mut conn, &RAW, rows, None)
             .await
             .expect("rerun");
         assert_eq!((counts.updated, counts.unchanged), (1_500, 13_500));
@@ -389,7 +400,7 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
             .copied()
             .flat_map(|t| raw_rows(t, 3_000, false));
         loader
-            .upsert_rows(&mut conn, &RAW, rows, None)
+            .load_rows(&mut conn, &RAW, rows, None)
             .await
             .expect("back");
         loader.close().await.expect("close");

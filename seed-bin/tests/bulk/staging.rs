@@ -68,14 +68,14 @@ fn stage_bugs_are_errors_that_say_so() {
         let loader = BulkLoader::connect(&url, 1).await.expect("loader");
         let mut conn = diesel_conn(&url).await;
         let shape = loader
-            .upsert(&mut conn, &RAW, vec![std::iter::once(vec![Short])], None)
+            .load_from_producers(&mut conn, &RAW, vec![std::iter::once(vec![Short])], None)
             .await
             .expect_err("short row");
         let twice = producers(vec![vec![1], vec![1]], 5, false, 5);
         // The guard works inside the stage's transaction, which is where the runner merges.
         let dup = conn
             .transaction::<(), anyhow::Error, _>(async |c| {
-                loader.upsert(c, &RAW, twice, None).await?;
+                loader.load_from_producers(c, &RAW, twice, None).await?;
                 Ok(())
             })
             .await

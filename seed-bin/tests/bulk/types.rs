@@ -97,13 +97,13 @@ fn enums_inet_and_jsonb_round_trip() {
             },
         ];
         let counts = loader
-            .upsert(&mut conn, &ASSETS, vec![std::iter::once(rows)], None)
+            .load_from_producers(&mut conn, &ASSETS, vec![std::iter::once(rows)], None)
             .await
             .expect("load");
         assert_eq!(counts.inserted, 4);
         let wrong = vec![asset("web-05", None, Field::Enum("catastrophic"))];
         let err = loader
-            .upsert(&mut conn, &ASSETS, vec![std::iter::once(wrong)], None)
+            .load_from_producers(&mut conn, &ASSETS, vec![std::iter::once(wrong)], None)
             .await
             .expect_err("unknown label");
         loader.close().await.expect("close");

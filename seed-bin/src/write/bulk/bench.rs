@@ -1,7 +1,7 @@
 //! Loading modes only the benchmark (`examples/bulk_bench.rs`, feature `bench`) and the
 //! loader's tests use: staging without merging ([`BulkLoader::stage`] + [`Staged::merge`]) and
-//! a pipelined load from several producers ([`BulkLoader::upsert`]). Seed stages load through
-//! [`BulkLoader::upsert_rows`] only.
+//! a pipelined load from several producers ([`BulkLoader::load_from_producers`]). Seed stages load through
+//! [`BulkLoader::load_rows`] only.
 
 use super::conn::{db_err, open};
 use super::loader::{BulkLoader, CHANNEL_BATCHES, Progress};
@@ -64,7 +64,7 @@ impl BulkLoader {
     /// [`streams`](Self::streams) at a time. Calls `progress` after each written batch.
     ///
     /// Staging needs no transaction, so a stage can stage before opening its transaction and
-    /// keep that short; [`upsert`](Self::upsert) overlaps staging and merging instead.
+    /// keep that short; [`load_from_producers`](Self::load_from_producers) overlaps staging and merging instead.
     pub async fn stage<R, P>(
         &self,
         table: &BulkTable,
@@ -130,7 +130,7 @@ impl BulkLoader {
     ///
     /// Two rows with the same natural key in one load are an error even when they land in
     /// different segments: the merge refuses to update a row this transaction already wrote.
-    pub async fn upsert<R, P>(
+    pub async fn load_from_producers<R, P>(
         &self,
         conn: &mut AsyncPgConnection,
         table: &BulkTable,

@@ -1,6 +1,6 @@
 //! The bulk loader's own connections and their errors.
 
-use super::error::describe;
+use super::describe;
 use super::{BulkError, Result};
 use groundwork_migrate::{ConnInfo, MigrateError};
 use tokio_postgres::Client;

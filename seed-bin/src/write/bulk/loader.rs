@@ -1,5 +1,5 @@
 //! The bulk loader of one seed run: its holder connection and lock, the one loading entry
-//! point stages use ([`BulkLoader::upsert_rows`]), and the cleanup of its staging tables.
+//! point stages use ([`BulkLoader::load_rows`]), and the cleanup of its staging tables.
 
 use super::conn::{db_err, describe_target, open};
 use super::stream::{Naming, Segments, Stream, join_all};
@@ -27,7 +27,7 @@ pub fn default_streams(pool_size: u32) -> usize {
     cpus.min(pool_size.max(1) as usize)
 }
 
-/// Rows per batch when [`BulkLoader::upsert_rows`] cuts an iterator. Batches in flight bound
+/// Rows per batch when [`BulkLoader::load_rows`] cuts an iterator. Batches in flight bound
 /// the loader's memory (a raw import row with its three JSON documents takes a few KB), and
 /// with stages running in parallel several loads are in flight. Peak RSS at `--scale 1000`
 /// (it levels off there: the same at 2 000): 198 MB with 4 096-row batches, 65 MB with 1 024,
@@ -129,7 +129,7 @@ impl BulkLoader {
         self.streams
     }
 
-    /// Rows per staging segment of [`upsert`](Self::upsert) (default [`SEGMENT_ROWS`]).
+    /// Rows per staging segment of [`load_from_producers`](Self::load_from_producers) (default [`SEGMENT_ROWS`]).
     pub fn set_segment_rows(&mut self, rows: u64) {
         self.segment_rows = rows.max(1);
     }
@@ -152,12 +152,12 @@ impl BulkLoader {
         }
     }
 
-    /// Loads `rows` like [`upsert`](Self::upsert), but the rows come from one iterator run on
+    /// Loads `rows` like [`load_from_producers`](Self::load_from_producers), but the rows come from one iterator run on
     /// the calling task, which may borrow (a stage's `&Ctx`, say): it is cut into batches of
     /// [`BATCH_ROWS`] dealt round-robin to the streams, which encode and `COPY` them in
     /// parallel, while finished segments are merged on `conn`. Generation and merging share the
     /// task but not the work: the merge runs on the server while the next batch is generated.
-    pub async fn upsert_rows<R, I>(
+    pub async fn load_rows<R, I>(
         &self,
         conn: &mut AsyncPgConnection,
         table: &BulkTable,

@@ -15,7 +15,7 @@
 //!    marks an insert; unchanged rows are not written at all), then `DROP TABLE` of the staging
 //!    table in the same transaction.
 //!
-//! [`BulkLoader::upsert`] pipelines the two: each stream fills a fresh staging *segment* every
+//! [`BulkLoader::load_from_producers`] pipelines the two: each stream fills a fresh staging *segment* every
 //! [`SEGMENT_ROWS`] rows and the stage's connection merges finished segments while the streams
 //! keep copying, so the merge (one backend, the part that must be in the transaction) overlaps
 //! generation and `COPY`. Two rows with one natural key in one load are an error in both forms.
@@ -38,7 +38,6 @@
 #[cfg(any(test, feature = "bench"))]
 mod bench;
 mod conn;
-mod error;
 mod field;
 mod loader;
 mod merge;
@@ -46,14 +45,23 @@ pub mod rows;
 mod stream;
 mod sweep;
 
+pub use crate::error::BulkError;
 #[cfg(any(test, feature = "bench"))]
 pub use bench::{Staged, split};
-pub use error::{BulkError, Result};
 pub use field::Field;
 pub use loader::{
     BATCH_ROWS, BulkLoader, CHANNEL_BATCHES, Progress, SEGMENT_ROWS, batched, default_streams,
 };
-pub use sweep::sweep_stale;
+pub use sweep::{BULK_LOCK_NAMESPACE, sweep_stale};
+
+/// The result of a bulk-load step.
+pub type Result<T, E = BulkError> = std::result::Result<T, E>;
+
+/// The server's message, SQLSTATE, detail, hint and the column or constraint it names: the
+/// policy core's one formatter of server errors.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    groundwork_migrate::policy::describe_driver_error(e)
+}
 
 /// A target table of a bulk load and how rows merge into it.
 #[derive(Debug, Clone, Copy)]

@@ -1,9 +1,9 @@
 //! [`BulkRow`] for the domain's insert models of the bulk-loaded seed tables, with the
-//! [`BulkTable`] of each, so a stage moves from `upsert!` to the bulk path without new row types.
+//! [`BulkTable`] of each, so a stage moves from `insert_or_update!` to the bulk path without new row types.
 //!
 //! Column names are the model's field names (the models derive `Insertable` from the same
 //! names). Conflict columns are each table's natural-key constraint. Update columns are the
-//! ones the stage's `upsert!` used to update: every column except the key and `id` (derived
+//! ones the stage's `insert_or_update!` used to update: every column except the key and `id` (derived
 //! from the key); `updated_at` is written explicitly (so a changed row's stamp stays
 //! deterministic instead of the trigger's `now()`).
 //!

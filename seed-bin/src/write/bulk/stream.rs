@@ -1,7 +1,7 @@
 //! One `COPY` stream: a connection fed by one generator, filling staging segments.
 
 use super::conn::{db_err, open};
-use super::error::describe;
+use super::describe;
 use super::loader::{FIRST_SEGMENT_ROWS, Progress};
 use super::{BulkError, BulkRow, BulkTable, Field, Result, ident, ident_list};
 use groundwork_migrate::ConnInfo;

@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 
 /// First key of the two-key advisory lock a loader holds for its life (ASCII `bulk`); the
 /// second key is the run id. Two-key locks live apart from the runner's one-key locks.
-pub(super) const BULK_LOCK_NAMESPACE: i32 = 0x6275_6c6b;
+pub const BULK_LOCK_NAMESPACE: i32 = 0x6275_6c6b;
 
 /// The run id encoded in a staging table's name (`stg_<run>_<seq>_<table>`).
 pub(super) fn run_id_of(staging: &str) -> Option<i32> {

@@ -1,4 +1,6 @@
-//! The bulk loader's error type: every message names the table and says what to do.
+//! The bulk loader's error type (the table writer's COPY path): every message names the table
+//! and says what to do. Kept with [`SeedError`](super::SeedError), which wraps it, below the
+//! writer that returns it.
 
 /// Everything that can stop a bulk load. The seed runner maps these to "stage failed".
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +68,3 @@ pub enum BulkError {
         cause: String,
     },
 }
-
-/// The server's message, SQLSTATE, detail, hint and the column or constraint it names: the
-/// policy core's one formatter of server errors.
-pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
-    groundwork_migrate::policy::describe_driver_error(e)
-}
-
-/// Short alias for this module.
-pub type Result<T, E = BulkError> = std::result::Result<T, E>;

@@ -1,5 +1,6 @@
-//! PostgreSQL's side of the policy: the one identifier quoter and the one formatter of server
-//! errors, so both binaries quote and report the same way.
+//! PostgreSQL's side: the one identifier quoter and the one formatter of server errors, so
+//! both binaries (through the policy core's re-exports) quote and report the same way. It
+//! sits below the error type, which formats failed bookkeeping queries with it.
 
 use std::fmt::Write as _;
 
@@ -94,7 +95,7 @@ pub fn describe_driver_error(e: &tokio_postgres::Error) -> String {
 
 /// An error and its causes, `: `-separated. tokio-postgres puts the useful part (e.g.
 /// "Connection refused") in a source; a cause its parent already quotes is not repeated.
-pub(super) fn cause_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
