@@ -225,10 +225,20 @@ impl Locked {
     }
 
     async fn close(&mut self, error: Option<&str>) {
-        if let Some(run_id) = self.run.take()
-            && let Err(e) = store::finish_run(&mut self.session.conn, run_id, error).await
-        {
-            tracing::warn!(error = %e, run_id, "closing the audit run failed");
+        if let Some(run_id) = self.run.take() {
+            // Back to the configured durability (`start_run` turned it off), so this
+            // commit's flush also makes every earlier commit of the run durable.
+            if let Err(e) = self
+                .session
+                .conn
+                .batch_execute("RESET synchronous_commit")
+                .await
+            {
+                tracing::warn!(error = %e, "resetting synchronous_commit failed");
+            }
+            if let Err(e) = store::finish_run(&mut self.session.conn, run_id, error).await {
+                tracing::warn!(error = %e, run_id, "closing the audit run failed");
+            }
         }
         store::release_lock(&mut self.session.conn).await;
     }
