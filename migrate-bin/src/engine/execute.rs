@@ -160,8 +160,8 @@ pub(super) async fn run_outside_transaction(
         }
     }
     let duration = started.elapsed();
-    conn.transaction::<_, StepError, _>(async |conn| record(conn, step, duration).await)
-        .await?;
+    // One statement, so its rows commit together without a transaction block around it.
+    record(conn, step, duration).await?;
     Ok(duration)
 }
 
@@ -172,12 +172,13 @@ async fn record(
 ) -> Result<(), StepError> {
     let m = step.migration;
     let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-    match step.direction {
-        Direction::Up => store::record_applied(conn, &m.version, &m.name, &m.checksum, ms).await?,
-        Direction::Down => store::record_reverted(conn, &m.version).await?,
-    }
-    store::record_migration(
+    let checksum = match step.direction {
+        Direction::Up => Some(m.checksum.as_str()),
+        Direction::Down => None,
+    };
+    store::record_step(
         conn,
+        checksum,
         &MigrationRecord {
             run_id: step.run_id,
             version: &m.version,

@@ -226,10 +226,20 @@ impl Locked {
     }
 
     async fn close(&mut self, error: Option<&str>) {
-        if let Some(run_id) = self.run.take()
-            && let Err(e) = store::finish_run(&mut self.session.conn, run_id, error).await
-        {
-            tracing::warn!(error = %e, run_id, "closing the audit run failed");
+        if let Some(run_id) = self.run.take() {
+            // Back to the configured durability (`start_run` turned it off), so this
+            // commit's flush also makes every earlier commit of the run durable.
+            if let Err(e) = self
+                .session
+                .conn
+                .batch_execute("RESET synchronous_commit")
+                .await
+            {
+                tracing::warn!(error = %e, "resetting synchronous_commit failed");
+            }
+            if let Err(e) = store::finish_run(&mut self.session.conn, run_id, error).await {
+                tracing::warn!(error = %e, run_id, "closing the audit run failed");
+            }
         }
         store::release_lock(&mut self.session.conn).await;
     }
@@ -241,19 +251,31 @@ impl Locked {
         &mut self,
         plan: &Plan,
     ) -> Result<Vec<Leftover>, MigrateError> {
+        let created: Vec<(&Migration, Vec<crate::split::CreatedIndex>)> = plan
+            .migrations()
+            .iter()
+            .filter(|m| !m.run_in_transaction)
+            .map(|m| (m, crate::split::created_indexes(&m.up_sql)))
+            .filter(|(_, created)| !created.is_empty())
+            .collect();
+        if created.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One lookup for every name (a large folder has dozens of such migrations), then
+        // each migration takes the indexes its own statements name.
+        let names: Vec<String> = created
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|c| c.name.clone()))
+            .collect();
+        let existing = store::indexes_named(&mut self.session.conn, &names).await?;
         let mut found = Vec::new();
-        for m in plan.migrations().iter().filter(|m| !m.run_in_transaction) {
-            let created = crate::split::created_indexes(&m.up_sql);
-            if created.is_empty() {
-                continue;
-            }
-            let names: Vec<String> = created.iter().map(|c| c.name.clone()).collect();
+        for (m, created) in created {
             // INVALID: a build that failed or was killed. VALID while the migration is
             // pending: a run killed after the build finished but before it was recorded;
             // its rerun would fail "already exists" unless the statement says IF NOT EXISTS.
-            let indexes: Vec<String> = store::indexes_named(&mut self.session.conn, &names)
-                .await?
-                .into_iter()
+            let indexes: Vec<String> = existing
+                .iter()
+                .filter(|i| created.iter().any(|c| c.name == i.relname))
                 .filter(|i| {
                     !i.valid
                         || created

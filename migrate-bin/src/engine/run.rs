@@ -50,6 +50,17 @@ impl Locked {
         if self.run.is_some() {
             return Ok(());
         }
+        // The run's commits (this one's bootstrap and audit row included) need not each
+        // wait for their WAL flush, most of a large `up`'s time otherwise: `close` resets
+        // this before it closes the audit run, and that commit's flush covers every earlier
+        // one, so a run that reports its outcome is durable. A server crash mid-run loses a
+        // suffix of the commits, each whole (WAL order): the same state as a run killed at
+        // that point, which the next run already handles.
+        self.session
+            .conn
+            .batch_execute("SET synchronous_commit = off")
+            .await
+            .map_err(|e| MigrateError::db("setting synchronous_commit", &e))?;
         if let Some(t) = self.session.opts.lock_timeout {
             self.session
                 .conn

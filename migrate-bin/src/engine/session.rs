@@ -101,13 +101,22 @@ impl Session {
 
     /// Compares the database with the source.
     pub async fn verify(&mut self) -> Result<Verification, MigrateError> {
+        let stamp = store::read_stamp(&mut self.conn).await?;
+        self.verify_with_stamp(stamp).await
+    }
+
+    /// [`Session::verify`] with the stamp the caller has just read.
+    async fn verify_with_stamp(
+        &mut self,
+        stamp: Option<Environment>,
+    ) -> Result<Verification, MigrateError> {
         let applied = self.applied().await?;
         let mut v = plan::compare(&self.migrations, &applied);
         v.partial_failures = store::partial_failures(&mut self.conn).await?;
         if !v.partial_failures.is_empty() {
             v.invalid_indexes = store::invalid_indexes(&mut self.conn).await?;
         }
-        v.environment = store::read_stamp(&mut self.conn).await?;
+        v.environment = stamp;
         Ok(v)
     }
 
@@ -170,6 +179,8 @@ impl Session {
             .map_err(|e| MigrateError::db("setting client_connection_check_interval", &e))?;
         let stamp = store::read_stamp(&mut self.conn).await?;
         store::check_stamp(stamp, self.opts.env)?;
-        self.verify().await
+        // Under the lock nothing else changes the stamp: the one just read serves the
+        // verification too.
+        self.verify_with_stamp(stamp).await
     }
 }

@@ -73,6 +73,16 @@ pub(crate) struct MigrationRecord<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl MigrationRecord<'_> {
+    pub(super) fn outcome(&self) -> &'static str {
+        if self.error.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        }
+    }
+}
+
 /// Appends one migration record.
 pub(crate) async fn record_migration(
     conn: &mut AsyncPgConnection,
@@ -87,11 +97,7 @@ pub(crate) async fn record_migration(
             m::action.eq(rec.action),
             m::run_in_transaction.eq(rec.run_in_transaction),
             m::duration_ms.eq(rec.duration_ms),
-            m::outcome.eq(if rec.error.is_some() {
-                "failed"
-            } else {
-                "succeeded"
-            }),
+            m::outcome.eq(rec.outcome()),
             m::error.eq(rec.error),
             m::statements_done.eq(rec.statements_done),
             m::detail.eq(rec.detail),

@@ -5,10 +5,13 @@
 //! schema so `diesel print-schema` of `public` stays clean.
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
+use super::audit::MigrationRecord;
 use super::schema::{__diesel_schema_migrations as diesel_table, environment, migration_checksums};
 use crate::env::Environment;
 use crate::error::MigrateError;
@@ -92,6 +95,14 @@ struct Present {
     present: bool,
 }
 
+#[derive(diesel::QueryableByName)]
+struct Tables {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    diesel: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    checksums: bool,
+}
+
 /// Whether the table or view `name` (schema-qualified or on the search path) exists.
 pub(crate) async fn relation_exists(
     conn: &mut AsyncPgConnection,
@@ -111,15 +122,18 @@ pub(crate) async fn load_applied(
 ) -> Result<Vec<AppliedRecord>, MigrateError> {
     let ctx = "reading the applied migrations";
     let fail = |e: diesel::result::Error| MigrateError::db(ctx, &e);
-    if !relation_exists(conn, "__diesel_schema_migrations")
-        .await
-        .map_err(fail)?
-    {
+    // Both probes in one query: this runs several times at the start of every session.
+    let tables: Tables = diesel::sql_query(
+        "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS diesel, \
+                to_regclass('groundwork.migration_checksums') IS NOT NULL AS checksums",
+    )
+    .get_result(conn)
+    .await
+    .map_err(fail)?;
+    if !tables.diesel {
         return Ok(Vec::new());
     }
-    let with_checksums = relation_exists(conn, "groundwork.migration_checksums")
-        .await
-        .map_err(fail)?;
+    let with_checksums = tables.checksums;
     let rows: Vec<(String, NaiveDateTime, Option<String>, Option<String>)> = if with_checksums {
         diesel_table::table
             .left_join(
@@ -173,32 +187,100 @@ pub(crate) async fn ensure_bookkeeping(
     conn.batch_execute(GROUNDWORK_DDL).await
 }
 
-/// Records an applied migration in diesel's table and in ours.
-pub(crate) async fn record_applied(
+/// Records one applied (`checksum` given) or reverted (`checksum` none) migration and its
+/// audit row `rec` in ONE statement: diesel's row, our checksum row and the audit row.
+///
+/// `up` over a large folder is measured against diesel_cli (docs/performance.md), which
+/// spends one cached INSERT per migration; this keeps ours at one round trip too. diesel's
+/// query builder has no data-modifying CTE, and `sql_query` is never kept in the statement
+/// cache (each use would pay a Parse round trip), hence the small query type below.
+pub(crate) async fn record_step(
     conn: &mut AsyncPgConnection,
-    version: &str,
-    name: &str,
-    checksum: &str,
-    duration_ms: i64,
+    checksum: Option<&str>,
+    rec: &MigrationRecord<'_>,
 ) -> Result<(), diesel::result::Error> {
-    use diesel::sql_types::{BigInt, Text};
-    // One statement instead of two: a round trip saved per migration, and `up` on a fresh
-    // database is measured against diesel_cli (docs/performance.md). diesel's query builder
-    // has no data-modifying CTE, so this one stays SQL.
-    diesel::sql_query(
-        "WITH diesel AS (INSERT INTO __diesel_schema_migrations (version) VALUES ($1)) \
-         INSERT INTO groundwork.migration_checksums (version, name, checksum, applied_at, duration_ms) \
-         VALUES ($1, $2, $3, now(), $4) \
-         ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
-         applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms",
-    )
-    .bind::<Text, _>(version)
-    .bind::<Text, _>(name)
-    .bind::<Text, _>(checksum)
-    .bind::<BigInt, _>(duration_ms)
-    .execute(conn)
-    .await?;
+    RecordStep { checksum, rec }.execute(conn).await?;
     Ok(())
+}
+
+struct RecordStep<'a> {
+    checksum: Option<&'a str>,
+    rec: &'a MigrationRecord<'a>,
+}
+
+impl QueryId for RecordStep<'_> {
+    type QueryId = ();
+    // Two SQL shapes (apply, revert) under one type: the statement cache keys them by
+    // their SQL text instead of by type.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for RecordStep<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
+        let rec = self.rec;
+        match self.checksum {
+            Some(checksum) => {
+                out.push_sql(
+                    "WITH diesel AS (INSERT INTO __diesel_schema_migrations (version) VALUES (",
+                );
+                out.push_bind_param::<Text, _>(rec.version)?;
+                out.push_sql(
+                    ")), checksum AS (INSERT INTO groundwork.migration_checksums \
+                     (version, name, checksum, applied_at, duration_ms) VALUES (",
+                );
+                out.push_bind_param::<Text, _>(rec.version)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(rec.name)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(checksum)?;
+                out.push_sql(", now(), ");
+                out.push_bind_param::<Nullable<BigInt>, _>(&rec.duration_ms)?;
+                out.push_sql(
+                    ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, \
+                     checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, \
+                     duration_ms = EXCLUDED.duration_ms) ",
+                );
+            }
+            None => {
+                out.push_sql(
+                    "WITH diesel AS (DELETE FROM __diesel_schema_migrations WHERE version = ",
+                );
+                out.push_bind_param::<Text, _>(rec.version)?;
+                out.push_sql(
+                    "), checksum AS (DELETE FROM groundwork.migration_checksums WHERE version = ",
+                );
+                out.push_bind_param::<Text, _>(rec.version)?;
+                out.push_sql(") ");
+            }
+        }
+        // The same columns and values as `record_migration` writes.
+        out.push_sql(
+            "INSERT INTO groundwork.audit_migrations (run_id, version, name, action, \
+             run_in_transaction, duration_ms, outcome, error, statements_done, detail) VALUES (",
+        );
+        out.push_bind_param::<BigInt, _>(&rec.run_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(rec.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(rec.name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(rec.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&rec.run_in_transaction)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&rec.duration_ms)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(rec.outcome())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&rec.error)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&rec.statements_done)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&rec.detail)?;
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// Records (or replaces) the checksum row of an applied migration.
@@ -251,20 +333,6 @@ pub(crate) async fn adopt(
     .bind::<Text, _>(checksum)
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-/// Removes the bookkeeping of a reverted migration.
-pub(crate) async fn record_reverted(
-    conn: &mut AsyncPgConnection,
-    version: &str,
-) -> Result<(), diesel::result::Error> {
-    diesel::delete(diesel_table::table.filter(diesel_table::version.eq(version)))
-        .execute(conn)
-        .await?;
-    diesel::delete(migration_checksums::table.filter(migration_checksums::version.eq(version)))
-        .execute(conn)
-        .await?;
     Ok(())
 }
 
