@@ -280,6 +280,57 @@ fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
     );
 }
 
+/// diesel-async drops the SQLSTATE of the migration's error, so `migrate` asks the server
+/// for its 55P03 message (provoked on two extra connections and checked by SQLSTATE) instead
+/// of trusting English text: the debug log shows the message it learned, and the timeout is
+/// recognised by it.
+#[test]
+fn lock_timeout_is_recognised_by_the_message_of_a_provoked_55p03() {
+    let db = TestDb::empty();
+    let f = Fixture::standard();
+    run_expect(
+        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
+        0,
+    );
+    f.add(
+        "2026-02-01-000000_touch_accounts",
+        "ALTER TABLE accounts ADD COLUMN note text;",
+        Some("ALTER TABLE accounts DROP COLUMN note;"),
+    );
+    let mut blocker = db.client();
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
+        .unwrap();
+    let out = run_expect(
+        migrate_cmd(&db)
+            .env("RUST_LOG", "groundwork_migrate::engine=debug")
+            .args([
+                "--migrations-dir",
+                &f.arg(),
+                "--lock-timeout",
+                "200ms",
+                "--lock-retries",
+                "0",
+                "up",
+            ]),
+        8,
+    );
+    let err = stderr(&out);
+    let learned = err
+        .lines()
+        .find(|l| l.contains("learned the server's lock_timeout message"))
+        .unwrap_or_else(|| panic!("no learned message in the debug log: {err}"));
+    assert!(
+        learned.contains(r#"Some("canceling statement due to lock timeout")"#),
+        "{learned}"
+    );
+    assert!(
+        err.contains("lock_timeout reached on all 1 attempts"),
+        "{err}"
+    );
+    tx.rollback().unwrap();
+}
+
 #[test]
 fn plan_lists_pending_migrations_with_warnings_and_sql() {
     let db = TestDb::empty();

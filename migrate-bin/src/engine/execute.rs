@@ -68,7 +68,7 @@ pub(super) async fn run_transactional(
                 if let Err(e) =
                     execute_watched(conn, step.sql, retry.probe.as_ref(), &mut seen).await
                 {
-                    hit_lock_timeout = is_lock_timeout(&e);
+                    hit_lock_timeout = is_lock_timeout(&e, retry.target()).await;
                     return Err(StepError::Sql {
                         message: describe_db_error(&e, Some(step.sql)),
                         statements_done: None,
@@ -127,7 +127,10 @@ pub(super) async fn run_outside_transaction(
             match execute_watched(conn, statement, retry.probe.as_ref(), &mut seen).await {
                 Ok(()) => break,
                 // Only this statement is retried: the ones before it have taken effect.
-                Err(e) if is_lock_timeout(&e) && attempt < retry.max_attempts => {
+                Err(e)
+                    if attempt < retry.max_attempts
+                        && is_lock_timeout(&e, retry.target()).await =>
+                {
                     attempt += 1;
                     let wait = retry.wait_before(attempt);
                     on_event(Event::Retrying {
@@ -139,7 +142,7 @@ pub(super) async fn run_outside_transaction(
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
-                    let timed_out = is_lock_timeout(&e);
+                    let timed_out = is_lock_timeout(&e, retry.target()).await;
                     return Err(StepError::Sql {
                         message: format!(
                             "statement {} of {total} ({}): {}{}",

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use tokio_postgres::error::SqlState;
 
 use crate::policy::ConnInfo;
 use crate::store::{self, Blocker};
@@ -77,6 +79,11 @@ pub(super) fn describe_blockers(seen: &[Blocker]) -> String {
 }
 
 impl Retry {
+    /// Where to ask the server what its lock-timeout error reads (the probe's target).
+    pub(super) fn target(&self) -> Option<&ConnInfo> {
+        self.probe.as_ref().map(|p| &p.url)
+    }
+
     /// Pause before `attempt` (2 = first retry): backoff, 2×backoff, 4×backoff…
     pub(super) fn wait_before(&self, attempt: u32) -> Duration {
         self.backoff
@@ -86,14 +93,72 @@ impl Retry {
 
 /// Whether `e` is PostgreSQL's SQLSTATE 55P03 (`lock_not_available`) from `lock_timeout`.
 ///
-/// Recognised by the English message, not by the SQLSTATE: diesel-async 0.9 keeps only the
-/// message, detail and hint of errors it classifies as `Unknown` (its wrapper drops the
-/// code), and running the migration SQL on a second, tokio-postgres connection would split
-/// the migration from its bookkeeping transaction and from the session holding the lock.
-/// This breaks when the server's `lc_messages` is not English: the retry does not happen
-/// and the failure is reported at once, which is safe (nothing half-applied).
-pub(super) fn is_lock_timeout(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("lock timeout"))
+/// diesel-async 0.9 keeps only the message, detail and hint of errors it classifies as
+/// `Unknown` (its wrapper drops the SQLSTATE), and running the migration SQL on a second,
+/// tokio-postgres connection would split the migration from its bookkeeping transaction and
+/// from the session holding the lock. So the SQLSTATE is asked of the server once, when a
+/// statement first fails: two driver connections to the same database as the same role
+/// provoke a 55P03 on an advisory lock, and its message — in the server's `lc_messages`,
+/// whatever language that is — is what a lock timeout on our session reads. Only without a
+/// connection to ask on (no `lock_timeout` configured) does the English text decide.
+pub(super) async fn is_lock_timeout(e: &diesel::result::Error, target: Option<&ConnInfo>) -> bool {
+    let diesel::result::Error::DatabaseError(DatabaseErrorKind::Unknown, info) = e else {
+        return false;
+    };
+    let learned = match target {
+        Some(target) => LOCK_TIMEOUT_MESSAGE
+            .get_or_init(|| provoke_lock_timeout(target))
+            .await
+            .as_deref(),
+        None => None,
+    };
+    info.message() == learned.unwrap_or(ENGLISH_LOCK_TIMEOUT)
+}
+
+/// PostgreSQL's untranslated message for a `lock_timeout` (ProcessInterrupts).
+const ENGLISH_LOCK_TIMEOUT: &str = "canceling statement due to lock timeout";
+
+/// The server's message for SQLSTATE 55P03 from `lock_timeout`, learned once per process (one
+/// run talks to one server); `None` when it could not be provoked.
+static LOCK_TIMEOUT_MESSAGE: tokio::sync::OnceCell<Option<String>> =
+    tokio::sync::OnceCell::const_new();
+
+/// An advisory lock key of its own ("gw-lktmo"), never the migration lock this session holds.
+const PROVOKE_KEY: i64 = 0x6777_2d6c_6b74_6d6f;
+
+/// One session holds an advisory lock, a second waits for it with a 1 ms `lock_timeout`: the
+/// error the second gets is a genuine 55P03, checked by its SQLSTATE.
+async fn provoke_lock_timeout(target: &ConnInfo) -> Option<String> {
+    async fn open(target: &ConnInfo) -> Option<tokio_postgres::Client> {
+        let (client, connection) =
+            crate::policy::connect_client(target, &crate::policy::application_name())
+                .await
+                .ok()?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Some(client)
+    }
+    let holder = open(target).await?;
+    let waiter = open(target).await?;
+    let key = PROVOKE_KEY ^ i64::from(std::process::id());
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .ok()?;
+    waiter
+        .batch_execute("SET lock_timeout = '1ms'")
+        .await
+        .ok()?;
+    let err = waiter
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .err()?;
+    // Both sessions end here, and their advisory locks with them.
+    let db = err.as_db_error()?;
+    let learned = (db.code() == &SqlState::LOCK_NOT_AVAILABLE).then(|| db.message().to_string());
+    tracing::debug!(message = ?learned, "learned the server's lock_timeout message");
+    learned
 }
 
 #[cfg(test)]
