@@ -16,9 +16,8 @@ import os
 import re
 import sys
 
-# The product's crates. (The test-database harness in tests/testdb is not held to it yet: its
-# TestDb and command helpers still refer to each other.)
-DEFAULT_ROOTS = ["domain/src", "migrate-bin/src", "seed-bin/src"]
+# The product's crates and the test-database harness.
+DEFAULT_ROOTS = ["domain/src", "migrate-bin/src", "seed-bin/src", "tests/testdb/src"]
 
 # Comments (doc links are mentions, not imports) and string literals are not edges. One
 # left-to-right scan, so a quote inside a comment or a char literal ('"') opens nothing.

@@ -5,8 +5,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::dump::pg_dump;
-use crate::run::{bin_path, output_text, scratch_dir};
+use crate::dump::{DbSnapshot, db_snapshot, pg_dump};
+use crate::process::{bin_path, output_text, scratch_dir};
 use crate::server::{admin, connect, server_url, url_for_db};
 use crate::template::template;
 
@@ -118,6 +118,13 @@ impl TestDb {
             .query_one(query, &[])
             .unwrap_or_else(|e| panic!("{query}: {e}"))
             .get::<_, i64>(0)
+    }
+}
+
+impl TestDb {
+    /// [`db_snapshot`] of this database.
+    pub fn snapshot(&self) -> DbSnapshot {
+        db_snapshot(self.url())
     }
 }
 

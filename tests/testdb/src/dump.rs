@@ -2,8 +2,7 @@
 
 use std::process::Command;
 
-use crate::TestDb;
-use crate::run::output_text;
+use crate::process::output_text;
 use crate::server::connect;
 
 /// Normalised `pg_dump` of `url` with extra `args`.
@@ -106,13 +105,6 @@ pub fn db_snapshot(url: &str) -> DbSnapshot {
     DbSnapshot {
         schema: pg_dump(url, &["--schema-only"]),
         tables: content_hashes(url, &[]),
-    }
-}
-
-impl TestDb {
-    /// [`db_snapshot`] of this database.
-    pub fn snapshot(&self) -> DbSnapshot {
-        db_snapshot(self.url())
     }
 }
 

@@ -21,6 +21,7 @@ mod db;
 mod dump;
 mod fixture;
 mod normalise;
+mod process;
 mod rng;
 mod run;
 mod server;
@@ -34,11 +35,12 @@ pub use dump::{
 };
 pub use fixture::Fixture;
 pub use normalise::normalise;
-pub use rng::SeededRng;
-pub use run::{
-    RunResult, bin_cmd, bin_path, migrate_cmd, output_text, run_expect, run_with_limit,
-    scratch_dir, seed_cmd, stderr, which, workspace_root,
+pub use process::{
+    RunResult, bin_path, output_text, run_expect, run_with_limit, scratch_dir, stderr, which,
+    workspace_root,
 };
+pub use rng::SeededRng;
+pub use run::{bin_cmd, migrate_cmd, seed_cmd};
 pub use server::{server_url, url_for_db};
 pub use silent_server::silent_server;
 

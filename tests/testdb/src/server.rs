@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::run::output_text;
+use crate::process::output_text;
 
 /// Port of the throwaway cluster started when no server answers.
 const FALLBACK_PORT: u16 = 55_432;

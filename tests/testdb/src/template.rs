@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::run::workspace_root;
+use crate::process::workspace_root;
 use crate::server::{admin, server_url, url_for_db};
 
 /// Prefix of template databases; the suffix is a hash of what built them.
