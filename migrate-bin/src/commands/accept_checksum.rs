@@ -9,9 +9,9 @@ use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::policy::Intent;
 
+use super::Ctx;
 use super::gate::{confirm, lock};
 use super::output::Report;
-use super::{Ctx, open};
 
 /// The checksum replaced.
 #[derive(Serialize)]
@@ -22,22 +22,8 @@ pub(super) struct AcceptReport {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>, version: &str) -> Result<AcceptReport, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        ..
-    } = ctx;
-    let migrations = source.load_migrations()?;
-    let (session, settings, _) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "accept-checksum",
-        Intent::Change,
-    )
-    .await?;
+    let Ctx { global, .. } = ctx;
+    let (session, settings, _) = ctx.open("accept-checksum", Intent::Change, None).await?;
     let mut locked = lock(session, global).await?;
     let result = async {
         if settings.env == Environment::Prod {

@@ -7,9 +7,9 @@ use crate::error::MigrateError;
 use crate::policy::Intent;
 use crate::policy::Settings;
 
+use super::Ctx;
 use super::gate::{guards, production_gate, refuse_wide_prod_revert};
 use super::output::{Output, Ran};
-use super::{Ctx, open};
 
 pub(super) async fn run(
     ctx: &Ctx<'_>,
@@ -20,8 +20,8 @@ pub(super) async fn run(
     let Ctx {
         global,
         settings,
-        source,
         out,
+        ..
     } = ctx;
     let target = match (steps, to, all) {
         (_, _, true) => RevertTarget::All,
@@ -39,16 +39,7 @@ pub(super) async fn run(
     if settings.env == Environment::Prod {
         refuse_wide_prod_revert(&target)?;
     }
-    let migrations = source.load_migrations()?;
-    let (session, settings, _) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "down",
-        Intent::Destroy,
-    )
-    .await?;
+    let (session, settings, _) = ctx.open("down", Intent::Destroy, None).await?;
     if settings.env == Environment::Prod {
         refuse_wide_prod_revert(&target)?;
     }

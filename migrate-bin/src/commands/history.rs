@@ -11,8 +11,8 @@ use crate::policy::Intent;
 use crate::store::RunRecord;
 use crate::summary;
 
+use super::Ctx;
 use super::output::Report;
-use super::{Ctx, open};
 
 /// The newest runs of the audit log, newest first.
 #[derive(Serialize)]
@@ -21,22 +21,7 @@ pub(super) struct HistoryReport {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>, limit: i64) -> Result<HistoryReport, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        ..
-    } = ctx;
-    let migrations = source.load_migrations()?;
-    let (mut session, _, _) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "history",
-        Intent::ReadOnly,
-    )
-    .await?;
+    let (mut session, _, _) = ctx.open("history", Intent::ReadOnly, None).await?;
     let runs = session.history(limit.max(1)).await?;
     Ok(HistoryReport { runs })
 }

@@ -80,6 +80,31 @@ fn run_options(settings: &Settings, global: &GlobalArgs, command: &str) -> RunOp
     opts
 }
 
+impl Ctx<'_> {
+    /// Loads the migrations, checks `to` against them (before connecting, so a typo never
+    /// touches the database), then [`open`]s a session for `command`.
+    async fn open(
+        &self,
+        command: &str,
+        intent: Intent,
+        to: Option<&str>,
+    ) -> Result<(Session, Settings, Facts), MigrateError> {
+        let migrations = self.source.load_migrations()?;
+        if let Some(to) = to {
+            check_to(to, &migrations, &self.source)?;
+        }
+        open(
+            &self.settings,
+            migrations,
+            &self.source,
+            self.global,
+            command,
+            intent,
+        )
+        .await
+    }
+}
+
 /// Connects and applies the environment rule ([`policy::decide`]) for `intent`. Returns
 /// the session, the settings with the effective environment (so every later guard, e.g. the
 /// production gate, sees a prod stamp even when no --env was given) and what the database

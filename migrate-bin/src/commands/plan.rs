@@ -12,7 +12,7 @@ use crate::lint::{self, Warning};
 use crate::policy::Intent;
 
 use super::output::Report;
-use super::{Ctx, catalog, check_to, gate::tx_label, open};
+use super::{Ctx, catalog, gate::tx_label};
 
 /// What `up` would do.
 #[derive(Serialize)]
@@ -44,25 +44,7 @@ struct Pending {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        ..
-    } = ctx;
-    let migrations = source.load_migrations()?;
-    if let Some(to) = to {
-        check_to(to, &migrations, source)?;
-    }
-    let (mut session, _, _) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "plan",
-        Intent::ReadOnly,
-    )
-    .await?;
+    let (mut session, _, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
     let verification = session.verify().await?;
     let pending = session.pending(to).await?;
     let tables = catalog::existing_tables(session.connection()).await?;

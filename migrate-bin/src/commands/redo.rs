@@ -8,16 +8,16 @@ use crate::error::MigrateError;
 use crate::policy::Intent;
 use crate::policy::Settings;
 
+use super::Ctx;
 use super::gate::{guards, production_gate};
 use super::output::{Output, Ran};
-use super::{Ctx, open};
 
 pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError> {
     let Ctx {
         global,
         settings,
-        source,
         out,
+        ..
     } = ctx;
     if steps == 0 {
         return Err(MigrateError::InvalidArgument(
@@ -34,16 +34,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, steps: usize) -> Result<Ran, MigrateError
         Ok(())
     };
     refuse_in_prod(settings.env)?;
-    let migrations = source.load_migrations()?;
-    let (session, settings, _) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "redo",
-        Intent::Destroy,
-    )
-    .await?;
+    let (session, settings, _) = ctx.open("redo", Intent::Destroy, None).await?;
     refuse_in_prod(settings.env)?;
     let mut locked = guards(session, global, true).await?;
     let result = redo(&mut locked, steps, &settings, global, out).await;

@@ -10,8 +10,8 @@ use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::policy::{Intent, Standing};
 
+use super::Ctx;
 use super::output::Report;
-use super::{Ctx, open};
 
 /// What `status` shows.
 #[derive(Serialize)]
@@ -49,22 +49,8 @@ fn seconds<S: serde::Serializer>(at: &Option<NaiveDateTime>, s: S) -> Result<S::
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Result<StatusReport, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        ..
-    } = ctx;
-    let migrations = source.load_migrations()?;
-    let (mut session, _, facts) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "status",
-        Intent::ReadOnly,
-    )
-    .await?;
+    let Ctx { settings, .. } = ctx;
+    let (mut session, _, facts) = ctx.open("status", Intent::ReadOnly, None).await?;
     let status = session.status().await?;
     Ok(StatusReport {
         database: settings.conn.redacted(),

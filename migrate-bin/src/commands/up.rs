@@ -6,9 +6,9 @@ use crate::error::MigrateError;
 use crate::policy::Settings;
 use crate::policy::{Intent, Standing};
 
+use super::Ctx;
 use super::gate::{guards, production_gate};
 use super::output::{Output, Ran};
-use super::{Ctx, check_to, open};
 
 /// Text when nothing was pending.
 pub(super) const NOTHING: &str = "Nothing to apply: the database is up to date.";
@@ -18,18 +18,8 @@ pub(super) async fn run(
     to: Option<&str>,
     repair: bool,
 ) -> Result<Ran, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        out,
-    } = ctx;
-    let migrations = source.load_migrations()?;
-    if let Some(to) = to {
-        check_to(to, &migrations, source)?;
-    }
-    let (session, settings, facts) =
-        open(settings, migrations, source, global, "up", Intent::Change).await?;
+    let Ctx { global, out, .. } = ctx;
+    let (session, settings, facts) = ctx.open("up", Intent::Change, to).await?;
     let how = UpHow {
         to,
         repair,

@@ -9,8 +9,8 @@ use crate::engine::Verification;
 use crate::error::MigrateError;
 use crate::policy::{Intent, Standing};
 
+use super::Ctx;
 use super::output::Report;
-use super::{Ctx, open};
 
 /// What `verify` found, and how the database stands.
 #[derive(Serialize)]
@@ -26,24 +26,9 @@ pub(super) struct VerifyReport {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Result<VerifyReport, MigrateError> {
-    let Ctx {
-        global,
-        settings,
-        source,
-        ..
-    } = ctx;
-    let migrations = source.load_migrations()?;
     // Read-only: migrations applied by diesel_cli are reported as unrecorded and
     // recorded by the next `up`, never adopted here.
-    let (mut session, _, facts) = open(
-        settings,
-        migrations,
-        source,
-        global,
-        "verify",
-        Intent::ReadOnly,
-    )
-    .await?;
+    let (mut session, _, facts) = ctx.open("verify", Intent::ReadOnly, None).await?;
     let verification = session.verify().await?;
     Ok(VerifyReport {
         clean: verification.is_clean(),
