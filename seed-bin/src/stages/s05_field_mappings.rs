@@ -205,10 +205,8 @@ impl Stage for FieldMappings {
             // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            out.add(
-                IMPORT_FIELD_MAPPINGS.table,
-                &ctx.bulk_load(conn, &IMPORT_FIELD_MAPPINGS, rows).await?,
-            );
+            ctx.bulk_load(conn, &IMPORT_FIELD_MAPPINGS, rows, &mut out)
+                .await?;
             Ok(out)
         })
     }

@@ -103,12 +103,9 @@ impl Stage for Assets {
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_assets(ctx, &t));
-            out.add(ASSETS.table, &ctx.bulk_load(conn, &ASSETS, assets).await?);
+            ctx.bulk_load(conn, &ASSETS, assets, &mut out).await?;
             let tags = ctx.tenants().into_iter().flat_map(|t| tenant_tags(ctx, &t));
-            out.add(
-                ASSET_TAGS.table,
-                &ctx.bulk_load(conn, &ASSET_TAGS, tags).await?,
-            );
+            ctx.bulk_load(conn, &ASSET_TAGS, tags, &mut out).await?;
             Ok(out)
         })
     }

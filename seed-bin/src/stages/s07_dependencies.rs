@@ -74,10 +74,8 @@ impl Stage for Dependencies {
             // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            out.add(
-                ASSET_DEPENDENCIES.table,
-                &ctx.bulk_load(conn, &ASSET_DEPENDENCIES, rows).await?,
-            );
+            ctx.bulk_load(conn, &ASSET_DEPENDENCIES, rows, &mut out)
+                .await?;
             Ok(out)
         })
     }

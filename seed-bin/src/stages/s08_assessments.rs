@@ -140,10 +140,7 @@ impl Stage for Assessments {
             // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            out.add(
-                ASSESSMENTS.table,
-                &ctx.bulk_load(conn, &ASSESSMENTS, rows).await?,
-            );
+            ctx.bulk_load(conn, &ASSESSMENTS, rows, &mut out).await?;
             Ok(out)
         })
     }

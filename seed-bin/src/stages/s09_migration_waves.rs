@@ -176,18 +176,13 @@ impl Stage for MigrationWaves {
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_waves(ctx, &t));
-            out.add(
-                MIGRATION_WAVES.table,
-                &ctx.bulk_load(conn, &MIGRATION_WAVES, waves).await?,
-            );
+            ctx.bulk_load(conn, &MIGRATION_WAVES, waves, &mut out)
+                .await?;
             let members = ctx
                 .tenants()
                 .into_iter()
                 .flat_map(|t| tenant_members(ctx, &t));
-            out.add(
-                WAVE_ASSETS.table,
-                &ctx.bulk_load(conn, &WAVE_ASSETS, members).await?,
-            );
+            ctx.bulk_load(conn, &WAVE_ASSETS, members, &mut out).await?;
             Ok(out)
         })
     }

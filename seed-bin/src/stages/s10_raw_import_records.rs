@@ -76,10 +76,8 @@ impl Stage for RawImportRecords {
             // Streamed through the bulk loader (see crate::write::bulk): the same upsert on the natural
             // key, at COPY speed, inside this stage's transaction.
             let rows = ctx.tenants().into_iter().flat_map(|t| tenant_rows(ctx, &t));
-            out.add(
-                RAW_IMPORT_RECORDS.table,
-                &ctx.bulk_load(conn, &RAW_IMPORT_RECORDS, rows).await?,
-            );
+            ctx.bulk_load(conn, &RAW_IMPORT_RECORDS, rows, &mut out)
+                .await?;
             Ok(out)
         })
     }

@@ -115,24 +115,28 @@ impl<'a> StageCtx<'a> {
     }
 
     /// Loads `rows` into `table` through the run's bulk loader inside the stage's transaction
-    /// (the writer's COPY path), with a rows/s progress bar; returns what it did.
+    /// (the writer's COPY path), with a rows/s progress bar, and records what it did under the
+    /// table's name in `out`.
     pub async fn bulk_load<R, I>(
         &self,
         conn: &mut AsyncPgConnection,
         table: &BulkTable,
         rows: I,
-    ) -> Result<Counts>
+        out: &mut StageOutput,
+    ) -> Result<()>
     where
         R: BulkRow,
         I: IntoIterator<Item = R>,
     {
         let progress = self.run.reporter.rows_progress(self.id, table.table);
-        Ok(self
+        let counts = self
             .loader
             .get()
             .await?
             .load_rows(conn, table, rows, progress)
-            .await?)
+            .await?;
+        out.add(table.table, &counts);
+        Ok(())
     }
 }
 
