@@ -228,8 +228,9 @@ fn down_all_is_refused_in_prod() {
     assert_eq!(before, db.full_dump());
 }
 
-#[test]
-fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
+/// A migrated database with one pending migration that needs `accounts`, and a client whose
+/// open transaction holds a lock on `accounts` until it sends ROLLBACK.
+fn pending_migration_blocked_by_a_lock() -> (TestDb, Fixture, postgres::Client) {
     let db = TestDb::empty();
     let f = Fixture::standard();
     run_expect(
@@ -241,11 +242,16 @@ fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
         "ALTER TABLE accounts ADD COLUMN note text;",
         Some("ALTER TABLE accounts DROP COLUMN note;"),
     );
-    // A long transaction holding a lock on the table the migration needs.
     let mut blocker = db.client();
-    let mut tx = blocker.transaction().unwrap();
-    tx.batch_execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE")
         .unwrap();
+    (db, f, blocker)
+}
+
+#[test]
+fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
+    let (db, f, mut blocker) = pending_migration_blocked_by_a_lock();
     let out = run_expect(
         migrate_cmd(&db).args([
             "--migrations-dir",
@@ -267,7 +273,7 @@ fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
         err.contains("lock timeout") && err.contains("20260201000000 touch_accounts"),
         "{err}"
     );
-    tx.rollback().unwrap();
+    blocker.batch_execute("ROLLBACK").unwrap();
     run_expect(
         migrate_cmd(&db).args([
             "--migrations-dir",
@@ -286,21 +292,7 @@ fn lock_timeout_is_retried_then_reported_and_the_next_run_succeeds() {
 /// recognised by it.
 #[test]
 fn lock_timeout_is_recognised_by_the_message_of_a_provoked_55p03() {
-    let db = TestDb::empty();
-    let f = Fixture::standard();
-    run_expect(
-        migrate_cmd(&db).args(["--migrations-dir", &f.arg(), "up"]),
-        0,
-    );
-    f.add(
-        "2026-02-01-000000_touch_accounts",
-        "ALTER TABLE accounts ADD COLUMN note text;",
-        Some("ALTER TABLE accounts DROP COLUMN note;"),
-    );
-    let mut blocker = db.client();
-    let mut tx = blocker.transaction().unwrap();
-    tx.batch_execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
-        .unwrap();
+    let (db, f, mut blocker) = pending_migration_blocked_by_a_lock();
     let out = run_expect(
         migrate_cmd(&db)
             .env("RUST_LOG", "groundwork_migrate::engine=debug")
@@ -328,7 +320,7 @@ fn lock_timeout_is_recognised_by_the_message_of_a_provoked_55p03() {
         err.contains("lock_timeout reached on all 1 attempts"),
         "{err}"
     );
-    tx.rollback().unwrap();
+    blocker.batch_execute("ROLLBACK").unwrap();
 }
 
 #[test]
