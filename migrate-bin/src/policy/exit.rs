@@ -30,6 +30,12 @@ pub enum Code {
     Failed = 8,
     /// `seed verify` found problems.
     VerifyFailed = 9,
+    /// `migrate lint` (or the lint gate of a prod `up`) found errors, or warnings under
+    /// `--deny warnings`.
+    LintFailed = 10,
+    /// `migrate rehearse` found a lock held longer, or a rewrite bigger, than its thresholds,
+    /// or a `down.sql` that does not undo its `up.sql`.
+    RehearsalFailed = 11,
 }
 
 impl Code {
