@@ -411,3 +411,85 @@ fn rows_from_a_borrowing_iterator_load_like_producers() {
     assert_eq!(a.rows_as_text(q), b.rows_as_text(q));
     assert_eq!(staging_tables(&b), 0);
 }
+
+/// A load into an empty table inserts the staged rows as they are (no upsert), and must write
+/// exactly what the upsert path writes; a duplicate key in such a load is still a stage bug
+/// named as one, and a second load into the now non-empty table upserts.
+#[test]
+fn a_load_into_an_empty_table_writes_what_an_upsert_writes() {
+    let fresh = schema_db();
+    let upsert = schema_db();
+    parents(&fresh, 3);
+    parents(&upsert, 3);
+    let tenants: Vec<u32> = (1..=3).collect();
+    let rows = |edit| {
+        tenants
+            .iter()
+            .copied()
+            .flat_map(move |t| raw_rows(t, 1_000, edit))
+    };
+    // The sync client of the harness cannot run inside the runtime: prepare outside.
+    let dup_db = schema_db();
+    parents(&dup_db, 1);
+    let rt = runtime();
+    let (uf, uu) = (fresh.url().to_string(), upsert.url().to_string());
+    let (first, second, dup) = rt.block_on(async {
+        let mut loader = BulkLoader::connect(&uf, 2).await.expect("loader");
+        loader.set_segment_rows(700);
+        let mut conn = diesel_conn(&uf).await;
+        let first = loader
+            .load_rows(&mut conn, &RAW, rows(false), None)
+            .await
+            .expect("fresh load");
+        let second = loader
+            .load_rows(&mut conn, &RAW, rows(true), None)
+            .await
+            .expect("upsert rerun");
+        loader.close().await.expect("close");
+
+        // The upsert path from the start: one row is there before the load, so the table
+        // is not empty.
+        let loader = BulkLoader::connect(&uu, 2).await.expect("loader");
+        let mut conn = diesel_conn(&uu).await;
+        loader
+            .load_rows(&mut conn, &RAW, raw_rows(1, 1, false), None)
+            .await
+            .expect("one row");
+        loader
+            .load_rows(&mut conn, &RAW, rows(false), None)
+            .await
+            .expect("upsert load");
+        loader
+            .load_rows(&mut conn, &RAW, rows(true), None)
+            .await
+            .expect("upsert rerun");
+        loader.close().await.expect("close");
+
+        let loader = BulkLoader::connect(dup_db.url(), 1).await.expect("loader");
+        let mut conn = diesel_conn(dup_db.url()).await;
+        let twice = raw_rows(1, 5, false).chain(raw_rows(1, 5, false));
+        let dup = conn
+            .transaction::<(), anyhow::Error, _>(async |c| {
+                loader.load_rows(c, &RAW, twice, None).await?;
+                Ok(())
+            })
+            .await
+            .expect_err("duplicate keys in a fresh load");
+        loader.close().await.expect("close");
+        (first, second, dup.to_string())
+    });
+    assert_eq!(dup_db.count("SELECT count(*) FROM raw_import_records"), 0);
+    assert_eq!(
+        (first.rows, first.inserted, first.updated),
+        (3_000, 3_000, 0)
+    );
+    assert_eq!((second.inserted, second.updated), (0, 300), "rerun upserts");
+    assert!(
+        dup.contains("two rows with the same (client_account_id, data_import_id, row_number)"),
+        "{dup}"
+    );
+    let q =
+        "SELECT to_jsonb(t) - 'updated_at' - 'created_at' FROM raw_import_records t ORDER BY id";
+    assert_eq!(fresh.rows_as_text(q), upsert.rows_as_text(q));
+    assert_eq!(staging_tables(&fresh), 0);
+}

@@ -54,7 +54,14 @@ impl Staged {
     /// Merges into the target table and drops the staging table, on `conn` — the stage's
     /// connection, inside its transaction, so both roll back with the stage.
     pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<Counts> {
-        merge::merge(conn, &self.table, &self.staging, self.rows, false).await
+        merge::merge(
+            conn,
+            &self.table,
+            &self.staging,
+            self.rows,
+            merge::Mode::Upsert { guard: false },
+        )
+        .await
     }
 }
 
@@ -153,7 +160,16 @@ impl BulkLoader {
         let mut failure = None;
         while let Some(seg) = segments.recv().await {
             let merged = match seg {
-                Ok((name, rows)) => merge::merge(conn, table, &name, rows, true).await,
+                Ok((name, rows)) => {
+                    merge::merge(
+                        conn,
+                        table,
+                        &name,
+                        rows,
+                        merge::Mode::Upsert { guard: true },
+                    )
+                    .await
+                }
                 Err(e) => Err(e),
             };
             match merged {

@@ -168,6 +168,12 @@ impl BulkLoader {
         R: BulkRow,
         I: IntoIterator<Item = R>,
     {
+        // Into an empty table (a fresh database) the rows go in as they are; a rerun upserts.
+        let mode = if merge::is_empty(conn, table).await? {
+            merge::Mode::Fresh
+        } else {
+            merge::Mode::Upsert { guard: true }
+        };
         let (out, mut segments) = mpsc::unbounded_channel();
         let mut senders = Vec::with_capacity(self.streams);
         let mut tasks = JoinSet::new();
@@ -208,7 +214,7 @@ impl BulkLoader {
             let mut total = Counts::default();
             while let Some(seg) = segments.recv().await {
                 let merged = match seg {
-                    Ok((name, rows)) => merge::merge(conn, table, &name, rows, true).await,
+                    Ok((name, rows)) => merge::merge(conn, table, &name, rows, mode).await,
                     Err(e) => Err(e),
                 };
                 match merged {

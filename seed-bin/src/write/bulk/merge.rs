@@ -2,8 +2,48 @@
 
 use super::{BulkError, BulkTable, Result, ident, ident_list};
 use crate::write::{Counts, changed};
-use diesel::sql_types::BigInt;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// How the rows of a staging table reach their target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The target had no rows when the load began, in the stage's transaction: a plain
+    /// `INSERT … SELECT`, without the conflict arbitration and the per-row comparison of an
+    /// upsert. A row can only collide with another row of the same load, which the unique
+    /// index rejects (a generator bug, reported as such).
+    Fresh,
+    /// `INSERT … ON CONFLICT … DO UPDATE … WHERE changed`; see [`merge_sql`] for `guard`.
+    Upsert {
+        /// Reject a second row with one key within the load instead of overwriting it.
+        guard: bool,
+    },
+}
+
+#[derive(diesel::QueryableByName)]
+struct Empty {
+    #[diesel(sql_type = Bool)]
+    empty: bool,
+}
+
+/// Whether `table` has no rows visible to `conn`'s transaction. Only the stage that owns a
+/// table writes it, under the stage's lock, so the answer holds for the whole load.
+pub(crate) async fn is_empty(conn: &mut AsyncPgConnection, t: &BulkTable) -> Result<bool> {
+    let q = format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM public.{}) AS empty",
+        ident(t.table)
+    );
+    let e: Empty = diesel::sql_query(q)
+        .get_result(conn)
+        .await
+        .map_err(|source| BulkError::Merge {
+            table: t.table.to_string(),
+            hint: String::new(),
+            source,
+        })?;
+    Ok(e.empty)
+}
 
 #[derive(diesel::QueryableByName)]
 struct Merged {
@@ -58,17 +98,33 @@ pub(crate) fn merge_sql(t: &BulkTable, staging: &str, guard: bool) -> String {
     )
 }
 
+/// The load into an empty target: every staged row is inserted as it is.
+pub(crate) fn insert_sql(t: &BulkTable, staging: &str) -> String {
+    let cols = ident_list(t.columns);
+    format!(
+        "INSERT INTO public.{target} ({cols}) SELECT {cols} FROM groundwork.{staging}",
+        target = ident(t.table),
+        staging = ident(staging),
+    )
+}
+
 /// Runs the merge and drops the staging table, both on `conn` (inside its transaction).
 pub(crate) async fn merge(
     conn: &mut AsyncPgConnection,
     t: &BulkTable,
     staging: &str,
     rows: u64,
-    guard: bool,
+    mode: Mode,
 ) -> Result<Counts> {
-    let fail = |source: diesel::result::Error| {
+    let fail = |source: DieselError| {
         let msg = source.to_string();
-        let hint = if msg.contains("cannot affect row a second time")
+        let duplicate = mode == Mode::Fresh
+            && matches!(
+                source,
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+            );
+        let hint = if duplicate
+            || msg.contains("cannot affect row a second time")
             || msg.contains(DUPLICATE_MARK)
         {
             format!(
@@ -90,16 +146,26 @@ pub(crate) async fn merge(
             source,
         }
     };
-    let m: Merged = diesel::sql_query(merge_sql(t, staging, guard))
-        .get_result(conn)
-        .await
-        .map_err(fail)?;
+    let (inserted, updated) = match mode {
+        Mode::Fresh => {
+            let n = diesel::sql_query(insert_sql(t, staging))
+                .execute(conn)
+                .await
+                .map_err(fail)?;
+            (n as u64, 0)
+        }
+        Mode::Upsert { guard } => {
+            let m: Merged = diesel::sql_query(merge_sql(t, staging, guard))
+                .get_result(conn)
+                .await
+                .map_err(fail)?;
+            (m.inserted as u64, m.updated as u64)
+        }
+    };
     diesel::sql_query(format!("DROP TABLE groundwork.{}", ident(staging)))
         .execute(conn)
         .await
         .map_err(fail)?;
-    let inserted = m.inserted as u64;
-    let updated = m.updated as u64;
     Ok(Counts {
         rows,
         inserted,
