@@ -1,7 +1,9 @@
 //! Command-line surface of `seed` (clap derive).
 
+use crate::dataset::custom::GraphShape;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use domain::enums::FlowStatus;
 use groundwork_migrate::Environment;
 // One format type for logs and output in both binaries (see [`CommonArgs::output_format`]).
 pub use groundwork_migrate::policy::LogFormat;
@@ -98,6 +100,44 @@ pub enum Command {
     },
     /// Check the database against the catalogue; exit 9 with a report when anything is off.
     Verify,
+    /// Add deterministic data on top of the demo dataset (dev/test): a tenant, a stuck flow.
+    #[command(subcommand)]
+    Add(Add),
+}
+
+/// What `seed add` adds.
+#[derive(Debug, Subcommand)]
+pub enum Add {
+    /// One more tenant, generated like the seeded ones: users, engagements, tags, a discovery
+    /// flow, N assets and their dependency graph, assessments and waves. Rerunning it with the
+    /// same flags changes nothing.
+    Tenant {
+        /// The tenant's slug (its id is derived from it): lower-case letters, digits, hyphens.
+        slug: String,
+        /// How many assets (1..=10000), split over the kinds like the demo tenant's.
+        #[arg(long, value_parser = int_in(1, crate::dataset::custom::MAX_ASSETS as u64), allow_negative_numbers = true, value_name = "N")]
+        assets: Option<u64>,
+        /// The shape of the assets' dependency graph.
+        #[arg(long, value_enum, default_value_t = GraphShape::Standard)]
+        graph: GraphShape,
+    },
+    /// A discovery flow stopped at a phase with a status, on a seeded or added tenant.
+    Flow {
+        /// The tenant's slug.
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// Its status (initialized, in_progress, paused, completed, failed, cancelled).
+        #[arg(long, value_parser = parse_flow_status)]
+        status: FlowStatus,
+        /// The phase it stopped at (initialization, data_import, field_mapping, data_cleansing,
+        /// asset_inventory, dependency_analysis, tech_debt_analysis).
+        #[arg(long)]
+        phase: String,
+    },
+}
+
+fn parse_flow_status(text: &str) -> Result<FlowStatus, String> {
+    text.parse::<FlowStatus>().map_err(|e| e.to_string())
 }
 
 /// Settings shared by every subcommand.

@@ -11,6 +11,7 @@ mod dataset;
 mod db;
 mod envfile;
 mod error;
+mod factory;
 mod feedback;
 mod fingerprint;
 mod ids;
@@ -183,6 +184,7 @@ async fn execute(cli: Cli) -> Result<()> {
     // Seeding replaces rows and `reset` empties tables: both are destructive.
     let intent = match cli.command {
         Some(Command::Verify) => Intent::ReadOnly,
+        Some(Command::Add(_)) => Intent::Change,
         Some(Command::Reset { .. }) | None => Intent::Destroy,
     };
     let (env, stamp_is_prod) = resolve_env(&mut conn, requested, intent).await?;
@@ -192,6 +194,7 @@ async fn execute(cli: Cli) -> Result<()> {
             as_of: cli.common.as_of,
             scale: cli.common.scale,
             core,
+            only: None,
         },
         artifacts_dir: cli.common.artifacts_dir.clone(),
         rotate_key: cli.rotate_key,
@@ -244,6 +247,15 @@ async fn execute(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Some(Command::Add(what)) => {
+            let judged = if stamp_is_prod {
+                Environment::Prod
+            } else {
+                env
+            };
+            policy::require_disposable(judged, DisposableOnly::SeedAdd)?;
+            add(&url, &mut conn, ctx, what).await
+        }
         None => {
             runner::check_prod(env, stamp_is_prod, &selected)?;
             runner::check_prerequisites(&mut conn, &selected).await?;
@@ -263,6 +275,54 @@ async fn execute(cli: Cli) -> Result<()> {
             .await
         }
     }
+}
+
+/// `seed add`: a factory's tenant or flow, written by the stages for that tenant only.
+async fn add(
+    url: &groundwork_migrate::ConnInfo,
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: Arc<Ctx>,
+    what: cli::Add,
+) -> Result<()> {
+    let (tenant, stages) = match what {
+        cli::Add::Tenant {
+            slug,
+            assets,
+            graph,
+        } => {
+            let mut f = factory::TenantFactory::new(slug).graph(graph);
+            if let Some(n) = assets {
+                f = f.assets(n as usize);
+            }
+            (f.tenant(&ctx.dataset)?, factory::tenant_stages())
+        }
+        cli::Add::Flow {
+            tenant,
+            status,
+            phase,
+        } => {
+            let stuck = factory::stuck(status, &phase)?;
+            let mut t = factory::existing_tenant(conn, &ctx.dataset, &tenant).await?;
+            let mut custom = t.custom.as_deref().cloned().unwrap_or_default();
+            custom.flows.push(stuck);
+            t.custom = Some(Arc::new(custom));
+            (t, factory::flow_stages())
+        }
+    };
+    let (slug, id) = (tenant.slug.clone(), tenant.id);
+    // The factory's context: the run's inputs, its one tenant.
+    let mut ctx = Arc::try_unwrap(ctx)
+        .map_err(|_| SeedError::Internal("the run's context is shared".into()))?;
+    ctx.dataset.only = Some(vec![tenant]);
+    ctx.rotate_key = false;
+    ctx.write_env = None;
+    let counts = factory::run(url, conn, &ctx, &stages).await?;
+    let total = write::Counts::sum(counts.values());
+    ctx.reporter.note(&format!(
+        "tenant {slug} ({id}): {} inserted, {} updated",
+        total.inserted, total.updated
+    ));
+    Ok(())
 }
 
 /// CPUs available to this process. Stages at a time by default: one per CPU (each stage's

@@ -22,6 +22,9 @@ const PAGES: &[(&str, &[&str])] = &[
     ("seed", &["--help"]),
     ("seed", &["reset", "--help"]),
     ("seed", &["verify", "--help"]),
+    ("seed", &["add", "--help"]),
+    ("seed", &["add", "tenant", "--help"]),
+    ("seed", &["add", "flow", "--help"]),
 ];
 
 fn help(bin: &str, args: &[&str]) -> String {
@@ -66,10 +69,12 @@ fn every_help_page_matches_its_snapshot() {
         );
     }
     for (bin, args) in PAGES {
-        let name = match args {
-            [sub, _] => format!("{bin}_{}", sub.replace('-', "_")),
-            _ => bin.to_string(),
-        };
+        // `seed add tenant --help` → seed_add_tenant.
+        let subs = &args[..args.len().saturating_sub(1)];
+        let name = std::iter::once(bin.to_string())
+            .chain(subs.iter().map(|s| s.replace('-', "_")))
+            .collect::<Vec<_>>()
+            .join("_");
         insta::assert_snapshot!(name, help(bin, args));
     }
 }

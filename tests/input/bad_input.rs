@@ -130,6 +130,18 @@ cases! {
     m_accept_checksum_unknown_version: M ["--env", "test", "accept-checksum", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_accept_checksum_missing_version: M ["--env", "test", "accept-checksum"] env[] Migrated => 2, names "VERSION";
     // ---- flag edge values: seed ----
+    s_add_tenant_bad_slug: S ["add", "tenant", "Bad Slug"] env[] Migrated => 2, names "Bad Slug";
+    s_add_tenant_seeded_slug: S ["add", "tenant", "democorp"] env[] Migrated => 2, names "seed add flow --tenant democorp";
+    s_add_tenant_synthetic_slug: S ["add", "tenant", "synthetic-00002"] env[] Migrated => 2, names "synthetic-";
+    s_add_tenant_assets_zero: S ["add", "tenant", "acme", "--assets", "0"] env[] Migrated => 2, names "--assets";
+    s_add_tenant_assets_huge: S ["add", "tenant", "acme", "--assets", "10001"] env[] Migrated => 2, names "10001";
+    s_add_tenant_graph_unknown: S ["add", "tenant", "acme", "--graph", "zigzag"] env[] Migrated => 2, names "zigzag";
+    s_add_tenant_unseeded: S ["add", "tenant", "acme"] env[] Migrated => 4, names "seed --stage 00_reference_data";
+    s_add_tenant_prod: S ["add", "tenant", "acme"] env[] Prod => 4, names "dev/test";
+    s_add_tenant_staging: S ["add", "tenant", "acme"] env[] Staging => 4, names "staging";
+    s_add_flow_unknown_tenant: S ["add", "flow", "--tenant", "nope", "--status", "paused", "--phase", "field_mapping"] env[] Migrated => 2, names "nope";
+    s_add_flow_bad_phase: S ["add", "flow", "--tenant", "democorp", "--status", "paused", "--phase", "nowhere"] env[] Migrated => 2, names "nowhere";
+    s_add_flow_bad_status: S ["add", "flow", "--tenant", "democorp", "--status", "stuck", "--phase", "data_import"] env[] Migrated => 2, names "stuck";
     s_jobs_zero: S ["--jobs", "0"] env[] Empty => 2, names "--jobs";
     s_jobs_65: S ["--jobs", "65"] env[] Empty => 2, names "65";
     s_jobs_negative: S ["--jobs", "-1"] env[] Empty => 2, names "-1";

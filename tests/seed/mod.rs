@@ -6,6 +6,7 @@ mod concurrency;
 mod crash;
 mod data_file;
 mod determinism;
+mod factory;
 mod failure;
 mod guards;
 mod idempotency;

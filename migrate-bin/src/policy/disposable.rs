@@ -16,6 +16,8 @@ pub enum DisposableOnly<'a> {
     Library(&'a str),
     /// `seed reset`: empties the seeded tables.
     SeedReset,
+    /// `seed add`: a factory's demo data (another tenant, a stuck flow).
+    SeedAdd,
 }
 
 /// Refuses `operation` unless `env` is dev or test. Nothing has changed when it refuses.
@@ -45,6 +47,9 @@ pub fn require_disposable(
         DisposableOnly::SeedReset => {
             "seed reset runs only on dev/test databases. Nothing was changed.".to_owned()
         }
+        DisposableOnly::SeedAdd => format!(
+            "seed add writes demo data and runs only on dev/test databases, but this one is {env}. Nothing was changed."
+        ),
     };
     Err(MigrateError::Refused(message))
 }
@@ -61,6 +66,7 @@ mod tests {
             DisposableOnly::SetupOnStamped,
             DisposableOnly::Library("reverting every migration"),
             DisposableOnly::SeedReset,
+            DisposableOnly::SeedAdd,
         ];
         for op in ops {
             for env in [Environment::Dev, Environment::Test] {

@@ -41,6 +41,9 @@ pub struct PlannedAsset {
     pub tags: Vec<&'static str>,
 }
 
+/// An application's flavour and its (technology, version).
+type AppKind = (&'static str, (&'static str, &'static str));
+
 const APPS: &[(&str, &str, (&str, &str))] = &[
     ("Order Management", "java", ("Java", "17")),
     ("Customer Portal", "java", ("Java", "11")),
@@ -97,7 +100,9 @@ const ENVIRONMENTS: &[&str] = &[
 
 /// How many assets of each kind a tenant gets: (apps, linux, windows, databases, network).
 pub fn shape(t: &Tenant) -> (usize, usize, usize, usize, usize) {
-    if t.demo_shaped {
+    if let Some(n) = t.custom.as_ref().and_then(|c| c.assets) {
+        super::custom::split(n)
+    } else if t.demo_shaped {
         (10, 20, 15, 10, 5)
     } else {
         (3, 3, 3, 2, 1)
@@ -136,6 +141,29 @@ fn tags_for(rng: &mut ChaCha8Rng, kind: AssetType) -> Vec<&'static str> {
     out
 }
 
+/// Host `i` of a kind's subnet `sub`: `10.<tenant octet>.<sub>.<first + i>` while it fits,
+/// then further subnets ten apart (so kinds never meet), for a factory's large estates.
+fn address(octet: usize, sub: usize, first: usize, i: usize) -> String {
+    const PER_SUBNET: usize = 240;
+    format!(
+        "10.{octet}.{}.{}",
+        sub + 10 * (i / PER_SUBNET),
+        first + i % PER_SUBNET
+    )
+}
+
+/// The `k`-th entry of a fixed list, cycling past its end for a factory's larger counts, with
+/// the round as a suffix so names stay unique ("Reporting", …, "Reporting 2").
+fn nth_named<T: Copy>(xs: &[(&'static str, T)], k: usize) -> Option<(String, T)> {
+    let (name, v) = *xs.get(k % xs.len().max(1))?;
+    let round = k / xs.len();
+    Some(if round == 0 {
+        (name.to_string(), v)
+    } else {
+        (format!("{name} {}", round + 1), v)
+    })
+}
+
 /// The id of an asset from its tenant and name.
 pub fn asset_id(tenant: &str, name: &str) -> Uuid {
     id("asset", &format!("{tenant}/{name}"))
@@ -164,9 +192,15 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
         })
     };
     let apps = if t.demo_shaped { APPS } else { SIDE_APPS };
-    for (name, flavor, tech) in apps.iter().take(n_apps) {
+    let apps: Vec<(&str, AppKind)> = apps.iter().map(|(n, f, tech)| (*n, (*f, *tech))).collect();
+    for k in 0..n_apps {
+        let Some((name, (flavor, tech))) = nth_named(&apps, k) else {
+            break;
+        };
+        let flavor: &'static str = flavor;
+        let tech = &tech;
         let a = PlannedAsset {
-            id: asset_id(&t.slug, name),
+            id: asset_id(&t.slug, &name),
             index: 0,
             name: name.to_string(),
             kind: AssetType::Application,
@@ -185,7 +219,7 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
             criticality: criticality(&mut rng),
             description: format!(
                 "{name}: {} application",
-                match *flavor {
+                match flavor {
                     "java" => "Java",
                     "dotnet" => ".NET",
                     "python" => "Python",
@@ -217,7 +251,7 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
             kind: AssetType::Server,
             flavor: if windows { "windows" } else { "linux" },
             hostname: Some(host.clone()),
-            ip: Some(format!("10.{octet}.{sub}.{}", 10 + i)),
+            ip: Some(address(octet, sub, 10, i)),
             os: Some(os),
             os_version: Some(ver),
             technology: Some(tech),
@@ -242,7 +276,7 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
     for i in 0..n_win {
         server(&mut out, &mut rng, i, true);
     }
-    for (i, (flavor, tech)) in DBS.iter().take(n_db).enumerate() {
+    for (i, (flavor, tech)) in DBS.iter().cycle().take(n_db).enumerate() {
         let host = format!("{prefix}-db-{flavor}-{:02}", i + 1);
         let a = PlannedAsset {
             id: asset_id(&t.slug, &host),
@@ -251,7 +285,7 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
             kind: AssetType::Database,
             flavor,
             hostname: Some(host.clone()),
-            ip: Some(format!("10.{octet}.3.{}", 10 + i)),
+            ip: Some(address(octet, 3, 10, i)),
             os: Some(if *flavor == "sqlserver" {
                 "Windows"
             } else {
@@ -281,7 +315,7 @@ pub fn assets(ctx: &Dataset, t: &Tenant) -> Vec<PlannedAsset> {
             kind: AssetType::NetworkDevice,
             flavor: if lb { "lb" } else { "firewall" },
             hostname: Some(host.clone()),
-            ip: Some(format!("10.{octet}.0.{}", 2 + i)),
+            ip: Some(address(octet, 0, 2, i)),
             os: Some(if lb { "F5 TMOS" } else { "PAN-OS" }),
             os_version: Some(if lb { "16.1" } else { "10.2" }),
             technology: None,

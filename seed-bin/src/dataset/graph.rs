@@ -1,9 +1,12 @@
 //! What follows from the planned assets: the dependency graph and each asset's 6R strategy.
 
 use super::assets::{PlannedAsset, pick};
+use super::custom::GraphShape;
 use super::{Dataset, Tenant, stage_id};
 use domain::enums::{AssetType, SixrStrategy};
 use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashSet;
 
 /// One planned dependency edge: source depends on target.
 #[derive(Debug, Clone)]
@@ -28,6 +31,10 @@ fn by_kind(assets: &[PlannedAsset], kind: AssetType) -> Vec<usize> {
 /// apps calling apps (with a cycle among the first three apps). No self-edges.
 pub fn edges(ctx: &Dataset, t: &Tenant, assets: &[PlannedAsset]) -> Vec<PlannedEdge> {
     let mut rng = ctx.rng(stage_id::DEPENDENCIES, t);
+    let shape = t.custom.as_ref().map_or(GraphShape::Standard, |c| c.graph);
+    if shape != GraphShape::Standard {
+        return shaped(shape, &mut rng, assets);
+    }
     let apps = by_kind(assets, AssetType::Application);
     let dbs = by_kind(assets, AssetType::Database);
     let net = by_kind(assets, AssetType::NetworkDevice);
@@ -42,12 +49,11 @@ pub fn edges(ctx: &Dataset, t: &Tenant, assets: &[PlannedAsset]) -> Vec<PlannedE
         .map(|a| a.index)
         .collect();
     let mut out: Vec<PlannedEdge> = Vec::new();
-    let add = |out: &mut Vec<PlannedEdge>, e: PlannedEdge| {
-        if e.source != e.target
-            && !out
-                .iter()
-                .any(|x| x.source == e.source && x.target == e.target && x.kind == e.kind)
-        {
+    // A set beside the list: a factory tenant's thousands of edges made the linear scan
+    // quadratic.
+    let mut seen: HashSet<(usize, usize, &'static str)> = HashSet::new();
+    let mut add = |out: &mut Vec<PlannedEdge>, e: PlannedEdge| {
+        if e.source != e.target && seen.insert((e.source, e.target, e.kind)) {
             out.push(e);
         }
     };
@@ -172,6 +178,54 @@ pub fn edges(ctx: &Dataset, t: &Tenant, assets: &[PlannedAsset]) -> Vec<PlannedE
         }
     }
     out
+}
+
+/// One edge of a factory's graph shape, typed by what the target is.
+fn edge_to(assets: &[PlannedAsset], source: usize, target: usize) -> PlannedEdge {
+    let (kind, protocol, port) = match assets[target].kind {
+        AssetType::Database => ("data", Some("tcp"), Some(5432)),
+        AssetType::Server => ("hosting", None, None),
+        AssetType::NetworkDevice => ("network", Some("tcp"), Some(443)),
+        _ => ("integration", Some("https"), Some(8443)),
+    };
+    PlannedEdge {
+        source,
+        target,
+        kind,
+        protocol,
+        port,
+        critical: false,
+    }
+}
+
+/// A factory's graph of a given shape over all assets, in asset order; never a self-edge or
+/// a duplicate.
+fn shaped(shape: GraphShape, rng: &mut ChaCha8Rng, assets: &[PlannedAsset]) -> Vec<PlannedEdge> {
+    let n = assets.len();
+    let pairs: Vec<(usize, usize)> = match shape {
+        GraphShape::Standard | GraphShape::None => Vec::new(),
+        GraphShape::Chain => (1..n).map(|i| (i - 1, i)).collect(),
+        GraphShape::Star => (1..n).map(|i| (i, 0)).collect(),
+        GraphShape::Tree => (1..n).map(|i| (i, (i - 1) / 2)).collect(),
+        GraphShape::Random => {
+            // Edges only point to earlier assets, so the graph is acyclic whatever the draw.
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for i in 1..n {
+                for _ in 0..2 {
+                    let j = rng.random_range(0..i);
+                    if seen.insert((i, j)) {
+                        out.push((i, j));
+                    }
+                }
+            }
+            out
+        }
+    };
+    pairs
+        .into_iter()
+        .map(|(s, t)| edge_to(assets, s, t))
+        .collect()
 }
 
 /// The recommended 6R strategy of every asset (by index).

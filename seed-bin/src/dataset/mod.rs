@@ -6,6 +6,7 @@
 
 mod accounts;
 mod assets;
+pub mod custom;
 mod flows;
 mod graph;
 mod imports;
@@ -35,6 +36,8 @@ pub struct Dataset {
     pub as_of: NaiveDate,
     pub scale: u32,
     pub core: CoreData,
+    /// A factory's run: these tenants instead of the seeded ones (see `crate::factory`).
+    pub only: Option<Vec<Tenant>>,
 }
 
 /// A tenant to generate data for.
@@ -48,12 +51,22 @@ pub struct Tenant {
     pub index: usize,
     /// Demo-shaped (the full Democorp dataset) or a small side tenant.
     pub demo_shaped: bool,
+    /// A factory's requests (asset count, graph shape, extra flows); `None` for seeded tenants.
+    pub custom: Option<std::sync::Arc<custom::Custom>>,
 }
 
 impl Dataset {
     /// The tenants of this run: the core file's accounts (the first is demo-shaped) and, with
     /// `--scale N`, N-1 synthetic demo-shaped tenants.
     pub fn tenants(&self) -> Vec<Tenant> {
+        if let Some(only) = &self.only {
+            return only.clone();
+        }
+        self.seeded_tenants()
+    }
+
+    /// The tenants `seed` generates, whatever a factory run asked for.
+    pub fn seeded_tenants(&self) -> Vec<Tenant> {
         let mut out: Vec<Tenant> = self
             .core
             .file
@@ -65,6 +78,7 @@ impl Dataset {
                 id: account_id(a.slug.get_ref()),
                 index: i,
                 demo_shaped: i == 0,
+                custom: None,
             })
             .collect();
         for n in 2..=self.scale {
@@ -74,6 +88,7 @@ impl Dataset {
                 slug,
                 index: 1000 + n as usize,
                 demo_shaped: true,
+                custom: None,
             });
         }
         out

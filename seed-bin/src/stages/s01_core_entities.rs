@@ -221,9 +221,10 @@ impl Stage for CoreEntities {
             if let Some(password) = &ctx.demo_password {
                 set_passwords(conn, password, us.iter().map(|u| u.id).collect()).await?;
             }
+            // A factory's tenant gets no API key: its plaintext would have no one to show it to.
             let secret = match tenants.as_slice().first() {
-                Some(main) => ensure_key(ctx, conn, main).await?,
-                None => None,
+                Some(main) if main.custom.is_none() => ensure_key(ctx, conn, main).await?,
+                _ => None,
             };
             Ok(StageOutput {
                 counts: snapshot.counts(conn).await?,

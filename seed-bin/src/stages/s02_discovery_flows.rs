@@ -117,7 +117,7 @@ impl Stage for DiscoveryFlows {
             for t in ctx.tenants() {
                 let mut rng = ctx.rng(ID, &t);
                 let (eng, _) = main_engagement(ctx, &t);
-                for spec in flows(&t) {
+                for spec in &flows(&t) {
                     let start = ts(
                         ctx.as_of,
                         spec.days_ago,
@@ -140,7 +140,7 @@ impl Stage for DiscoveryFlows {
                     ]);
                     let elapsed = (end - start).num_seconds();
                     rows.push(NewDiscoveryFlow {
-                        id: flow_id(&t.slug, spec.key),
+                        id: flow_id(&t.slug, &spec.key),
                         client_account_id: t.id,
                         engagement_id: eng,
                         created_by_user_id: manager(ctx, &t),
@@ -165,7 +165,7 @@ impl Stage for DiscoveryFlows {
                             "occurred_at": end,
                         })),
                         started_at: Some(start),
-                        completed_at: (spec.status != FlowStatus::InProgress).then_some(end),
+                        completed_at: matches!(spec.status, FlowStatus::Completed | FlowStatus::Failed | FlowStatus::Cancelled).then_some(end),
                         created_at: Some(start),
                         updated_at: Some(end),
                     });
