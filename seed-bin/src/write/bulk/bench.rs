@@ -38,6 +38,9 @@ pub struct Staged {
     table: BulkTable,
     staging: String,
     rows: u64,
+    /// Where to open a connection that explains a failed merge.
+    cfg: groundwork_migrate::ConnInfo,
+    target: String,
 }
 
 impl Staged {
@@ -54,14 +57,21 @@ impl Staged {
     /// Merges into the target table and drops the staging table, on `conn` — the stage's
     /// connection, inside its transaction, so both roll back with the stage.
     pub async fn merge(self, conn: &mut AsyncPgConnection) -> Result<Counts> {
-        merge::merge(
+        let merged = merge::merge(
             conn,
             &self.table,
             &self.staging,
             self.rows,
             merge::Mode::Upsert { guard: false },
         )
-        .await
+        .await;
+        match merged {
+            Err(e) => match open(&self.cfg, &self.target).await {
+                Ok(probe) => Err(merge::explain(&probe, &self.table, &self.staging, e).await),
+                Err(_) => Err(e),
+            },
+            ok => ok,
+        }
     }
 }
 
@@ -112,6 +122,8 @@ impl BulkLoader {
                 table: *table,
                 staging,
                 rows,
+                cfg: self.cfg.clone(),
+                target: self.target.clone(),
             }),
             Some(e) => {
                 tasks.abort_all();
@@ -161,14 +173,11 @@ impl BulkLoader {
         while let Some(seg) = segments.recv().await {
             let merged = match seg {
                 Ok((name, rows)) => {
-                    merge::merge(
-                        conn,
-                        table,
-                        &name,
-                        rows,
-                        merge::Mode::Upsert { guard: true },
-                    )
-                    .await
+                    let mode = merge::Mode::Upsert { guard: true };
+                    match merge::merge(conn, table, &name, rows, mode).await {
+                        Err(e) => Err(merge::explain(&self.holder, table, &name, e).await),
+                        ok => ok,
+                    }
                 }
                 Err(e) => Err(e),
             };

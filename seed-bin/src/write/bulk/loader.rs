@@ -214,7 +214,10 @@ impl BulkLoader {
             let mut total = Counts::default();
             while let Some(seg) = segments.recv().await {
                 let merged = match seg {
-                    Ok((name, rows)) => merge::merge(conn, table, &name, rows, mode).await,
+                    Ok((name, rows)) => match merge::merge(conn, table, &name, rows, mode).await {
+                        Err(e) => Err(merge::explain(&self.holder, table, &name, e).await),
+                        ok => ok,
+                    },
                     Err(e) => Err(e),
                 };
                 match merged {

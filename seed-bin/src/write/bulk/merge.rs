@@ -98,6 +98,55 @@ pub(crate) fn merge_sql(t: &BulkTable, staging: &str, guard: bool) -> String {
     )
 }
 
+/// What a merge that met two rows with one natural key says.
+fn duplicate_hint(t: &BulkTable) -> String {
+    format!(
+        ". The generator produced two rows with the same ({}); every row's natural key must be unique within one load (a bug in the stage)",
+        t.conflict_cols.join(", ")
+    )
+}
+
+/// Adds the duplicate-key hint to a failed merge when the staging table (committed by its
+/// stream, so `probe`, a connection outside the failed transaction, sees it) holds two rows
+/// with one natural key. Other errors pass through.
+pub(crate) async fn explain(
+    probe: &tokio_postgres::Client,
+    t: &BulkTable,
+    staging: &str,
+    e: BulkError,
+) -> BulkError {
+    let BulkError::Merge {
+        table,
+        hint,
+        source,
+    } = e
+    else {
+        return e;
+    };
+    if !hint.is_empty() {
+        return BulkError::Merge {
+            table,
+            hint,
+            source,
+        };
+    }
+    let key = ident_list(t.conflict_cols);
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM groundwork.{} GROUP BY {key} HAVING count(*) > 1)",
+        ident(staging)
+    );
+    let duplicate = match probe.query_one(&sql, &[]).await {
+        Ok(row) => row.get::<_, bool>(0),
+        // The merge's own error is the one to report.
+        Err(_) => false,
+    };
+    BulkError::Merge {
+        table,
+        hint: if duplicate { duplicate_hint(t) } else { hint },
+        source,
+    }
+}
+
 /// The load into an empty target: every staged row is inserted as it is.
 pub(crate) fn insert_sql(t: &BulkTable, staging: &str) -> String {
     let cols = ident_list(t.columns);
@@ -117,32 +166,25 @@ pub(crate) async fn merge(
     mode: Mode,
 ) -> Result<Counts> {
     let fail = |source: DieselError| {
-        let msg = source.to_string();
-        let duplicate = mode == Mode::Fresh
-            && matches!(
-                source,
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-            );
-        let hint = if duplicate
-            || msg.contains("cannot affect row a second time")
-            || msg.contains(DUPLICATE_MARK)
-        {
-            format!(
-                ". The generator produced two rows with the same ({}); every row's natural key must be unique within one load (a bug in the stage)",
-                t.conflict_cols.join(", ")
+        // A fresh load's duplicate is the unique index's violation (by kind, i.e. SQLSTATE
+        // 23505); an upsert's duplicate across segments is the guard's cast, whose value carries
+        // our own mark verbatim whatever the server's language. A duplicate within one staging
+        // table fails the upsert with cardinality_violation, which diesel does not classify:
+        // the loader probes the staging table for it ([`explain`]).
+        let duplicate = matches!(
+            (&source, mode),
+            (
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _),
+                Mode::Fresh
             )
-        } else if msg.contains("no unique or exclusion constraint") {
-            format!(
-                ". ({}) is not a unique key of {}; the stage's BulkTable names the wrong conflict columns",
-                t.conflict_cols.join(", "),
-                t.table
-            )
-        } else {
-            String::new()
-        };
+        ) || source.to_string().contains(DUPLICATE_MARK);
         BulkError::Merge {
             table: t.table.to_string(),
-            hint,
+            hint: if duplicate {
+                duplicate_hint(t)
+            } else {
+                String::new()
+            },
             source,
         }
     };
