@@ -128,6 +128,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub require_backup: bool,
 
+    /// An empty database to use as the scratch database (verify --schema, the schema check
+    /// of a prod `up`) instead of creating one on the server: for roles without CREATEDB. It
+    /// is refused unless empty, and emptied again after use (the password is never printed).
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATE_SCRATCH_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub scratch_url: Option<String>,
+
     /// Folder for --require-backup dumps.
     #[arg(
         long,
@@ -234,7 +246,14 @@ pub enum Command {
     /// source does not know (database ahead), and leftovers of failed non-transactional
     /// migrations. Exits 5 on drift. Read-only: migrations applied by diesel_cli are listed as
     /// unrecorded, and the next `up` records their checksums.
-    Verify,
+    Verify {
+        /// Compare the live schema instead: apply the migrations the database has applied
+        /// into a scratch database on the same server (see --scratch-url) and list what is
+        /// extra, missing or different (tables, columns, constraints, indexes incl. INVALID
+        /// ones, enums, functions, triggers, extensions) as DDL. Exits 5 on drift.
+        #[arg(long)]
+        schema: bool,
+    },
 
     /// Accept the current up.sql of an applied migration as known-good (e.g. only a comment
     /// changed): replaces its recorded checksum and writes the change to the audit log.

@@ -60,7 +60,8 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
         Command::Redo { steps } => out.finish(redo::run(&ctx, *steps).await),
         Command::Setup => out.finish(setup::run(&ctx).await),
         Command::Plan { to } => out.finish(plan::run(&ctx, to.as_deref()).await),
-        Command::Verify => out.finish(verify::run(&ctx).await),
+        Command::Verify { schema: false } => out.finish(verify::run(&ctx).await),
+        Command::Verify { schema: true } => out.finish(verify::run_schema(&ctx).await),
         Command::AcceptChecksum { version } => {
             out.finish(accept_checksum::run(&ctx, version).await)
         }
@@ -102,6 +103,20 @@ impl Ctx<'_> {
             intent,
         )
         .await
+    }
+}
+
+impl Ctx<'_> {
+    /// The `--scratch-url` database, parsed (with the run's connect timeout), if given.
+    fn scratch_url(&self) -> Result<Option<policy::ConnInfo>, MigrateError> {
+        self.global
+            .scratch_url
+            .as_deref()
+            .map(|url| {
+                policy::ConnInfo::parse(url)
+                    .map(|info| info.with_connect_timeout(self.global.connect_timeout))
+            })
+            .transpose()
     }
 }
 
