@@ -21,6 +21,7 @@ For example:
   migrate --json status                       machine-readable output
   migrate plan                                what `up` would run, with warnings and the SQL
   migrate verify                              checksums and drift (exit 5 on drift)
+  migrate verify --schema                     the live schema against the migrations' (as DDL)
   migrate accept-checksum 20260110090000      accept a known-good edit of an applied migration
   migrate history                             the audit log of runs
   migrate --env prod --require-backup --yes up
@@ -186,6 +187,15 @@ pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
 }
 
+/// An override's reason: what the audit log keeps, so it must say something.
+fn non_blank_reason(text: &str) -> Result<String, String> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err("the reason is empty; say why the override is needed (it is audited)".into());
+    }
+    Ok(reason.to_string())
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -207,6 +217,12 @@ pub enum Command {
         /// dev and test repair without asking.
         #[arg(long)]
         repair: bool,
+
+        /// In prod, apply although the live schema differs from what the applied migrations
+        /// make (the check `verify --schema` runs, done first by every prod `up`); REASON is
+        /// required and written to the audit log. For emergencies only.
+        #[arg(long, value_name = "REASON", value_parser = non_blank_reason)]
+        allow_schema_drift: Option<String>,
     },
 
     /// Revert applied migrations, newest first (default: the newest one).

@@ -53,7 +53,11 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
     let out = &ctx.out;
     match command {
         Command::Status => out.finish(status::run(&ctx).await),
-        Command::Up { to, repair } => out.finish(up::run(&ctx, to.as_deref(), *repair).await),
+        Command::Up {
+            to,
+            repair,
+            allow_schema_drift,
+        } => out.finish(up::run(&ctx, to.as_deref(), *repair, allow_schema_drift.as_deref()).await),
         Command::Down { steps, to, all } => {
             out.finish(down::run(&ctx, *steps, to.as_deref(), *all).await)
         }
@@ -106,18 +110,16 @@ impl Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
-    /// The `--scratch-url` database, parsed (with the run's connect timeout), if given.
-    fn scratch_url(&self) -> Result<Option<policy::ConnInfo>, MigrateError> {
-        self.global
-            .scratch_url
-            .as_deref()
-            .map(|url| {
-                policy::ConnInfo::parse(url)
-                    .map(|info| info.with_connect_timeout(self.global.connect_timeout))
-            })
-            .transpose()
-    }
+/// The `--scratch-url` database, parsed (with the run's connect timeout), if given.
+fn scratch_url(global: &GlobalArgs) -> Result<Option<policy::ConnInfo>, MigrateError> {
+    global
+        .scratch_url
+        .as_deref()
+        .map(|url| {
+            policy::ConnInfo::parse(url)
+                .map(|info| info.with_connect_timeout(global.connect_timeout))
+        })
+        .transpose()
 }
 
 /// Connects and applies the environment rule ([`policy::decide`]) for `intent`. Returns

@@ -11,12 +11,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{Session, Verification};
+use diesel_async::AsyncPgConnection;
+
+use crate::engine::Verification;
 use crate::error::MigrateError;
 use crate::policy::{ConnInfo, Intent, Standing};
 use crate::schema_catalog::{self, Change, Difference};
 use crate::scratch::with_scratch;
 use crate::source::Migration;
+use crate::store;
 
 use super::Ctx;
 use super::output::Report;
@@ -112,6 +115,19 @@ pub(super) struct SchemaCheck {
 }
 
 impl SchemaCheck {
+    /// Leaves out the INVALID indexes an interrupted non-transactional migration left
+    /// (`qualified` names): `up --repair` deals with those, not the drift check.
+    pub(super) fn without_indexes(mut self, qualified: &[String]) -> Self {
+        self.differences
+            .retain(|d| !(d.kind == "index" && qualified.contains(&d.object)));
+        self
+    }
+
+    /// Every difference found.
+    pub(super) fn differences(&self) -> &[Difference] {
+        &self.differences
+    }
+
     /// Whether the live schema is the one the migrations make.
     pub(super) fn is_clean(&self) -> bool {
         self.differences.is_empty()
@@ -149,24 +165,22 @@ fn change_word(change: Change) -> &'static str {
     }
 }
 
-/// Builds the expected schema (the source's migrations that the database has applied, in
-/// version order, applied into a scratch database on the same server, or `scratch`) and
-/// compares it with the live one. Only reads the target. A database that has migrations the
-/// source does not know cannot be rebuilt and is refused as "database ahead".
+/// Builds the expected schema (the source's `migrations` that the database at `conn` has
+/// applied, in version order, applied into a scratch database on the same server, or into
+/// `scratch`) and compares it with the live one. Only reads the target. A database that has
+/// migrations the source does not know cannot be rebuilt and is refused as "database ahead".
 pub(super) async fn check_schema(
-    session: &mut Session,
+    conn: &mut AsyncPgConnection,
+    migrations: &[Migration],
+    source_desc: &str,
     target: &ConnInfo,
     scratch: Option<&ConnInfo>,
     purpose: &str,
 ) -> Result<SchemaCheck, MigrateError> {
     let started = Instant::now();
-    let applied = session.applied().await?;
+    let applied = store::load_applied(conn).await?;
     let applied_versions: BTreeSet<&str> = applied.iter().map(|a| a.version.as_str()).collect();
-    let known: BTreeSet<&str> = session
-        .migrations()
-        .iter()
-        .map(|m| m.version.as_str())
-        .collect();
+    let known: BTreeSet<&str> = migrations.iter().map(|m| m.version.as_str()).collect();
     let ahead: Vec<String> = applied_versions
         .iter()
         .filter(|v| !known.contains(*v))
@@ -174,22 +188,20 @@ pub(super) async fn check_schema(
         .collect();
     if !ahead.is_empty() {
         return Err(MigrateError::DatabaseAhead {
-            source_desc: session.source_desc().to_string(),
+            source_desc: source_desc.to_string(),
             versions: ahead,
         });
     }
-    let to_apply: Vec<Migration> = session
-        .migrations()
+    let to_apply: Vec<Migration> = migrations
         .iter()
         .filter(|m| applied_versions.contains(m.version.as_str()))
         .cloned()
         .collect();
     let applied_up_to = to_apply.last().map(|m| m.version.clone());
     let migrations_applied = to_apply.len();
-    let source_desc = session.source_desc().to_string();
-    let actual = schema_catalog::snapshot(session.connection()).await?;
+    let actual = schema_catalog::snapshot(conn).await?;
     let expected = with_scratch(target, scratch, purpose, async |s| {
-        s.apply(to_apply, &source_desc).await?;
+        s.apply(to_apply, source_desc).await?;
         s.catalog().await
     })
     .await?;
@@ -203,10 +215,14 @@ pub(super) async fn check_schema(
 }
 
 pub(super) async fn run_schema(ctx: &Ctx<'_>) -> Result<SchemaReport, MigrateError> {
-    let scratch = ctx.scratch_url()?;
+    let scratch = super::scratch_url(ctx.global)?;
     let (mut session, settings, facts) = ctx.open("verify", Intent::ReadOnly, None).await?;
+    let migrations = session.migrations().to_vec();
+    let source_desc = session.source_desc().to_string();
     let check = check_schema(
-        &mut session,
+        session.connection(),
+        &migrations,
+        &source_desc,
         &settings.conn,
         scratch.as_ref(),
         "verify --schema",
