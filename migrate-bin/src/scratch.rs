@@ -213,7 +213,27 @@ impl Scratch {
         }
         .await;
         locked.finish(&result).await;
-        result
+        result.map_err(|e| match e {
+            MigrateError::MigrationFailed {
+                version,
+                name,
+                error,
+                ..
+            } => MigrateError::Database {
+                context: format!(
+                    "applying the migrations into the scratch database {} (to build the schema \
+                     they make)",
+                    self.name()
+                ),
+                error: format!(
+                    "migration {version} {name} failed there: {error}. It is applied in the \
+                     database being checked, so its file has probably changed since (`migrate \
+                     verify` compares checksums) or it depends on something outside the \
+                     migrations; nothing was changed"
+                ),
+            },
+            other => other,
+        })
     }
 
     /// The schema of the scratch database (see [`crate::schema_catalog`]).
@@ -371,14 +391,18 @@ async fn user_objects(conn: &Client) -> Result<Vec<String>, MigrateError> {
         "WITH objects(name) AS ( \
            SELECT 'schema ' || nspname FROM pg_namespace n WHERE {USER_SCHEMA} AND nspname <> 'public' \
            UNION ALL SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql' \
-           UNION ALL SELECT 'relation ' || c.oid::regclass::text FROM pg_class c \
+           UNION ALL SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' \
+                   WHEN 'S' THEN 'sequence ' WHEN 'f' THEN 'foreign table ' ELSE 'table ' END \
+                 || c.oid::regclass::text FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_SCHEMA} \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
            UNION ALL SELECT 'type ' || t.oid::regtype::text FROM pg_type t \
              JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER_SCHEMA} AND t.typrelid = 0 \
                AND t.typelem = 0 \
            UNION ALL SELECT 'routine ' || p.oid::regprocedure::text FROM pg_proc p \
              JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMA}) \
-         SELECT name, count(*) OVER () FROM objects ORDER BY name LIMIT 5"
+         SELECT name, count(*) OVER () FROM objects \
+         ORDER BY name NOT LIKE 'table %', name LIMIT 5"
     );
     let rows = conn
         .query(&query, &[])

@@ -507,7 +507,7 @@ fn functions(expected: &Catalog, actual: &Catalog, out: &mut Vec<Difference>) {
                     Change::Extra,
                     "function",
                     name,
-                    a.kind.clone(),
+                    procedure_or_not(&a.kind),
                     format!("{};", a.definition.trim_end()),
                 );
             }
@@ -517,7 +517,7 @@ fn functions(expected: &Catalog, actual: &Catalog, out: &mut Vec<Difference>) {
                     Change::Missing,
                     "function",
                     name,
-                    e.kind.clone(),
+                    procedure_or_not(&e.kind),
                     format!("DROP {} {name};", e.kind.to_uppercase()),
                 );
             }
@@ -539,6 +539,11 @@ fn functions(expected: &Catalog, actual: &Catalog, out: &mut Vec<Difference>) {
             _ => {}
         }
     }
+}
+
+/// The kind says "function" already; a procedure is worth saying.
+fn procedure_or_not(kind: &str) -> &str {
+    if kind == "procedure" { "procedure" } else { "" }
 }
 
 fn triggers(expected: &Catalog, actual: &Catalog, out: &mut Vec<Difference>) {
