@@ -160,7 +160,16 @@ impl Scratch {
                 reason: "is the database being checked itself".into(),
             });
         }
-        let keeper = open_client(given).await?;
+        let keeper = open_client(given).await.map_err(|e| match e {
+            MigrateError::Unreachable { url, reason } => MigrateError::Unreachable {
+                url,
+                reason: format!(
+                    "{reason}; this is the scratch database of --scratch-url (or \
+                     MIGRATE_SCRATCH_URL): check that URL"
+                ),
+            },
+            other => other,
+        })?;
         let found = user_objects(&keeper).await?;
         if !found.is_empty() {
             return Err(MigrateError::ScratchUnusable {

@@ -115,9 +115,16 @@ fn scratch_url(global: &GlobalArgs) -> Result<Option<policy::ConnInfo>, MigrateE
     global
         .scratch_url
         .as_deref()
-        .map(|url| {
-            policy::ConnInfo::parse(url)
-                .map(|info| info.with_connect_timeout(global.connect_timeout))
+        .map(|url| match policy::ConnInfo::parse(url) {
+            Ok(info) => Ok(info.with_connect_timeout(global.connect_timeout)),
+            Err(MigrateError::MalformedUrl { url, reason }) => {
+                Err(MigrateError::InvalidArgument(format!(
+                    "the scratch database URL `{url}` (--scratch-url or MIGRATE_SCRATCH_URL) is \
+                     malformed: {reason}. Use the form postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; \
+                     nothing was changed"
+                )))
+            }
+            Err(other) => Err(other),
         })
         .transpose()
 }
