@@ -137,6 +137,11 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub backup_dir: PathBuf,
+
+    /// The project's config file: lint rule severities, accepted findings, rehearsal
+    /// thresholds (it must exist). Default: ./migrate.toml if present, else built-in defaults.
+    #[arg(long, global = true, env = "MIGRATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Longest `--lock-wait`: a deploy that waits a day for another migrator

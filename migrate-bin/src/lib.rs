@@ -20,6 +20,7 @@
 mod backup;
 mod cli;
 mod commands;
+mod config;
 mod drops;
 mod engine;
 mod env;
