@@ -28,6 +28,7 @@ mod error;
 mod identity;
 mod lint;
 pub mod policy;
+mod rehearse;
 mod source;
 mod split;
 mod sql;

@@ -66,7 +66,8 @@ impl ExitStatus for MigrateError {
             | MigrateError::BadMigrations { .. }
             | MigrateError::InvalidArgument(_)
             | MigrateError::Irreversible { .. }
-            | MigrateError::BadConfig { .. } => Code::Usage,
+            | MigrateError::BadConfig { .. }
+            | MigrateError::RehearsalSource { .. } => Code::Usage,
             MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
                 Code::Connect
             }
@@ -84,6 +85,7 @@ impl ExitStatus for MigrateError {
             MigrateError::MigrationFailed { .. } => Code::Failed,
             MigrateError::Database { .. } => Code::Internal,
             MigrateError::LintFailed(_) => Code::LintFailed,
+            MigrateError::RehearsalFailed { .. } => Code::RehearsalFailed,
         }
     }
 }
