@@ -9,3 +9,4 @@ mod guards;
 mod output;
 mod prod;
 mod prod_down;
+mod rehearse;
