@@ -79,7 +79,13 @@ fn rewrite_and_index() -> Fixture {
 fn rehearse(db: &TestDb, f: &Fixture, args: &[&str], code: i32) -> Output {
     run_expect(
         migrate_cmd(db)
-            .args(["--migrations-dir", &f.arg(), "rehearse", "--from-db", db.name()])
+            .args([
+                "--migrations-dir",
+                &f.arg(),
+                "rehearse",
+                "--from-db",
+                db.name(),
+            ])
             .args(args),
         code,
     )
@@ -143,7 +149,10 @@ fn a_type_change_is_reported_as_a_rewrite_under_access_exclusive_and_an_index_bu
     let lock = lock_on_assets(widen);
     assert_eq!(lock["mode"], "ACCESS_EXCLUSIVE", "{widen:#}");
     assert_eq!(lock["blocks_writes"], true);
-    assert_eq!(lock["rows"], assets, "ANALYZE on the copy gives exact rows here");
+    assert_eq!(
+        lock["rows"], assets,
+        "ANALYZE on the copy gives exact rows here"
+    );
     assert_eq!(
         widen["rewrites"],
         serde_json::json!([{"table": "public.assets", "rows": assets}]),
@@ -154,16 +163,21 @@ fn a_type_change_is_reported_as_a_rewrite_under_access_exclusive_and_an_index_bu
     let lock = lock_on_assets(index);
     assert_eq!(lock["mode"], "SHARE", "{index:#}");
     assert_eq!(lock["blocks_writes"], true);
-    assert_eq!(index["rewrites"], serde_json::json!([]), "an index build rewrites nothing");
+    assert_eq!(
+        index["rewrites"],
+        serde_json::json!([]),
+        "an index build rewrites nothing"
+    );
 
     assert_eq!(report["watched"], true);
-    assert_eq!(report["findings"], serde_json::json!([]), "no thresholds, no findings");
+    assert_eq!(
+        report["findings"],
+        serde_json::json!([]),
+        "no thresholds, no findings"
+    );
     assert_eq!(report["kept"], false);
     assert!(
-        report["source"]
-            .as_str()
-            .unwrap()
-            .contains(db.name()),
+        report["source"].as_str().unwrap().contains(db.name()),
         "{report:#}"
     );
 
@@ -176,7 +190,10 @@ fn a_type_change_is_reported_as_a_rewrite_under_access_exclusive_and_an_index_bu
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("public.assets ACCESS EXCLUSIVE"), "{text}");
     assert!(text.contains("public.assets SHARE"), "{text}");
-    assert!(text.contains(&format!("public.assets ({assets} rows)")), "{text}");
+    assert!(
+        text.contains(&format!("public.assets ({assets} rows)")),
+        "{text}"
+    );
     assert!(text.contains("OK: no findings"), "{text}");
 }
 
@@ -186,7 +203,12 @@ fn thresholds_from_flags_or_the_config_file_fail_the_rehearsal_with_exit_11() {
     let f = rewrite_and_index();
     let before = db.snapshot();
 
-    let out = rehearse(&db, &f, &["--max-lock", "0s", "--max-rewrite-rows", "0"], 11);
+    let out = rehearse(
+        &db,
+        &f,
+        &["--max-lock", "0s", "--max-rewrite-rows", "0"],
+        11,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!(
@@ -209,7 +231,12 @@ fn thresholds_from_flags_or_the_config_file_fail_the_rehearsal_with_exit_11() {
     assert!(err.contains("(--max-rewrite-rows 0)"), "{err}");
 
     // Limits above what the copy shows pass.
-    rehearse(&db, &f, &["--max-lock", "1h", "--max-rewrite-rows", "1000000"], 0);
+    rehearse(
+        &db,
+        &f,
+        &["--max-lock", "1h", "--max-rewrite-rows", "1000000"],
+        0,
+    );
 
     // The config file's [rehearse] section, when no flag is given.
     let dir = tempfile::tempdir().unwrap();
@@ -224,8 +251,15 @@ fn thresholds_from_flags_or_the_config_file_fail_the_rehearsal_with_exit_11() {
     );
     let report = json(&out);
     assert_eq!(report["thresholds"]["max_rewrite_rows"], 10);
-    assert_eq!(report["findings"][0]["kind"], "rewrite-too-big", "{report:#}");
-    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report:#}");
+    assert_eq!(
+        report["findings"][0]["kind"], "rewrite-too-big",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
 
     assert_same_snapshot(&before, &db.snapshot(), "after three rehearsals");
     assert!(scratch_copies(&db).is_empty());
@@ -285,7 +319,12 @@ fn the_newest_backup_in_the_audit_log_is_the_default_source_and_a_changed_file_i
     )]);
     run_expect(
         migrate_cmd(&db)
-            .args(["--migrations-dir", &f.arg(), "--require-backup", "--backup-dir"])
+            .args([
+                "--migrations-dir",
+                &f.arg(),
+                "--require-backup",
+                "--backup-dir",
+            ])
             .arg(&dir)
             .args(["--quiet", "up"]),
         0,
