@@ -29,6 +29,8 @@ mod identity;
 mod lint;
 pub mod policy;
 mod rehearse;
+mod schema_catalog;
+mod scratch;
 mod source;
 mod split;
 mod sql;
