@@ -95,7 +95,18 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", output_text(out)))
 }
 
-/// Scratch databases made from `db` that still exist.
+/// Whether the scratch database a report names still exists.
+fn exists(db: &TestDb, report: &serde_json::Value) -> bool {
+    let name = report["scratch"].as_str().unwrap();
+    assert!(!name.is_empty());
+    !strings(
+        db,
+        &format!("SELECT datname::text FROM pg_database WHERE datname = '{name}'"),
+    )
+    .is_empty()
+}
+
+/// Kept copies of `db` (`--keep` renames the scratch database after its source).
 fn scratch_copies(db: &TestDb) -> Vec<String> {
     strings(
         db,
@@ -183,6 +194,7 @@ fn a_type_change_is_reported_as_a_rewrite_under_access_exclusive_and_an_index_bu
 
     // The source is exactly as it was, its migrations still pending; the copy is gone.
     assert_same_snapshot(&before, &db.snapshot(), "after migrate rehearse");
+    assert!(!exists(&db, &report), "the scratch database was dropped");
     assert!(scratch_copies(&db).is_empty(), "{:?}", scratch_copies(&db));
 
     // The text report says the same, in a table.
@@ -282,7 +294,7 @@ fn a_down_sql_that_does_not_undo_its_up_sql_is_a_finding_and_keep_keeps_the_copy
     assert_eq!(findings[0]["version"], BAD_DOWN_V);
     assert_eq!(
         findings[0]["differences"],
-        serde_json::json!(["+ column public.assets.rack text"])
+        serde_json::json!(["+ column public.assets.rack"])
     );
     // Applying it again on the copy then fails: the column is still there.
     assert_eq!(findings[1]["kind"], "failed", "{report:#}");
@@ -297,6 +309,7 @@ fn a_down_sql_that_does_not_undo_its_up_sql_is_a_finding_and_keep_keeps_the_copy
     assert_eq!(report["kept"], true);
     assert!(err.contains(&format!("kept as {kept}")), "{err}");
     assert_eq!(scratch_copies(&db), vec![kept.clone()]);
+    assert!(exists(&db, &report));
     let mut admin = db.client();
     admin
         .batch_execute(&format!("DROP DATABASE \"{kept}\" WITH (FORCE)"))
@@ -343,6 +356,7 @@ fn the_newest_backup_in_the_audit_log_is_the_default_source_and_a_changed_file_i
     let report = json(&out);
     assert_eq!(report["source"], format!("backup {}", dump[0]));
     assert_eq!(report["migrations"][0]["version"], WIDEN_V, "{report:#}");
+    assert!(!exists(&db, &report));
 
     // The same file named with --from-dump.
     let out = run_expect(

@@ -43,6 +43,7 @@ pub(super) async fn run(
         keep: args.keep,
         watch: !args.no_watcher,
         to: args.to.clone(),
+        scratch_url: super::scratch_url(ctx.global)?,
     };
     let rehearsal = rehearse::rehearse(&ctx.settings.conn, &migrations, &opts).await?;
     Ok(RehearseReport(rehearsal))

@@ -12,10 +12,8 @@
 //! name only.
 
 mod apply;
-mod catalog;
 mod locks;
 mod report;
-mod scratch;
 mod source;
 mod watcher;
 
@@ -23,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Direction, MigrateError};
 use crate::policy::{ConnInfo, connect_client};
+use crate::schema_catalog::{self, Catalog};
+use crate::scratch::Scratch;
 use crate::source::Migration;
 
 pub use report::{Finding, Rehearsal, Thresholds, Timings};
@@ -44,7 +44,12 @@ pub struct Options {
     pub watch: bool,
     /// Rehearse only up to and including this version.
     pub to: Option<String>,
+    /// An empty database to use instead of creating one (`--scratch-url`).
+    pub scratch_url: Option<ConnInfo>,
 }
+
+/// Names a kept copy: recognisably a rehearsal of `target`, and outside the scratch sweep.
+const KEPT_PREFIX: &str = "gw_rehearse_";
 
 /// Rehearses `migrations` against a copy made on the server of `target`. Returns the
 /// report; findings are in it (the caller turns them into exit 11).
@@ -53,14 +58,23 @@ pub async fn rehearse(
     migrations: &[Migration],
     opts: &Options,
 ) -> Result<Rehearsal, MigrateError> {
-    let admin = client(target).await?;
-    let (origin, source_desc) = source::resolve(&opts.source, &admin, target).await?;
-    let scratch = scratch::Scratch::create(&admin, target).await?;
+    let (origin, source_desc) = {
+        let admin = client(target).await?;
+        source::resolve(&opts.source, &admin, target).await?
+    };
+    let scratch = Scratch::open(target, opts.scratch_url.as_ref(), "rehearse").await?;
     let result = on_copy(&scratch, &origin, &source_desc, target, migrations, opts).await;
     if opts.keep {
-        return result;
+        let kept = scratch.keep(&kept_name(target)).await;
+        return match (result, kept) {
+            (Ok(mut r), Ok(name)) => {
+                r.scratch = name;
+                Ok(r)
+            }
+            (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+        };
     }
-    let dropped = scratch.drop(&admin).await;
+    let dropped = scratch.discard().await;
     match (result, dropped) {
         (Ok(r), Ok(())) => Ok(r),
         (Ok(_), Err(e)) => Err(e),
@@ -71,6 +85,18 @@ pub async fn rehearse(
             Err(e)
         }
     }
+}
+
+fn kept_name(target: &ConnInfo) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    let mut base: String = target
+        .database()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    // PostgreSQL cuts names at 63 bytes; the random part must survive.
+    base.truncate(63 - KEPT_PREFIX.len() - 9);
+    format!("{KEPT_PREFIX}{base}_{}", &random[..8])
 }
 
 async fn client(conn: &ConnInfo) -> Result<tokio_postgres::Client, MigrateError> {
@@ -84,7 +110,7 @@ async fn client(conn: &ConnInfo) -> Result<tokio_postgres::Client, MigrateError>
 }
 
 async fn on_copy(
-    scratch: &scratch::Scratch,
+    scratch: &Scratch,
     origin: &source::Origin,
     source_desc: &str,
     target: &ConnInfo,
@@ -93,8 +119,8 @@ async fn on_copy(
 ) -> Result<Rehearsal, MigrateError> {
     let mut timings = Timings::default();
     let started = Instant::now();
-    source::restore(origin, target, &scratch.conn).await?;
-    let applier = client(&scratch.conn).await?;
+    source::restore(origin, target, scratch.conn_info()).await?;
+    let applier = client(scratch.conn_info()).await?;
     // A restored copy has no statistics; the row counts in the report are the planner's.
     applier
         .batch_execute("ANALYZE")
@@ -115,7 +141,7 @@ async fn on_copy(
 
     let mut rehearsal = Rehearsal {
         source: source_desc.to_string(),
-        scratch: scratch.name.clone(),
+        scratch: scratch.name(),
         kept: opts.keep,
         thresholds: opts.thresholds,
         watched: opts.watch,
@@ -141,14 +167,17 @@ async fn on_copy(
     let mut before_up = Vec::with_capacity(pending.len());
     let mut runs: Vec<MigrationRun> = Vec::with_capacity(pending.len());
     let watcher = if opts.watch {
-        Some(watcher::Watcher::start(client(&scratch.conn).await?, pid))
+        Some(watcher::Watcher::start(
+            client(scratch.conn_info()).await?,
+            pid,
+        ))
     } else {
         None
     };
     let mut applying = Duration::ZERO;
     let mut failed = None;
     for m in &pending {
-        before_up.push(snapshot(&applier).await?);
+        before_up.push(scratch.catalog().await?);
         match apply::run_migration(&applier, m, Direction::Up, opts.watch).await {
             Ok(run) => {
                 applying += run.finished.saturating_duration_since(
@@ -198,9 +227,9 @@ async fn on_copy(
             rehearsal.timings.revert_ms = ms(started.elapsed());
             return Ok(rehearsal);
         }
-        let after = snapshot(&applier).await?;
+        let after = scratch.catalog().await?;
         // A newer down.sql's leftovers show up again here; only what is new is this one's.
-        let differences: Vec<String> = catalog::differences(&before_up[i], &after)
+        let differences: Vec<String> = differences(&before_up[i], &after)
             .into_iter()
             .filter(|d| !residue.contains(d))
             .collect();
@@ -228,8 +257,17 @@ async fn on_copy(
     Ok(rehearsal)
 }
 
-async fn snapshot(client: &tokio_postgres::Client) -> Result<catalog::Catalog, MigrateError> {
-    catalog::snapshot(client)
-        .await
-        .map_err(|e| db_error("reading the copy's catalog", &e))
+/// What `after` (the schema after a down.sql) has that `before` (the schema before its
+/// up.sql) lacks, or has differently, one line each.
+fn differences(before: &Catalog, after: &Catalog) -> Vec<String> {
+    schema_catalog::diff(before, after)
+        .into_iter()
+        .map(|d| {
+            let mut line = format!("{} {} {}", d.change.sign(), d.kind, d.object);
+            if !d.detail.is_empty() {
+                line.push_str(&format!(" ({})", d.detail));
+            }
+            line
+        })
+        .collect()
 }
