@@ -302,13 +302,17 @@ pub enum Command {
     /// The copy comes from the newest backup in this database's audit log (checked against
     /// its recorded SHA-256), or --from-dump FILE, or --from-db NAME (read with pg_dump).
     /// Thresholds come from the flags, else [rehearse] in the config file.
-    ///
-    /// For example:
-    ///   migrate rehearse --max-lock 2s --max-rewrite-rows 100000
-    ///   migrate rehearse --from-db groundwork_dev --keep
-    ///   migrate --json rehearse --from-dump backups/groundwork-20260301.dump
+    #[command(after_long_help = REHEARSE_EXAMPLES)]
     Rehearse(RehearseArgs),
 }
+
+const REHEARSE_EXAMPLES: &str = "\
+For example:
+  migrate rehearse --max-lock 2s --max-rewrite-rows 100000
+                                   the newest recorded backup; exit 11 past either limit
+  migrate rehearse --from-db groundwork_dev --keep
+                                   a seeded database; keep the copy to look at it
+  migrate --json rehearse --from-dump backups/groundwork.dump";
 
 /// The options of `migrate rehearse`.
 #[derive(Debug, Args)]
