@@ -24,6 +24,8 @@ For example:
   migrate verify --schema                     the live schema against the migrations' (as DDL)
   migrate accept-checksum 20260110090000      accept a known-good edit of an applied migration
   migrate history                             the audit log of runs
+  migrate rehearse --max-lock 2s              pending migrations on a restored copy of the latest
+                                              backup: locks, rewrites, down.sql (exit 11 on findings)
   migrate --env prod --require-backup --yes up
                                               production: verify, plan, backup, then apply
   migrate --env prod --require-backup --yes up --repair
@@ -150,6 +152,11 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub backup_dir: PathBuf,
+
+    /// The project's config file: lint rule severities, accepted findings, rehearsal
+    /// thresholds (it must exist). Default: ./migrate.toml if present, else built-in defaults.
+    #[arg(long, global = true, env = "MIGRATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Longest `--lock-wait`: a deploy that waits a day for another migrator
@@ -284,6 +291,71 @@ pub enum Command {
         #[arg(long, default_value_t = 20, value_name = "N", value_parser = int_in(1, HISTORY_LIMIT_MAX), allow_negative_numbers = true)]
         limit: i64,
     },
+
+    /// Rehearse the pending migrations on a production-shaped copy: restore it into a
+    /// scratch database on the same server, apply them statement by statement while a
+    /// watcher samples the locks, revert them (down.sql must give back the schema) and
+    /// apply them again. Reports per statement its duration, the strongest lock on each
+    /// table and how long it was held, and the tables it rewrote with their rows. Exits 11
+    /// on findings. Never changes the source database.
+    ///
+    /// The copy comes from the newest backup in this database's audit log (checked against
+    /// its recorded SHA-256), or --from-dump FILE, or --from-db NAME (read with pg_dump).
+    /// Thresholds come from the flags, else [rehearse] in the config file.
+    #[command(after_long_help = REHEARSE_EXAMPLES)]
+    Rehearse(RehearseArgs),
+}
+
+const REHEARSE_EXAMPLES: &str = "\
+For example:
+  migrate rehearse --max-lock 2s --max-rewrite-rows 100000
+                                   the newest recorded backup; exit 11 past either limit
+  migrate rehearse --from-db groundwork_dev --keep
+                                   a seeded database; keep the copy to look at it
+  migrate --json rehearse --from-dump backups/groundwork.dump";
+
+/// The options of `migrate rehearse`.
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// Copy this pg_dump --format=custom file instead of the newest recorded backup.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_db")]
+    pub from_dump: Option<PathBuf>,
+
+    /// Copy this database of the same server (read with pg_dump, never written to).
+    #[arg(long, value_name = "NAME")]
+    pub from_db: Option<String>,
+
+    /// Longest a statement may hold a lock that blocks writes (SHARE or stronger), e.g. 2s
+    /// (0s..=24h). Default: [rehearse] max_lock in the config file, else no limit.
+    #[arg(long, value_name = "DURATION", value_parser = max_lock_range(), allow_hyphen_values = true)]
+    pub max_lock: Option<Duration>,
+
+    /// Most rows a table a statement rewrites may have (0..=1000000000000). Default:
+    /// [rehearse] max_rewrite_rows in the config file, else no limit.
+    #[arg(long, value_name = "N", value_parser = int_in(0, MAX_REWRITE_ROWS_MAX), allow_negative_numbers = true)]
+    pub max_rewrite_rows: Option<u64>,
+
+    /// Rehearse only up to and including this version.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Keep the scratch database afterwards (its name is printed) instead of dropping it.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Apply without the watcher and the per-statement catalog reads: only for measuring
+    /// their cost (bench/rehearse.sh).
+    #[arg(long, hide = true)]
+    pub no_watcher: bool,
+}
+
+/// Longest `--max-lock`: beyond a day, a limit limits nothing.
+pub const MAX_LOCK_MAX: Duration = Duration::from_secs(24 * 3600);
+/// Most `--max-rewrite-rows`: a trillion rows is beyond any table we will have.
+pub const MAX_REWRITE_ROWS_MAX: u64 = 1_000_000_000_000;
+
+fn max_lock_range() -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    duration_in(Duration::ZERO, MAX_LOCK_MAX)
 }
 
 #[cfg(test)]

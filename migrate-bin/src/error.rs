@@ -352,6 +352,52 @@ pub enum MigrateError {
         /// The server's or driver's message.
         error: String,
     },
+
+    /// The config file (`--config`, `./migrate.toml`) is unreadable or has a bad entry.
+    #[error(
+        "{}{}: {reason}; nothing was changed",
+        path.display(),
+        key.as_deref().map(|k| format!(", key `{k}`")).unwrap_or_default()
+    )]
+    BadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The key at fault, dotted (e.g. `lint.rules.ban-drop-table`), when one is.
+        key: Option<String>,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+
+    /// `migrate lint`, or the lint gate of a staging/prod `up`, found errors (or warnings
+    /// under `--deny warnings`).
+    #[error("{0}")]
+    LintFailed(String),
+
+    /// `migrate rehearse` could not make its copy from the source it was given.
+    #[error("cannot rehearse on a copy of {what}: {reason}; nothing was changed")]
+    RehearsalSource {
+        /// The source (backup, dump file, database), as the user named it.
+        what: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+
+    /// `migrate rehearse` found locks, rewrites or a down.sql beyond what is acceptable.
+    #[error(
+        "the rehearsal found {} problem(s): {}. Nothing was changed outside the scratch \
+         database{}. Fix the migrations (e.g. CREATE INDEX CONCURRENTLY, a new column plus a \
+         backfill instead of a type change, a down.sql that undoes up.sql) or raise the \
+         threshold named, then rehearse again",
+        findings.len(),
+        findings.join("; "),
+        kept.as_deref().map(|k| format!(" (kept as {k})")).unwrap_or_default()
+    )]
+    RehearsalFailed {
+        /// One line per finding.
+        findings: Vec<String>,
+        /// The scratch database's name when `--keep` kept it.
+        kept: Option<String>,
+    },
 }
 
 fn describe_unknown(

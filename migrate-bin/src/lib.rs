@@ -20,6 +20,7 @@
 mod backup;
 mod cli;
 mod commands;
+mod config;
 mod drops;
 mod engine;
 mod env;
@@ -27,6 +28,7 @@ mod error;
 mod identity;
 mod lint;
 pub mod policy;
+mod rehearse;
 mod schema_catalog;
 mod scratch;
 mod source;

@@ -290,6 +290,47 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Keeps the database for a look after the run (`rehearse --keep`): one created here is
+    /// renamed to `keep_as`, out of the sweep's reach (the sweep drops [`PREFIX`] names), and
+    /// one given with `--scratch-url` is left as it is. Returns the name it keeps. The
+    /// caller's own connections to it must be closed (a rename needs it unused).
+    pub(crate) async fn keep(mut self, keep_as: &str) -> Result<String, MigrateError> {
+        let Some(created) = self.created.take() else {
+            return Ok(self.name());
+        };
+        self.keeper = None;
+        let admin = open_client(&created.admin).await?;
+        let rename = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            policy::quote_ident(&created.name),
+            policy::quote_ident(keep_as)
+        );
+        // Closed connections leave the server a moment after the client lets go of them.
+        let mut attempt = 0;
+        loop {
+            match admin.batch_execute(&rename).await {
+                Ok(()) => return Ok(keep_as.to_string()),
+                Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && attempt < 50 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(driver_error(
+                        format!(
+                            "renaming the kept scratch database {} to {keep_as} (it is kept \
+                             under its old name; the next run that creates a scratch database \
+                             drops it)",
+                            created.name
+                        ),
+                        &e,
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some(created) = &self.created {

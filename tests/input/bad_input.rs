@@ -120,6 +120,16 @@ cases! {
     m_down_all_and_steps: M ["--env", "test", "down", "--all", "--steps", "2"] env[] Migrated => 2, names "--all";
     m_history_limit_zero: M ["--env", "test", "history", "--limit", "0"] env[] Migrated => 2, names "--limit";
     m_history_limit_negative: M ["--env", "test", "history", "--limit", "-5"] env[] Migrated => 2, names "-5";
+    m_rehearse_max_lock_not_a_duration: M ["rehearse", "--max-lock", "soon"] env[] Migrated => 2, names "soon";
+    m_rehearse_max_lock_negative: M ["rehearse", "--max-lock", "-1s"] env[] Migrated => 2, names "0s..=24h";
+    m_rehearse_max_lock_too_long: M ["rehearse", "--max-lock", "25h"] env[] Migrated => 2, names "0s..=24h";
+    m_rehearse_max_rewrite_rows_negative: M ["rehearse", "--max-rewrite-rows", "-1"] env[] Migrated => 2, names "0..=1000000000000";
+    m_rehearse_dump_and_db: M ["rehearse", "--from-dump", "{file}", "--from-db", "{db}"] env[] Migrated => 2, names "--from-db";
+    m_rehearse_dump_missing: M ["rehearse", "--from-dump", "{tmp}/missing.dump"] env[] Migrated => 2, names "missing.dump";
+    m_rehearse_dump_not_a_dump: M ["rehearse", "--from-dump", "{file}"] env[] Migrated => 2, names "pg_restore";
+    m_rehearse_db_missing: M ["rehearse", "--from-db", "gw_no_such_database"] env[] Migrated => 2, names "gw_no_such_database";
+    m_rehearse_no_backup_recorded: M ["rehearse"] env[] Migrated => 2, names "--from-dump";
+    m_rehearse_to_unknown_version: M ["rehearse", "--to", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_env_unknown: M ["--env", "moon", "status"] env[] Empty => 2, names "moon";
     m_app_env_unknown: M ["status"] env["APP_ENV" => "moon"] Empty => 2, names "moon";
     m_log_format_unknown: M ["--log-format", "xml", "status"] env[] Empty => 2, names "xml";

@@ -11,3 +11,4 @@ mod prod;
 mod prod_down;
 mod verify_schema;
 mod verify_schema_scratch;
+mod rehearse;

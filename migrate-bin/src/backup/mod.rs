@@ -29,7 +29,7 @@ fn fail(reason: String) -> MigrateError {
 
 /// A libpq client program aimed at `conn` through its environment alone: the caller's own
 /// `PG*` variables are removed first so they cannot redirect or re-authenticate it.
-fn pg_command(program: &str, conn: &ConnInfo) -> tokio::process::Command {
+pub(crate) fn pg_command(program: &str, conn: &ConnInfo) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
     for var in LIBPQ_VARS {
         cmd.env_remove(var);
@@ -238,7 +238,7 @@ pub async fn take_backup(
     })
 }
 
-async fn hash(mut file: tokio::fs::File) -> std::io::Result<(u64, String)> {
+pub(crate) async fn hash(mut file: tokio::fs::File) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;

@@ -14,6 +14,7 @@ mod history;
 mod output;
 mod plan;
 mod redo;
+mod rehearse;
 mod setup;
 mod status;
 mod up;
@@ -70,6 +71,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             out.finish(accept_checksum::run(&ctx, version).await)
         }
         Command::History { limit } => out.finish(history::run(&ctx, *limit).await),
+        Command::Rehearse(args) => out.finish(rehearse::run(&ctx, args).await),
     }
 }
 

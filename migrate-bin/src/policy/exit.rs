@@ -65,7 +65,9 @@ impl ExitStatus for MigrateError {
             | MigrateError::UnknownVersion { .. }
             | MigrateError::BadMigrations { .. }
             | MigrateError::InvalidArgument(_)
-            | MigrateError::Irreversible { .. } => Code::Usage,
+            | MigrateError::Irreversible { .. }
+            | MigrateError::BadConfig { .. }
+            | MigrateError::RehearsalSource { .. } => Code::Usage,
             MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
                 Code::Connect
             }
@@ -86,6 +88,8 @@ impl ExitStatus for MigrateError {
             | MigrateError::PgDumpTooOld { .. } => Code::BackupFailed,
             MigrateError::MigrationFailed { .. } => Code::Failed,
             MigrateError::Database { .. } => Code::Internal,
+            MigrateError::LintFailed(_) => Code::LintFailed,
+            MigrateError::RehearsalFailed { .. } => Code::RehearsalFailed,
         }
     }
 }
@@ -119,6 +123,8 @@ mod tests {
             (Code::BackupFailed, 7),
             (Code::Failed, 8),
             (Code::VerifyFailed, 9),
+            (Code::LintFailed, 10),
+            (Code::RehearsalFailed, 11),
         ];
         for (code, n) in table {
             assert_eq!(code.as_u8(), n, "{code:?}");

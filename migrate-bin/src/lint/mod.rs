@@ -2,6 +2,8 @@
 //! and the production plan. It looks at statements as text (no full SQL parser): good enough
 //! to flag the usual suspects, and it never blocks a run, it only warns.
 
+pub mod catalog;
+
 use crate::split::split_statements;
 
 /// One risky operation found in a migration.
