@@ -3,9 +3,11 @@
 //! thresholds.
 //!
 //! Found as: `--config PATH` (or `MIGRATE_CONFIG`), which must exist; else `./migrate.toml`
-//! in the current folder when present; else the built-in defaults. Every key is checked: an
-//! unknown rule, section or key, or a bad value, is exit 2 naming the file, the key and
-//! what is allowed, so a typo never silently turns a rule off.
+//! in the current folder when present; else the repository's `migrate.toml` as it was when
+//! the binary was built (it ships with the embedded migrations it speaks about, so ops get
+//! the project's severities and accepted findings wherever they run `migrate`). Every key is
+//! checked: an unknown rule, section or key, or a bad value, is exit 2 naming the file, the
+//! key and what is allowed, so a typo never silently turns a rule off.
 //!
 //! ```toml
 //! [lint.rules]
@@ -25,15 +27,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::MigrateError;
+use crate::lint::allow::ConfigAllow;
 use crate::lint::catalog::{self, Severities, Severity};
 
 /// The file looked for in the current folder when `--config` is not given.
 pub const DEFAULT_FILE: &str = "migrate.toml";
 
+/// The repository's config, built in: the fallback when no file is given or found.
+const BUILT_IN: &str = include_str!("../../migrate.toml");
+
+/// How errors and reports name [`BUILT_IN`].
+const BUILT_IN_NAME: &str = "migrate.toml (built into this binary)";
+
 /// The loaded config (defaults where the file says nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
-    /// The file it came from; `None` for the built-in defaults.
+    /// The file it came from; `None` for the built-in config (or the rules' defaults).
     pub path: Option<PathBuf>,
     /// The severity of every lint rule.
     pub severities: Severities,
@@ -41,19 +50,6 @@ pub struct Config {
     pub allows: Vec<ConfigAllow>,
     /// Thresholds for `migrate rehearse`.
     pub rehearse: RehearseConfig,
-}
-
-/// One `[[lint.allow]]` entry: a rule accepted in one migration, with the reason. For
-/// migrations that are applied already and so cannot get an allow comment (editing them
-/// changes their checksum).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ConfigAllow {
-    /// The migration's version, e.g. `20260209090000`.
-    pub migration: String,
-    /// The rule id.
-    pub rule: String,
-    /// Why the finding is acceptable.
-    pub reason: String,
 }
 
 /// `[rehearse]`: findings of `migrate rehearse` beyond these fail it.
@@ -67,14 +63,16 @@ pub struct RehearseConfig {
 
 impl Config {
     /// Loads `explicit` (which must exist), else `./migrate.toml` if present, else the
-    /// defaults.
+    /// built-in config.
     pub fn load(explicit: Option<&Path>) -> Result<Config, MigrateError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
                 let default = PathBuf::from(DEFAULT_FILE);
                 if !default.exists() {
-                    return Ok(Config::default());
+                    let mut config = Config::parse(Path::new(BUILT_IN_NAME), BUILT_IN)?;
+                    config.path = None;
+                    return Ok(config);
                 }
                 default
             }
@@ -88,6 +86,13 @@ impl Config {
             ),
         })?;
         Config::parse(&path, &text)
+    }
+
+    /// How reports name where the config came from.
+    pub fn describe(&self) -> String {
+        self.path
+            .as_deref()
+            .map_or(BUILT_IN_NAME.to_string(), |p| p.display().to_string())
     }
 
     /// Parses the text of the file at `path` (named in errors).
@@ -198,11 +203,10 @@ fn parse_allows(value: &toml::Value, bad: &Bad) -> Result<Vec<ConfigAllow>, Migr
                 Some(Some(text)) if !text.trim().is_empty() => Ok(text.trim().to_string()),
                 _ => Err(bad(
                     &format!("{at}.{name}"),
-                    format!(
-                        "missing or empty; every [[lint.allow]] entry needs migration (a \
-                         version), rule (a rule id) and reason (why the finding is acceptable), \
-                         each a non-empty string"
-                    ),
+                    "missing or empty; every [[lint.allow]] entry needs migration (a \
+                     version), rule (a rule id) and reason (why the finding is acceptable), \
+                     each a non-empty string"
+                        .into(),
                 )),
             }
         };
@@ -386,6 +390,14 @@ mod tests {
             assert!(err.contains(key), "{text}: {err}");
             assert!(err.contains(allowed), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_built_in_config_is_valid_and_turns_the_timeout_rules_off() {
+        let config = parse(BUILT_IN).expect("the repository's migrate.toml parses");
+        assert_eq!(config.severities.of("require-lock-timeout"), Severity::Off);
+        assert!(!config.allows.is_empty());
+        assert!(config.rehearse.max_lock.is_some());
     }
 
     #[test]

@@ -20,6 +20,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("migrate", &["accept-checksum", "--help"]),
     ("migrate", &["history", "--help"]),
     ("migrate", &["rehearse", "--help"]),
+    ("migrate", &["lint", "--help"]),
     ("seed", &["--help"]),
     ("seed", &["reset", "--help"]),
     ("seed", &["verify", "--help"]),

@@ -9,6 +9,6 @@ mod guards;
 mod output;
 mod prod;
 mod prod_down;
+mod rehearse;
 mod verify_schema;
 mod verify_schema_scratch;
-mod rehearse;
