@@ -96,6 +96,9 @@ pub(super) async fn production_gate(
                 for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
                     eprintln!("    warning: {}", w.message);
                 }
+                for l in super::sizes::graded_locks(locked.connection(), &m.up_sql).await {
+                    eprintln!("    lock: {}", l.line());
+                }
             } else {
                 print_revert_plan(locked, m, verb, &tables).await;
             }

@@ -14,7 +14,9 @@ mod history;
 mod output;
 mod plan;
 mod redo;
+mod resolve;
 mod setup;
+mod sizes;
 mod status;
 mod up;
 mod verify;
@@ -53,18 +55,39 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
     let out = &ctx.out;
     match command {
         Command::Status => out.finish(status::run(&ctx).await),
-        Command::Up { to, repair } => out.finish(up::run(&ctx, to.as_deref(), *repair).await),
+        Command::Up {
+            to,
+            repair,
+            allow_out_of_order,
+        } => out.finish(up::run(&ctx, to.as_deref(), *repair, *allow_out_of_order).await),
         Command::Down { steps, to, all } => {
             out.finish(down::run(&ctx, *steps, to.as_deref(), *all).await)
         }
         Command::Redo { steps } => out.finish(redo::run(&ctx, *steps).await),
         Command::Setup => out.finish(setup::run(&ctx).await),
-        Command::Plan { to } => out.finish(plan::run(&ctx, to.as_deref()).await),
+        Command::Plan {
+            to,
+            sql_script,
+            allow_out_of_order,
+        } => out.finish(
+            plan::run(
+                &ctx,
+                to.as_deref(),
+                sql_script.as_deref(),
+                *allow_out_of_order,
+            )
+            .await,
+        ),
         Command::Verify => out.finish(verify::run(&ctx).await),
         Command::AcceptChecksum { version } => {
             out.finish(accept_checksum::run(&ctx, version).await)
         }
         Command::History { limit } => out.finish(history::run(&ctx, *limit).await),
+        Command::Resolve {
+            version,
+            applied,
+            rolled_back: _,
+        } => out.finish(resolve::run(&ctx, version, *applied).await),
     }
 }
 

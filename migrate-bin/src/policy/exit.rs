@@ -65,7 +65,8 @@ impl ExitStatus for MigrateError {
             | MigrateError::UnknownVersion { .. }
             | MigrateError::BadMigrations { .. }
             | MigrateError::InvalidArgument(_)
-            | MigrateError::Irreversible { .. } => Code::Usage,
+            | MigrateError::Irreversible { .. }
+            | MigrateError::ScriptFile { .. } => Code::Usage,
             MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
                 Code::Connect
             }
@@ -74,7 +75,9 @@ impl ExitStatus for MigrateError {
             | MigrateError::UnknownEnvironment { .. }
             | MigrateError::StampMissing { .. }
             | MigrateError::RepairNeeded { .. }
-            | MigrateError::ProdRevertTooFar { .. } => Code::Refused,
+            | MigrateError::ProdRevertTooFar { .. }
+            | MigrateError::OutOfOrder { .. }
+            | MigrateError::ResolveContradicted { .. } => Code::Refused,
             MigrateError::DatabaseAhead { .. } | MigrateError::Drift { .. } => Code::Drift,
             MigrateError::LockTimeout { .. } => Code::LockTimeout,
             MigrateError::BackupFailed { .. }
