@@ -269,6 +269,7 @@ pub enum Command {
     /// by hand: --applied marks it applied, --rolled-back clears the failure so the next `up`
     /// runs it again. Refused when the database contradicts the claim (e.g. --applied while an
     /// index its up.sql creates is INVALID or missing). Confirmed in prod, audited.
+    #[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
     Resolve {
         /// The migration's version.
         version: String,
