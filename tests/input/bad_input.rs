@@ -129,6 +129,11 @@ cases! {
     m_down_to_unknown_version: M ["--env", "test", "down", "--to", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_accept_checksum_unknown_version: M ["--env", "test", "accept-checksum", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_accept_checksum_missing_version: M ["--env", "test", "accept-checksum"] env[] Migrated => 2, names "VERSION";
+    m_resolve_unknown_version: M ["--env", "test", "resolve", "19990101000000", "--applied"] env[] Migrated => 2, names "19990101000000";
+    m_resolve_without_outcome: M ["--env", "test", "resolve", "19990101000000"] env[] Migrated => 2, names "--rolled-back";
+    m_resolve_both_outcomes: M ["--env", "test", "resolve", "19990101000000", "--applied", "--rolled-back"] env[] Migrated => 2, names "--rolled-back";
+    m_plan_sql_script_over_a_file: M ["--env", "test", "plan", "--sql-script", "{file}"] env[] Migrated => 2, names "{file}";
+    m_plan_sql_script_in_missing_folder: M ["--env", "test", "plan", "--sql-script", "{tmp}/no/such/dir/s.sql"] env[] Migrated => 2, names "no/such/dir";
     // ---- flag edge values: seed ----
     s_jobs_zero: S ["--jobs", "0"] env[] Empty => 2, names "--jobs";
     s_jobs_65: S ["--jobs", "65"] env[] Empty => 2, names "65";
