@@ -196,7 +196,13 @@ pub(crate) fn render(input: &ScriptInput<'_>) -> String {
                 m.version, m.name
             ));
             for statement in split_statements(&m.up_sql) {
-                line(&format!("{};", statement.trim_end().trim_end_matches(';')));
+                let statement = statement.trim_end().trim_end_matches(';');
+                // After a trailing `-- comment` a semicolon on the same line would be comment.
+                let ends_in_comment = statement.lines().last().is_some_and(|l| l.contains("--"));
+                line(&format!(
+                    "{statement}{}",
+                    if ends_in_comment { "\n;" } else { ";" }
+                ));
             }
             line(&record(m));
         }
@@ -310,6 +316,13 @@ mod tests {
         assert!(text.contains("SET lock_timeout = '5000ms';"), "{text}");
         // The bookkeeping prelude and migration 3; migration 4 runs outside a transaction.
         assert_eq!(text.matches("BEGIN;").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_trailing_comment_does_not_swallow_the_semicolon() {
+        let pending = [m("5", false, "CREATE INDEX CONCURRENTLY j ON t (b) -- why")];
+        let text = render(&input(&pending));
+        assert!(text.contains("ON t (b) -- why\n;\nWITH diesel"), "{text}");
     }
 
     #[test]
