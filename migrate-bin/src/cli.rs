@@ -28,6 +28,8 @@ For example:
                                               backup: locks, rewrites, down.sql (exit 11 on findings)
   migrate lint                                lint the pending migrations (exit 10 on errors)
   migrate lint --all --deny warnings          lint every migration without a database, as CI does
+  migrate plan --sql-script deploy.sql        what `up` would do, as a psql script for a DBA
+  migrate resolve 20260112090000 --applied    a failed non-transactional migration, finished by hand
   migrate --env prod --require-backup --yes up
                                               production: verify, plan, backup, then apply
   migrate --env prod --require-backup --yes up --repair
@@ -234,6 +236,11 @@ pub enum Command {
         /// required and written to the audit log. For emergencies only.
         #[arg(long, value_name = "REASON", value_parser = non_blank_reason)]
         allow_schema_drift: Option<String>,
+        /// Apply pending migrations older than the newest applied one (merged late). Needed
+        /// in staging and prod, where the run is otherwise refused; recorded in the audit log.
+        /// Dev and test apply them with a warning.
+        #[arg(long)]
+        allow_out_of_order: bool,
     },
 
     /// Revert applied migrations, newest first (default: the newest one).
@@ -262,11 +269,25 @@ pub enum Command {
     Setup,
 
     /// Show what `up` would run: each pending migration, whether it runs in a transaction,
-    /// its lint findings (as `migrate lint` reports them) and its SQL. Changes nothing.
+    /// its lint findings (as `migrate lint` reports them), the lock each statement takes with
+    /// the live size of its table, migrations that would run out of order, and its SQL.
+    /// Changes nothing in the database.
     Plan {
         /// Plan only up to and including this version.
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+
+        /// Also write a psql script of exactly what `up` would do (each migration's SQL, its
+        /// transaction, the bookkeeping and audit rows) to this new file (mode 0600; an
+        /// existing file or a symbolic link is refused). Apply it with
+        /// `psql -v ON_ERROR_STOP=1 -f FILE`.
+        #[arg(long, value_name = "FILE")]
+        sql_script: Option<PathBuf>,
+
+        /// With --sql-script in staging/prod: include pending migrations older than the
+        /// newest applied one (otherwise refused, as `up` refuses them).
+        #[arg(long)]
+        allow_out_of_order: bool,
     },
 
     /// Compare applied migrations with the source: changed files (drift), migrations the
@@ -287,6 +308,28 @@ pub enum Command {
     AcceptChecksum {
         /// The migration's version.
         version: String,
+    },
+
+    /// Record the outcome of a failed non-transactional migration that was finished or undone
+    /// by hand: --applied marks it applied, --rolled-back clears the failure so the next `up`
+    /// runs it again. Refused when the database contradicts the claim (e.g. --applied while an
+    /// index its up.sql creates is INVALID or missing). Confirmed in prod, audited.
+    #[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
+    Resolve {
+        /// The migration's version.
+        version: String,
+
+        /// Its statements all took effect (finished by hand): record it as applied.
+        #[arg(
+            long,
+            required_unless_present = "rolled_back",
+            conflicts_with = "rolled_back"
+        )]
+        applied: bool,
+
+        /// None of its statements is in effect any more (undone by hand): clear the failure.
+        #[arg(long)]
+        rolled_back: bool,
     },
 
     /// Show the audit log: runs, who ran them, their outcome, backups and migrations.

@@ -224,6 +224,50 @@ pub enum MigrateError {
         env: Environment,
     },
 
+    /// Pending migrations older than the newest applied one, outside dev/test, without
+    /// `--allow-out-of-order`.
+    #[error(
+        "refused: migration(s) {} are older than the newest applied migration {newest_applied} \
+         and would be applied out of order in {env}. Check that they do not depend on, or \
+         conflict with, what the newer migrations did; then rerun with --allow-out-of-order \
+         (recorded in the audit log), or give them a version after {newest_applied}. Nothing \
+         was changed",
+        versions.join(", ")
+    )]
+    OutOfOrder {
+        /// The older pending versions.
+        versions: Vec<String>,
+        /// The newest applied version.
+        newest_applied: String,
+        /// The environment of the run.
+        env: Environment,
+    },
+
+    /// `migrate resolve` was asked to record an outcome the database contradicts, or one
+    /// there is nothing to record for.
+    #[error(
+        "refused: cannot mark migration {version} {name} as {claim}: {reason}. Nothing was changed"
+    )]
+    ResolveContradicted {
+        /// Version.
+        version: String,
+        /// Name.
+        name: String,
+        /// `applied` or `rolled back`.
+        claim: &'static str,
+        /// What the database says instead, and what to do.
+        reason: String,
+    },
+
+    /// `plan --sql-script FILE` could not create its file.
+    #[error("cannot write the SQL script {path}: {reason}. Nothing was written to the database")]
+    ScriptFile {
+        /// The path given.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// Another session held the migration lock for longer than `--lock-wait`.
     #[error(
         "another migration run holds the migration lock on this database (held by {}); gave up after \

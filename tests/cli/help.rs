@@ -18,6 +18,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("migrate", &["plan", "--help"]),
     ("migrate", &["verify", "--help"]),
     ("migrate", &["accept-checksum", "--help"]),
+    ("migrate", &["resolve", "--help"]),
     ("migrate", &["history", "--help"]),
     ("migrate", &["rehearse", "--help"]),
     ("migrate", &["lint", "--help"]),

@@ -139,6 +139,11 @@ cases! {
     m_down_to_unknown_version: M ["--env", "test", "down", "--to", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_accept_checksum_unknown_version: M ["--env", "test", "accept-checksum", "19990101000000"] env[] Migrated => 2, names "19990101000000";
     m_accept_checksum_missing_version: M ["--env", "test", "accept-checksum"] env[] Migrated => 2, names "VERSION";
+    m_resolve_unknown_version: M ["--env", "test", "resolve", "19990101000000", "--applied"] env[] Migrated => 2, names "19990101000000";
+    m_resolve_without_outcome: M ["--env", "test", "resolve", "19990101000000"] env[] Migrated => 2, names "--rolled-back";
+    m_resolve_both_outcomes: M ["--env", "test", "resolve", "19990101000000", "--applied", "--rolled-back"] env[] Migrated => 2, names "--rolled-back";
+    m_plan_sql_script_over_a_file: M ["--env", "test", "plan", "--sql-script", "{file}"] env[] Migrated => 2, names "{file}";
+    m_plan_sql_script_in_missing_folder: M ["--env", "test", "plan", "--sql-script", "{tmp}/no/such/dir/s.sql"] env[] Migrated => 2, names "no/such/dir";
     // ---- flag edge values: seed ----
     s_add_tenant_bad_slug: S ["add", "tenant", "Bad Slug"] env[] Migrated => 2, names "Bad Slug";
     s_add_tenant_seeded_slug: S ["add", "tenant", "democorp"] env[] Migrated => 2, names "seed add flow --tenant democorp";

@@ -96,6 +96,9 @@ pub(super) async fn production_gate(
             );
             if verb == "apply" {
                 print_lint(&lint::lint_up(m, &config.severities, &config.allows), "");
+                for l in super::sizes::graded_locks(locked.connection(), &m.up_sql).await {
+                    eprintln!("    lock: {}", l.line());
+                }
             } else {
                 print_revert_plan(locked, m, verb, &config).await;
             }

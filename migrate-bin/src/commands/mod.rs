@@ -16,7 +16,9 @@ mod output;
 mod plan;
 mod redo;
 mod rehearse;
+mod resolve;
 mod setup;
+mod sizes;
 mod status;
 mod up;
 mod verify;
@@ -74,13 +76,35 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             to,
             repair,
             allow_schema_drift,
-        } => out.finish(up::run(&ctx, to.as_deref(), *repair, allow_schema_drift.as_deref()).await),
+            allow_out_of_order,
+        } => out.finish(
+            up::run(
+                &ctx,
+                to.as_deref(),
+                *repair,
+                allow_schema_drift.as_deref(),
+                *allow_out_of_order,
+            )
+            .await,
+        ),
         Command::Down { steps, to, all } => {
             out.finish(down::run(&ctx, *steps, to.as_deref(), *all).await)
         }
         Command::Redo { steps } => out.finish(redo::run(&ctx, *steps).await),
         Command::Setup => out.finish(setup::run(&ctx).await),
-        Command::Plan { to } => out.finish(plan::run(&ctx, to.as_deref()).await),
+        Command::Plan {
+            to,
+            sql_script,
+            allow_out_of_order,
+        } => out.finish(
+            plan::run(
+                &ctx,
+                to.as_deref(),
+                sql_script.as_deref(),
+                *allow_out_of_order,
+            )
+            .await,
+        ),
         Command::Verify { schema: false } => out.finish(verify::run(&ctx).await),
         Command::Verify { schema: true } => out.finish(verify::run_schema(&ctx).await),
         Command::AcceptChecksum { version } => {
@@ -90,6 +114,11 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
         Command::Rehearse(args) => out.finish(rehearse::run(&ctx, args).await),
         // Handled above: it needs a database only for its default scope.
         Command::Lint { .. } => Ok(()),
+        Command::Resolve {
+            version,
+            applied,
+            rolled_back: _,
+        } => out.finish(resolve::run(&ctx, version, *applied).await),
     }
 }
 

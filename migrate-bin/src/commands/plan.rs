@@ -1,18 +1,23 @@
 //! `migrate plan`: what `up` would run — each pending migration, whether it runs in a
-//! transaction, its lint findings (and the allows that silenced some) and its SQL — and whether drift would block it. Changes nothing.
+//! transaction, its lint findings (and the allows that silenced some), the lock each statement takes with its table's live size, and
+//! its SQL — and whether drift or out-of-order migrations would block it. Changes nothing in
+//! the database; `--sql-script FILE` also writes it as a psql script.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::ChangedMigration;
+use crate::engine::{ChangedMigration, OutOfOrder, out_of_order};
 use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::lint::{self, Allowed, Finding, report};
 use crate::policy::Intent;
+use crate::script;
 
 use super::output::Report;
+use super::sizes::{GradedLock, graded_locks};
 use super::{Ctx, gate::tx_label};
 
 /// What `up` would do.
@@ -22,6 +27,11 @@ pub(super) struct PlanReport {
     drift: Drift,
     cleanup_hint: Option<String>,
     pending: Vec<Pending>,
+    /// Pending migrations older than the newest applied one (refused by `up` in
+    /// staging/prod without --allow-out-of-order).
+    out_of_order: Option<OutOfOrder>,
+    /// Where `--sql-script` wrote the script.
+    sql_script: Option<String>,
     /// The error `up` would refuse with, as text.
     #[serde(skip)]
     blocked: Option<String>,
@@ -42,14 +52,93 @@ struct Pending {
     checksum: String,
     findings: Vec<Finding>,
     allowed: Vec<Allowed>,
+    locks: Vec<GradedLock>,
     sql: String,
 }
 
-pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, MigrateError> {
+pub(super) async fn run(
+    ctx: &Ctx<'_>,
+    to: Option<&str>,
+    sql_script: Option<&Path>,
+    allow_out_of_order: bool,
+) -> Result<PlanReport, MigrateError> {
+    // A bad config file is a usage error before anything connects.
     let config = Config::load(ctx.global.config.as_deref())?;
-    let (mut session, _, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
+    let (mut session, settings, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
     let verification = session.verify().await?;
     let pending = session.pending(to).await?;
+    let applied: Vec<String> = session
+        .applied()
+        .await?
+        .into_iter()
+        .map(|a| a.version)
+        .collect();
+    let late = out_of_order(&pending, &applied);
+    let blocked = verification.to_error("the migrations source");
+    let script_path = match sql_script {
+        Some(path) => {
+            if let Some(err) = blocked {
+                return Err(err);
+            }
+            if !verification.partial_failures.is_empty() {
+                return Err(MigrateError::Refused(format!(
+                    "no SQL script while a non-transactional migration's failure is unresolved: {} \
+                     Finish or undo it and record that with `migrate resolve VERSION --applied | \
+                     --rolled-back`, or let `migrate up --repair` rerun it",
+                    verification.cleanup_hint().unwrap_or_default()
+                )));
+            }
+            if let Some(l) = &late
+                && !settings.env.is_disposable()
+                && !allow_out_of_order
+            {
+                return Err(MigrateError::OutOfOrder {
+                    versions: l.versions.clone(),
+                    newest_applied: l.newest_applied.clone(),
+                    env: settings.env,
+                });
+            }
+            script::check_psql_safe(&pending)?;
+            let opts = session.options().clone();
+            let adopt = session
+                .migrations()
+                .iter()
+                .filter(|m| verification.unrecorded.contains(&m.version))
+                .collect();
+            let text = script::render(&script::ScriptInput {
+                env: settings.env,
+                database: &settings.conn.database(),
+                applied: applied.clone(),
+                adopt,
+                pending: &pending,
+                out_of_order: late
+                    .as_ref()
+                    .map(|l| l.versions.clone())
+                    .unwrap_or_default(),
+                newest_applied: late.as_ref().map(|l| l.newest_applied.clone()),
+                lock_timeout: opts.lock_timeout,
+                statement_timeout: opts.statement_timeout,
+                lock_retries: opts.lock_retries,
+            });
+            script::write_new_private(path, &text)?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let mut items = Vec::with_capacity(pending.len());
+    for m in pending {
+        let lint = lint::lint_up(&m, &config.severities, &config.allows);
+        items.push(Pending {
+            findings: lint.findings,
+            allowed: lint.allowed,
+            locks: graded_locks(session.connection(), &m.up_sql).await,
+            version: m.version,
+            name: m.name,
+            run_in_transaction: m.run_in_transaction,
+            checksum: m.checksum,
+            sql: m.up_sql,
+        });
+    }
     Ok(PlanReport {
         environment: verification.environment,
         blocked: verification
@@ -61,21 +150,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, M
             changed: verification.changed,
             ahead: verification.ahead,
         },
-        pending: pending
-            .into_iter()
-            .map(|m| {
-                let lint = lint::lint_up(&m, &config.severities, &config.allows);
-                Pending {
-                    findings: lint.findings,
-                    allowed: lint.allowed,
-                    version: m.version,
-                    name: m.name,
-                    run_in_transaction: m.run_in_transaction,
-                    checksum: m.checksum,
-                    sql: m.up_sql,
-                }
-            })
-            .collect(),
+        pending: items,
+        out_of_order: late,
+        sql_script: script_path,
     })
 }
 
@@ -92,6 +169,19 @@ impl fmt::Display for PlanReport {
             lines.push("Nothing to apply: the database is up to date.".into());
             return f.write_str(&lines.join("\n"));
         }
+        if let Some(l) = &self.out_of_order {
+            lines.push(format!(
+                "OUT OF ORDER: {} older than the newest applied migration {} (`up` refuses this in \
+                 staging/prod without --allow-out-of-order; dev/test warn)",
+                l.versions.join(", "),
+                l.newest_applied
+            ));
+        }
+        if let Some(path) = &self.sql_script {
+            lines.push(format!(
+                "SQL script written to {path}: apply it with `psql -v ON_ERROR_STOP=1 -f {path}`"
+            ));
+        }
         lines.push(format!("{} pending migration(s):", self.pending.len()));
         for m in &self.pending {
             lines.push(String::new());
@@ -102,6 +192,9 @@ impl fmt::Display for PlanReport {
             }
             for allowed in &m.allowed {
                 lines.push(report::short_allowed(allowed, "   ", ""));
+            }
+            for l in &m.locks {
+                lines.push(format!("   lock: {}", l.line()));
             }
             for line in m.sql.lines() {
                 lines.push(format!("   | {line}"));

@@ -52,6 +52,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<SetupReport, MigrateError> {
         to: None,
         repair: false,
         allow_schema_drift: None,
+        allow_out_of_order: false,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
     let mut locked = guards(session, global, true).await?;

@@ -1,7 +1,7 @@
 //! `migrate up`: apply pending migrations, oldest first (also the second half of `setup`).
 
 use crate::cli::GlobalArgs;
-use crate::engine::{Done, Locked};
+use crate::engine::{Done, Locked, OutOfOrder, Plan};
 use crate::error::MigrateError;
 use crate::policy::Settings;
 use crate::policy::{Intent, Standing};
@@ -18,6 +18,7 @@ pub(super) async fn run(
     to: Option<&str>,
     repair: bool,
     allow_schema_drift: Option<&str>,
+    allow_out_of_order: bool,
 ) -> Result<Ran, MigrateError> {
     let Ctx { global, out, .. } = ctx;
     let (session, settings, facts) = ctx.open("up", Intent::Change, to).await?;
@@ -25,6 +26,7 @@ pub(super) async fn run(
         to,
         repair,
         allow_schema_drift,
+        allow_out_of_order,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
     let mut locked = guards(session, global, true).await?;
@@ -46,6 +48,9 @@ pub(super) struct UpHow<'a> {
     /// `--allow-schema-drift REASON`: apply in prod although the live schema drifted
     /// (audited with the reason).
     pub(super) allow_schema_drift: Option<&'a str>,
+    /// `--allow-out-of-order`: apply pending migrations older than the newest applied one
+    /// in staging/prod too.
+    pub(super) allow_out_of_order: bool,
     /// The database has content but no stamp (the rule let an explicit --env through):
     /// stamp it even when nothing is pending.
     pub(super) restamp: bool,
@@ -59,6 +64,7 @@ pub(super) async fn up(
     out: &Output,
 ) -> Result<Vec<Done>, MigrateError> {
     let plan = locked.plan_up(how.to).await?;
+    let late = check_order(&plan, how, settings, global)?;
     let leftovers = locked.interrupted_indexes(&plan).await?;
     if !leftovers.is_empty() && !settings.env.is_disposable() && !how.repair {
         let first = &leftovers[0];
@@ -88,6 +94,10 @@ pub(super) async fn up(
     let linted = lint_gate(&plan, settings, global)?;
     production_gate(locked, &plan, "apply", settings, global).await?;
     record_allows(locked, &linted).await?;
+    if let Some(late) = &late {
+        // After the gate, so the audit run this starts carries the backup.
+        locked.record_out_of_order(&plan, late).await?;
+    }
     for l in &leftovers {
         for index in &l.indexes {
             if !global.quiet {
@@ -100,4 +110,44 @@ pub(super) async fn up(
     }
     locked.repair_indexes(&leftovers).await?;
     locked.execute(plan, &mut |e| out.event(e)).await
+}
+
+/// Pending migrations older than the newest applied one: refused in staging/prod unless
+/// `--allow-out-of-order` (returned, for the audit log), a warning in dev/test. Before the
+/// production gate, so a refusal changes nothing.
+fn check_order(
+    plan: &Plan,
+    how: &UpHow<'_>,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> Result<Option<OutOfOrder>, MigrateError> {
+    let Some(late) = plan.out_of_order() else {
+        return Ok(None);
+    };
+    let list = late.versions.join(", ");
+    if settings.env.is_disposable() {
+        if !global.quiet {
+            eprintln!(
+                "warning: applying {list} out of order: older than the newest applied migration {} \
+                 (staging and prod refuse this without --allow-out-of-order)",
+                late.newest_applied
+            );
+        }
+        return Ok(None);
+    }
+    if !how.allow_out_of_order {
+        return Err(MigrateError::OutOfOrder {
+            versions: late.versions,
+            newest_applied: late.newest_applied,
+            env: settings.env,
+        });
+    }
+    if !global.quiet {
+        eprintln!(
+            "Applying {list} out of order (--allow-out-of-order; recorded in the audit log): \
+             older than the newest applied migration {}",
+            late.newest_applied
+        );
+    }
+    Ok(Some(late))
 }

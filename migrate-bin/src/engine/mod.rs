@@ -23,6 +23,7 @@ mod execute;
 mod locked;
 mod plan;
 mod report;
+mod resolve;
 mod retry;
 mod run;
 mod session;
@@ -30,8 +31,9 @@ mod session;
 use std::time::Duration;
 
 pub use locked::Locked;
-pub use plan::{Plan, PlanKind};
+pub use plan::{OutOfOrder, Plan, PlanKind, out_of_order};
 pub use report::{ChangedMigration, Leftover, MigrationStatus, Status, Verification};
+pub use resolve::Resolution;
 pub use session::Session;
 
 use crate::env::Environment;

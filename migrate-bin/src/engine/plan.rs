@@ -57,6 +57,38 @@ impl Plan {
     pub fn len(&self) -> usize {
         self.steps.len()
     }
+
+    /// For an `up`: the pending migrations older than the newest applied one.
+    pub fn out_of_order(&self) -> Option<OutOfOrder> {
+        match self.kind {
+            PlanKind::Up => out_of_order(&self.migrations, &self.applied_on),
+            PlanKind::Revert | PlanKind::Redo => None,
+        }
+    }
+}
+
+/// Pending migrations older than the newest applied one: merged late, they would run after
+/// migrations written after them (goose and golang-migrate apply such a file silently).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutOfOrder {
+    /// The older pending versions, oldest first.
+    pub versions: Vec<String>,
+    /// The newest applied version.
+    pub newest_applied: String,
+}
+
+/// The [`OutOfOrder`] migrations among `pending`, given the applied versions.
+pub fn out_of_order(pending: &[Migration], applied: &[String]) -> Option<OutOfOrder> {
+    let newest = applied.iter().max()?;
+    let versions: Vec<String> = pending
+        .iter()
+        .filter(|m| m.version < *newest)
+        .map(|m| m.version.clone())
+        .collect();
+    (!versions.is_empty()).then(|| OutOfOrder {
+        versions,
+        newest_applied: newest.clone(),
+    })
 }
 
 /// The applied versions, in order: the state a plan is computed on.
@@ -368,6 +400,19 @@ mod tests {
         let moved = [applied("1", Some("sum1")), applied("2", Some("sum2"))];
         let err = check_still_valid(&plan, 7, &moved).unwrap_err().to_string();
         assert!(err.contains("no longer matches"), "{err}");
+    }
+
+    #[test]
+    fn pending_older_than_the_newest_applied_is_out_of_order() {
+        let m = source();
+        let applied = ["1".to_string(), "3".to_string()];
+        let found = out_of_order(&m[1..2], &applied).unwrap();
+        assert_eq!(
+            (found.versions, found.newest_applied),
+            (vec!["2".to_string()], "3".into())
+        );
+        assert!(out_of_order(&m[2..], &["1".to_string()]).is_none());
+        assert!(out_of_order(&m, &[]).is_none());
     }
 
     #[test]

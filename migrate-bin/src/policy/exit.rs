@@ -67,7 +67,8 @@ impl ExitStatus for MigrateError {
             | MigrateError::InvalidArgument(_)
             | MigrateError::Irreversible { .. }
             | MigrateError::BadConfig { .. }
-            | MigrateError::RehearsalSource { .. } => Code::Usage,
+            | MigrateError::RehearsalSource { .. }
+            | MigrateError::ScriptFile { .. } => Code::Usage,
             MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
                 Code::Connect
             }
@@ -77,7 +78,9 @@ impl ExitStatus for MigrateError {
             | MigrateError::StampMissing { .. }
             | MigrateError::RepairNeeded { .. }
             | MigrateError::ProdRevertTooFar { .. }
-            | MigrateError::ScratchNotPermitted { .. } => Code::Refused,
+            | MigrateError::ScratchNotPermitted { .. }
+            | MigrateError::OutOfOrder { .. }
+            | MigrateError::ResolveContradicted { .. } => Code::Refused,
             MigrateError::ScratchUnusable { .. } => Code::Usage,
             MigrateError::DatabaseAhead { .. }
             | MigrateError::Drift { .. }

@@ -252,6 +252,8 @@ pub async fn partial_failures(
     {
         return Ok(Vec::new());
     }
+    // A `resolve` row (outcome succeeded) after the failure ends it: the operator recorded
+    // that the migration was undone by hand.
     // A first run that failed or was killed before its first migration committed leaves
     // our schema without diesel's table (created in that migration's transaction): then
     // nothing is applied, and referring to the table would fail every later run.
@@ -266,7 +268,7 @@ pub async fn partial_failures(
     diesel::sql_query(format!(
         "SELECT version::text AS version, name, finished_at AS failed_at, statements_done, error FROM ( \
             SELECT DISTINCT ON (version) version, name, finished_at, statements_done, error, outcome, run_in_transaction \
-            FROM groundwork.audit_migrations WHERE action = 'apply' ORDER BY version, id DESC) last \
+            FROM groundwork.audit_migrations WHERE action IN ('apply', 'resolve') ORDER BY version, id DESC) last \
          WHERE outcome = 'failed' AND NOT run_in_transaction {not_applied} \
          ORDER BY version",
     ))

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS groundwork.audit_migrations (
     run_id BIGINT NOT NULL REFERENCES groundwork.audit_runs (id),
     version VARCHAR(50) NOT NULL,
     name TEXT NOT NULL,
-    -- apply | revert | accept_checksum | repair
+    -- apply | revert | accept_checksum | repair | resolve | out_of_order
     action TEXT NOT NULL,
     run_in_transaction BOOLEAN NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),

@@ -16,8 +16,8 @@ pub(crate) use audit::{
 };
 pub use bookkeeping::{AppliedRecord, check_stamp, read_stamp};
 pub(crate) use bookkeeping::{
-    DIESEL_TABLE_DDL, adopt, ensure_bookkeeping, ensure_groundwork_tables, load_applied,
-    record_checksum, record_step, stamp_environment,
+    DIESEL_TABLE_DDL, GROUNDWORK_DDL, adopt, ensure_bookkeeping, ensure_groundwork_tables,
+    load_applied, record_checksum, record_step, relation_exists, stamp_environment,
 };
 pub use lock::{Blocker, LockHolder, MIGRATION_LOCK_KEY};
 pub(crate) use lock::{acquire_lock, blockers, release_lock};
