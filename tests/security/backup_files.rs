@@ -24,8 +24,8 @@ fn backups_are_private_unique_and_audited() {
     let base = tempfile::tempdir().unwrap();
     let backups = base.path().join("new").join("backups");
     // The first of the two pending migrations, then the rest.
-    let files = domain::embedded_migration_files();
-    let first_pending = files[files.len() - 2].version;
+    let embedded = domain::embedded_migration_files();
+    let first_pending = embedded[embedded.len() - 2].version;
     for to in [Some(first_pending), None] {
         let mut cmd = prod_up(&db, &backups);
         if let Some(to) = to {
