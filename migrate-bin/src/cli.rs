@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env::Environment;
 use crate::policy::{LogFormat, duration_in, int_in};
@@ -19,10 +19,12 @@ For example:
   migrate setup                               create the database if missing, then migrate
   migrate --migrations-dir ./migrations up    run a diesel-format folder instead of the embedded set
   migrate --json status                       machine-readable output
-  migrate plan                                what `up` would run, with warnings and the SQL
+  migrate plan                                what `up` would run, with lint findings and the SQL
   migrate verify                              checksums and drift (exit 5 on drift)
   migrate accept-checksum 20260110090000      accept a known-good edit of an applied migration
   migrate history                             the audit log of runs
+  migrate lint                                lint the pending migrations (exit 10 on errors)
+  migrate lint --all --deny warnings          lint every migration without a database, as CI does
   migrate --env prod --require-backup --yes up
                                               production: verify, plan, backup, then apply
   migrate --env prod --require-backup --yes up --repair
@@ -33,10 +35,11 @@ Settings come from flags, then the environment, then ./.env (or --env-file PATH;
 parent folder's .env): DATABASE_URL, APP_ENV, DATABASE_CONNECT_TIMEOUT, MIGRATE_LOCK_WAIT,
 MIGRATE_LOCK_TIMEOUT, MIGRATE_STATEMENT_TIMEOUT, MIGRATE_BACKUP_DIR. DATABASE_URL may be a URL
 or a libpq key=value string; its password reaches pg_dump/pg_restore through their environment
-only and is never printed.
+only and is never printed. Lint severities, accepted findings and rehearsal thresholds come
+from --config PATH (MIGRATE_CONFIG), else ./migrate.toml, else the one built in (docs/lint.md).
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
-7 backup failed, 8 migration failed (see docs/exit-codes.md).";
+7 backup failed, 8 migration failed, 10 lint failed (see docs/exit-codes.md).";
 
 /// Applies, reverts and inspects the groundwork database schema.
 ///
@@ -137,6 +140,12 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub backup_dir: PathBuf,
+
+    /// The project's config file: lint rule severities, accepted findings, rehearsal
+    /// thresholds (it must exist). Default: ./migrate.toml if present, else the repository's
+    /// migrate.toml built into this binary.
+    #[arg(long, global = true, env = "MIGRATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Longest `--lock-wait`: a deploy that waits a day for another migrator
@@ -223,7 +232,7 @@ pub enum Command {
     Setup,
 
     /// Show what `up` would run: each pending migration, whether it runs in a transaction,
-    /// warnings for operations that lock or rewrite big tables, and its SQL. Changes nothing.
+    /// its lint findings (as `migrate lint` reports them) and its SQL. Changes nothing.
     Plan {
         /// Plan only up to and including this version.
         #[arg(long, value_name = "VERSION")]
@@ -249,6 +258,38 @@ pub enum Command {
         #[arg(long, default_value_t = 20, value_name = "N", value_parser = int_in(1, HISTORY_LIMIT_MAX), allow_negative_numbers = true)]
         limit: i64,
     },
+
+    /// Lint migrations: squawk's rules and ours, at the severities of the config file.
+    ///
+    /// Default: the pending migrations, which needs the database (DATABASE_URL) to know
+    /// what is pending; --all or a VERSION lint without a database. Each finding names the
+    /// migration, file:line, the statement, the rule and the fix. Exit 10 on errors (and on
+    /// warnings with --deny warnings). A comment `migrate:allow RULE reason: WHY` on the line
+    /// before a statement silences that rule there (see docs/lint.md).
+    Lint {
+        /// Lint only this migration (e.g. 20260209090000); needs no database.
+        #[arg(value_name = "VERSION", conflicts_with = "all")]
+        version: Option<String>,
+
+        /// Lint every migration of the source, applied or not; needs no database.
+        #[arg(long)]
+        all: bool,
+
+        /// Fail on warnings too (exit 10), e.g. in CI: --deny warnings.
+        #[arg(long, value_enum, value_name = "KIND")]
+        deny: Option<Deny>,
+
+        /// List every rule with its severity under the config in use, and exit.
+        #[arg(long, conflicts_with_all = ["version", "all", "deny"])]
+        rules: bool,
+    },
+}
+
+/// What `lint --deny` turns into failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the run like errors.
+    Warnings,
 }
 
 #[cfg(test)]

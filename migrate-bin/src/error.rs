@@ -307,6 +307,26 @@ pub enum MigrateError {
         /// The server's or driver's message.
         error: String,
     },
+
+    /// The config file (`--config`, `./migrate.toml`) is unreadable or has a bad entry.
+    #[error(
+        "{}{}: {reason}; nothing was changed",
+        path.display(),
+        key.as_deref().map(|k| format!(", key `{k}`")).unwrap_or_default()
+    )]
+    BadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The key at fault, dotted (e.g. `lint.rules.ban-drop-table`), when one is.
+        key: Option<String>,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+
+    /// `migrate lint`, or the lint gate of a staging/prod `up`, found errors (or warnings
+    /// under `--deny warnings`).
+    #[error("{0}")]
+    LintFailed(String),
 }
 
 fn describe_unknown(

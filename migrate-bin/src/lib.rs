@@ -14,12 +14,13 @@
 //! Modules import only downwards (`scripts/check-module-cycles.py` keeps it so): at the
 //! bottom the shared vocabulary (`env`, `sql`, `identity`, `summary`, `split`), then `error`,
 //! then `store` (the bookkeeping tables), the [`policy`] core, the inputs (`source`, `backup`,
-//! `lint`, `drops`), the `engine`, and the `commands` on top.
+//! `lint`, `config`, `drops`), the `engine`, and the `commands` on top.
 #![warn(missing_docs)]
 
 mod backup;
 mod cli;
 mod commands;
+mod config;
 mod drops;
 mod engine;
 mod env;

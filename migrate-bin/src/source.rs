@@ -25,11 +25,22 @@ impl MigrationSource {
 
     /// Reads and checks every migration, ordered by version.
     pub fn load_migrations(&self) -> Result<Vec<Migration>, MigrateError> {
-        let migrations = match self {
-            Self::Embedded => load_embedded()?,
-            Self::Dir(dir) => load_dir(dir)?,
-        };
-        Ok(migrations)
+        let migrations = self.load(Check::Run)?;
+        Ok(migrations.into_iter().map(|(m, _)| m).collect())
+    }
+
+    /// Reads every migration for `migrate lint`, each with its folder (`migrations/<dir>`
+    /// for the embedded set). Transaction control in a transactional migration is not
+    /// refused here: the linter reports it, with its line, as a finding among the others.
+    pub fn load_for_lint(&self) -> Result<Vec<(Migration, PathBuf)>, MigrateError> {
+        self.load(Check::Lint)
+    }
+
+    fn load(&self, check: Check) -> Result<Vec<(Migration, PathBuf)>, MigrateError> {
+        match self {
+            Self::Embedded => load_embedded(check),
+            Self::Dir(dir) => load_dir(dir, check),
+        }
     }
 
     /// How to name this source in messages.
@@ -39,6 +50,15 @@ impl MigrationSource {
             Self::Dir(dir) => format!("the migrations folder {}", dir.display()),
         }
     }
+}
+
+/// What loading refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Everything, before any run.
+    Run,
+    /// Everything but transaction control, which `migrate lint` reports itself.
+    Lint,
 }
 
 /// One migration, ready to run.
@@ -69,6 +89,24 @@ impl Migration {
         metadata_toml: Option<&str>,
         origin: &Path,
     ) -> Result<Self, MigrateError> {
+        Self::checked(
+            dir_name,
+            up_sql,
+            down_sql,
+            metadata_toml,
+            origin,
+            Check::Run,
+        )
+    }
+
+    fn checked(
+        dir_name: &str,
+        up_sql: String,
+        down_sql: Option<String>,
+        metadata_toml: Option<&str>,
+        origin: &Path,
+        check: Check,
+    ) -> Result<Self, MigrateError> {
         let (version, name) = parse_dir_name(dir_name).ok_or_else(|| MigrateError::BadMigrations {
             path: origin.to_path_buf(),
             reason: format!(
@@ -82,7 +120,7 @@ impl Migration {
                 reason,
             })?,
         };
-        if run_in_transaction {
+        if run_in_transaction && check == Check::Run {
             refuse_transaction_control(&up_sql, &origin.join("up.sql"))?;
             if let Some(down) = &down_sql {
                 refuse_transaction_control(down, &origin.join("down.sql"))?;
@@ -157,22 +195,25 @@ pub fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(normalised.as_bytes()))
 }
 
-fn load_embedded() -> Result<Vec<Migration>, MigrateError> {
+fn load_embedded(check: Check) -> Result<Vec<(Migration, PathBuf)>, MigrateError> {
     let origin = Path::new("migrations");
     let mut migrations = Vec::new();
     for file in domain::migrations::embedded_migration_files() {
-        migrations.push(Migration::from_parts(
+        let folder = origin.join(file.dir_name);
+        let migration = Migration::checked(
             file.dir_name,
             file.up_sql.to_string(),
             file.down_sql.map(str::to_string),
             file.metadata_toml,
-            &origin.join(file.dir_name),
-        )?);
+            &folder,
+            check,
+        )?;
+        migrations.push((migration, folder));
     }
     check_unique_and_sort(migrations, origin)
 }
 
-fn load_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
+fn load_dir(dir: &Path, check: Check) -> Result<Vec<(Migration, PathBuf)>, MigrateError> {
     let bad = |reason: String| MigrateError::BadMigrations {
         path: dir.to_path_buf(),
         reason,
@@ -220,13 +261,15 @@ fn load_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
         } else {
             None
         };
-        migrations.push(Migration::from_parts(
+        let migration = Migration::checked(
             &dir_name,
             up_sql,
             down_sql,
             metadata.as_deref(),
             &path,
-        )?);
+            check,
+        )?;
+        migrations.push((migration, path));
     }
     // An empty folder is almost always a wrong path; running it would report every applied
     // migration as unknown instead of saying so.
@@ -241,12 +284,12 @@ fn load_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
 }
 
 fn check_unique_and_sort(
-    migrations: Vec<Migration>,
+    migrations: Vec<(Migration, PathBuf)>,
     origin: &Path,
-) -> Result<Vec<Migration>, MigrateError> {
-    let mut by_version: BTreeMap<String, Migration> = BTreeMap::new();
-    for m in migrations {
-        if let Some(existing) = by_version.get(&m.version) {
+) -> Result<Vec<(Migration, PathBuf)>, MigrateError> {
+    let mut by_version: BTreeMap<String, (Migration, PathBuf)> = BTreeMap::new();
+    for (m, path) in migrations {
+        if let Some((existing, _)) = by_version.get(&m.version) {
             return Err(MigrateError::BadMigrations {
                 path: origin.to_path_buf(),
                 reason: format!(
@@ -255,7 +298,7 @@ fn check_unique_and_sort(
                 ),
             });
         }
-        by_version.insert(m.version.clone(), m);
+        by_version.insert(m.version.clone(), (m, path));
     }
     Ok(by_version.into_values().collect())
 }

@@ -19,6 +19,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("migrate", &["verify", "--help"]),
     ("migrate", &["accept-checksum", "--help"]),
     ("migrate", &["history", "--help"]),
+    ("migrate", &["lint", "--help"]),
     ("seed", &["--help"]),
     ("seed", &["reset", "--help"]),
     ("seed", &["verify", "--help"]),

@@ -324,7 +324,7 @@ fn lock_timeout_is_recognised_by_the_message_of_a_provoked_55p03() {
 }
 
 #[test]
-fn plan_lists_pending_migrations_with_warnings_and_sql() {
+fn plan_lists_pending_migrations_with_lint_findings_and_sql() {
     let db = TestDb::empty();
     let f = Fixture::standard();
     run_expect(
@@ -347,8 +347,10 @@ fn plan_lists_pending_migrations_with_warnings_and_sql() {
         "{text}"
     );
     assert!(
-        text.contains("index_without_concurrently")
-            && text.contains("add_not_null_column_without_default"),
+        text.contains(
+            "error[require-concurrent-index-creation] line 1: During normal index creation"
+        ) && text.contains("fix: Use `concurrently` to avoid blocking writes.")
+            && text.contains("error[adding-required-field] line 2:"),
         "{text}"
     );
     assert!(text.contains("| CREATE INDEX accounts_name_idx"), "{text}");
@@ -358,7 +360,16 @@ fn plan_lists_pending_migrations_with_warnings_and_sql() {
     );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["pending"][0]["version"], "20260201000000");
-    assert_eq!(plan["pending"][0]["warnings"].as_array().unwrap().len(), 2);
+    let rules: Vec<&str> = plan["pending"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        ["require-concurrent-index-creation", "adding-required-field"]
+    );
     assert_eq!(before, db.full_dump(), "plan changes nothing");
 }
 

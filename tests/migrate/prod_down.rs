@@ -98,7 +98,7 @@ fn prod_down_reverts_exactly_one_migration_showing_its_down_sql_and_what_it_drop
         "{err}"
     );
     assert!(
-        err.contains("warning (down.sql): DROP TABLE engagements"),
+        err.contains("(down.sql) warning[ban-drop-table] line 2: Dropping a table"),
         "{err}"
     );
     assert_eq!(
@@ -127,7 +127,8 @@ fn revert_plans_lint_the_down_sql_not_the_up_sql() {
     let db = prod_db(&f, backups.path());
     f.add(
         "2026-01-10-100000_index_accounts",
-        "CREATE INDEX accounts_name_idx ON accounts (name);\n",
+        "-- migrate:allow require-concurrent-index-creation reason: accounts holds two rows\n\
+         CREATE INDEX accounts_name_idx ON accounts (name);\n",
         Some("DROP INDEX accounts_name_idx;\n"),
     );
     run_expect(
@@ -142,22 +143,26 @@ fn revert_plans_lint_the_down_sql_not_the_up_sql() {
         let err = stderr(&out);
         assert!(err.contains("20260110100000 index_accounts"), "{err}");
         assert!(
-            !err.contains("warning (down.sql)") && err.contains("| DROP INDEX accounts_name_idx;"),
+            err.contains("(down.sql) error[require-concurrent-index-deletion] line 1:")
+                && err.contains("| DROP INDEX accounts_name_idx;"),
             "{command}: {err}"
         );
         assert!(
             err.contains("also runs: DROP INDEX accounts_name_idx"),
             "{err}"
         );
-        // A revert shows no up.sql warning; redo also reapplies up.sql, labelled as such.
+        // A revert lints no up.sql; redo also reapplies up.sql, labelled as such.
         assert_eq!(
-            err.contains("warning (up.sql)"),
+            err.contains(
+                "(up.sql) allowed[require-concurrent-index-creation] line 2 (comment): accounts holds two rows"
+            ),
             command == "redo",
             "{command}: {err}"
         );
-        assert!(
-            !err.contains("    warning: CREATE INDEX"),
-            "{command}: up.sql warning shown as the revert's: {err}"
+        assert_eq!(
+            err.contains("require-concurrent-index-creation"),
+            command == "redo",
+            "{command}: up.sql finding shown as the revert's: {err}"
         );
     }
 }

@@ -1,8 +1,6 @@
-//! What the commands ask the server's catalog outside the engine's bookkeeping: which
-//! tables exist (for lint warnings), live row counts (for a revert plan), the server version
-//! (for pg_dump), and creating the database (`setup`).
-
-use std::collections::BTreeSet;
+//! What the commands ask the server's catalog outside the engine's bookkeeping: live row
+//! counts (for a revert plan), the server version (for pg_dump), and creating the database
+//! (`setup`).
 
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -29,26 +27,6 @@ pub(super) async fn server_version_num(conn: &mut AsyncPgConnection) -> Result<u
             context: "reading the server version".into(),
             error: format!("server_version_num is `{}`, not a number", row.value),
         })
-}
-
-#[derive(diesel::QueryableByName)]
-struct TableName {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-/// Existing tables as `name` (for tables on the search path) and `schema.name`.
-pub(super) async fn existing_tables(
-    conn: &mut AsyncPgConnection,
-) -> Result<BTreeSet<String>, MigrateError> {
-    let rows: Vec<TableName> = diesel::sql_query(
-        "SELECT lower(schemaname || '.' || tablename) AS name FROM pg_tables \
-         UNION ALL SELECT lower(tablename) FROM pg_tables WHERE schemaname = ANY (current_schemas(false))",
-    )
-    .load(conn)
-    .await
-    .map_err(|e| MigrateError::db("listing existing tables", &e))?;
-    Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
 #[derive(diesel::QueryableByName)]

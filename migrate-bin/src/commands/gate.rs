@@ -4,18 +4,20 @@
 //! Everything here runs before anything is applied, so every refusal leaves the database as
 //! it was. The plan and prompts go to stderr so stdout stays machine-readable with --json.
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::backup;
 use crate::cli::GlobalArgs;
+use crate::config::Config;
 use crate::drops::{self, Dropped};
 use crate::engine::{Locked, Plan, RevertTarget, Session};
 use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::lint;
+use crate::lint::report::{self, MigrationLint, Totals};
+use crate::lint::{self, Input};
 use crate::policy::Settings;
 use crate::source::Migration;
+use crate::store::Note;
 
 use super::catalog;
 
@@ -83,7 +85,7 @@ pub(super) async fn production_gate(
     }
     // --quiet keeps the plan only where it belongs to the confirmation prompt.
     if prod && (!global.quiet || will_ask(global)) {
-        let tables = catalog::existing_tables(locked.connection()).await?;
+        let config = Config::load(global.config.as_deref())?;
         eprintln!("Plan ({verb} in {}):", settings.env);
         for m in migrations {
             eprintln!(
@@ -93,11 +95,9 @@ pub(super) async fn production_gate(
                 tx_label(m.run_in_transaction)
             );
             if verb == "apply" {
-                for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
-                    eprintln!("    warning: {}", w.message);
-                }
+                print_lint(&lint::lint_up(m, &config.severities, &config.allows), "");
             } else {
-                print_revert_plan(locked, m, verb, &tables).await;
+                print_revert_plan(locked, m, verb, &config).await;
             }
         }
     }
@@ -143,20 +143,33 @@ pub(super) async fn production_gate(
     Ok(())
 }
 
-/// The revert part of a prod plan: the down.sql's warnings, what it drops with live row
-/// counts, and the down.sql itself.
-async fn print_revert_plan(
-    locked: &mut Locked,
-    m: &Migration,
-    verb: &str,
-    tables: &BTreeSet<String>,
-) {
+/// The lint findings of one file of a prod plan, under its migration's line.
+fn print_lint(lint: &lint::FileLint, file: &str) {
+    for f in &lint.findings {
+        for line in report::short(f, "    ", file) {
+            eprintln!("{line}");
+        }
+    }
+    for a in &lint.allowed {
+        eprintln!("{}", report::short_allowed(a, "    ", file));
+    }
+}
+
+/// The revert part of a prod plan: the down.sql's lint findings, what it drops with live
+/// row counts, and the down.sql itself.
+async fn print_revert_plan(locked: &mut Locked, m: &Migration, verb: &str, config: &Config) {
     let Some(down_sql) = m.down_sql.as_deref() else {
         return;
     };
-    for w in lint::scan(down_sql, &|t| tables.contains(t)) {
-        eprintln!("    warning (down.sql): {}", w.message);
-    }
+    let down = Input {
+        sql: down_sql,
+        version: &m.version,
+        run_in_transaction: m.run_in_transaction,
+    };
+    print_lint(
+        &lint::lint(&down, &config.severities, &config.allows),
+        "(down.sql) ",
+    );
     let dropped = drops::dropped_by(down_sql);
     if dropped.iter().all(|d| matches!(d, Dropped::Other(_))) {
         eprintln!("    drops no table, column or rows");
@@ -190,10 +203,75 @@ async fn print_revert_plan(
     }
     if verb == "redo" {
         eprintln!("    then applies its up.sql again");
-        for w in lint::scan(&m.up_sql, &|t| tables.contains(t)) {
-            eprintln!("    warning (up.sql): {}", w.message);
+        print_lint(
+            &lint::lint_up(m, &config.severities, &config.allows),
+            "(up.sql) ",
+        );
+    }
+}
+
+/// The lint of the migrations `up` is about to apply, with the config in use. In staging
+/// and prod, errors stop the run here, before the backup and before anything changes
+/// (dev and test apply anyway: `migrate lint` and `plan` show the findings there).
+pub(super) fn lint_gate(
+    plan: &Plan,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> Result<Vec<MigrationLint>, MigrateError> {
+    let config = Config::load(global.config.as_deref())?;
+    let linted: Vec<MigrationLint> = plan
+        .migrations()
+        .iter()
+        .map(|m| {
+            MigrationLint::new(
+                &m.version,
+                &m.name,
+                "up.sql".to_string(),
+                m.run_in_transaction,
+                lint::lint_up(m, &config.severities, &config.allows),
+            )
+        })
+        .collect();
+    let totals = Totals::of(&linted);
+    if settings.env.is_disposable() || !totals.fails(false) {
+        return Ok(linted);
+    }
+    for m in linted.iter().filter(|m| !m.findings.is_empty()) {
+        eprintln!("{} {}:", m.version, m.name);
+        for f in &m.findings {
+            for line in report::short(f, "  ", "") {
+                eprintln!("{line}");
+            }
         }
     }
+    Err(MigrateError::LintFailed(format!(
+        "refused in {}: {}. Nothing was applied and no backup was taken",
+        settings.env,
+        report::failure_message(&linted, totals, false)
+    )))
+}
+
+/// Writes each allow the applied migrations rely on (rule, line and reason) to the audit
+/// run, before they are applied: `migrate history` shows them next to the migration.
+pub(super) async fn record_allows(
+    locked: &mut Locked,
+    linted: &[MigrationLint],
+) -> Result<(), MigrateError> {
+    let notes: Vec<Note> = linted
+        .iter()
+        .flat_map(|m| {
+            m.allowed.iter().map(|a| Note {
+                version: m.version.clone(),
+                name: m.name.clone(),
+                run_in_transaction: m.run_in_transaction,
+                detail: format!(
+                    "{} allowed at up.sql line {} ({}): {}",
+                    a.rule, a.line, a.source, a.reason
+                ),
+            })
+        })
+        .collect();
+    locked.record_notes("allow", &notes).await
 }
 
 /// Whether [`confirm`] will ask on a terminal (rather than take --yes or refuse).

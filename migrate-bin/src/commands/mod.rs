@@ -11,6 +11,7 @@ mod catalog;
 mod down;
 mod gate;
 mod history;
+mod lint;
 mod output;
 mod plan;
 mod redo;
@@ -37,6 +38,21 @@ struct Ctx<'a> {
 
 /// Runs one subcommand and prints its report.
 pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(), MigrateError> {
+    if let Command::Lint {
+        version,
+        all,
+        deny,
+        rules,
+    } = command
+    {
+        let args = lint::Args {
+            version: version.as_deref(),
+            all: *all,
+            deny: *deny,
+            rules: *rules,
+        };
+        return lint::dispatch(global, &args).await;
+    }
     let settings = Settings::resolve(global.database_url.clone(), global.env)?
         .with_connect_timeout(global.connect_timeout);
     let source = MigrationSource::from_option(global.migrations_dir.clone());
@@ -65,6 +81,8 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             out.finish(accept_checksum::run(&ctx, version).await)
         }
         Command::History { limit } => out.finish(history::run(&ctx, *limit).await),
+        // Handled above: it needs a database only for its default scope.
+        Command::Lint { .. } => Ok(()),
     }
 }
 

@@ -1,18 +1,19 @@
 //! `migrate plan`: what `up` would run — each pending migration, whether it runs in a
-//! transaction, lint warnings and its SQL — and whether drift would block it. Changes nothing.
+//! transaction, its lint findings (and the allows that silenced some) and its SQL — and whether drift would block it. Changes nothing.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::engine::ChangedMigration;
 use crate::env::Environment;
 use crate::error::MigrateError;
-use crate::lint::{self, Warning};
+use crate::lint::{self, Allowed, Finding, report};
 use crate::policy::Intent;
 
 use super::output::Report;
-use super::{Ctx, catalog, gate::tx_label};
+use super::{Ctx, gate::tx_label};
 
 /// What `up` would do.
 #[derive(Serialize)]
@@ -39,16 +40,16 @@ struct Pending {
     name: String,
     run_in_transaction: bool,
     checksum: String,
-    warnings: Vec<Warning>,
+    findings: Vec<Finding>,
+    allowed: Vec<Allowed>,
     sql: String,
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, MigrateError> {
+    let config = Config::load(ctx.global.config.as_deref())?;
     let (mut session, _, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
     let verification = session.verify().await?;
     let pending = session.pending(to).await?;
-    let tables = catalog::existing_tables(session.connection()).await?;
-    let exists = |t: &str| tables.contains(t);
     Ok(PlanReport {
         environment: verification.environment,
         blocked: verification
@@ -62,13 +63,17 @@ pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, M
         },
         pending: pending
             .into_iter()
-            .map(|m| Pending {
-                warnings: lint::scan(&m.up_sql, &exists),
-                version: m.version,
-                name: m.name,
-                run_in_transaction: m.run_in_transaction,
-                checksum: m.checksum,
-                sql: m.up_sql,
+            .map(|m| {
+                let lint = lint::lint_up(&m, &config.severities, &config.allows);
+                Pending {
+                    findings: lint.findings,
+                    allowed: lint.allowed,
+                    version: m.version,
+                    name: m.name,
+                    run_in_transaction: m.run_in_transaction,
+                    checksum: m.checksum,
+                    sql: m.up_sql,
+                }
             })
             .collect(),
     })
@@ -92,8 +97,11 @@ impl fmt::Display for PlanReport {
             lines.push(String::new());
             let tx = tx_label(m.run_in_transaction);
             lines.push(format!("== {} {} ({tx})", m.version, m.name));
-            for w in &m.warnings {
-                lines.push(format!("   warning [{}]: {}", w.kind, w.message));
+            for finding in &m.findings {
+                lines.extend(report::short(finding, "   ", ""));
+            }
+            for allowed in &m.allowed {
+                lines.push(report::short_allowed(allowed, "   ", ""));
             }
             for line in m.sql.lines() {
                 lines.push(format!("   | {line}"));

@@ -7,7 +7,7 @@ use crate::policy::Settings;
 use crate::policy::{Intent, Standing};
 
 use super::Ctx;
-use super::gate::{guards, production_gate};
+use super::gate::{guards, lint_gate, production_gate, record_allows};
 use super::output::{Output, Ran};
 
 /// Text when nothing was pending.
@@ -71,7 +71,9 @@ pub(super) async fn up(
         }
         return Ok(Vec::new());
     }
+    let linted = lint_gate(&plan, settings, global)?;
     production_gate(locked, &plan, "apply", settings, global).await?;
+    record_allows(locked, &linted).await?;
     for l in &leftovers {
         for index in &l.indexes {
             if !global.quiet {

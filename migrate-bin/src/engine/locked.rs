@@ -12,8 +12,8 @@ use super::{Done, Event, RevertTarget, RunOptions};
 use crate::error::{Direction, MigrateError};
 use crate::source::Migration;
 use crate::sql::describe_db_error;
-use crate::store::BackupInfo;
 use crate::store::{self, AppliedRecord, MigrationRecord};
+use crate::store::{BackupInfo, Note};
 
 /// A locked session (see the module documentation of `engine` for the order).
 ///
@@ -304,6 +304,33 @@ impl Locked {
             }
         }
         Ok(found)
+    }
+
+    /// Writes `notes` about migrations of this run to its audit log, as records with
+    /// `action`, before they are applied (starting the audit run if none started yet).
+    pub async fn record_notes(&mut self, action: &str, notes: &[Note]) -> Result<(), MigrateError> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        self.start_run().await?;
+        let run_id = self.run.unwrap_or_default();
+        for note in notes {
+            let record = MigrationRecord {
+                run_id,
+                version: &note.version,
+                name: &note.name,
+                action,
+                run_in_transaction: note.run_in_transaction,
+                duration_ms: None,
+                error: None,
+                statements_done: None,
+                detail: Some(&note.detail),
+            };
+            store::record_migration(&mut self.session.conn, &record)
+                .await
+                .map_err(|e| MigrateError::db("writing notes to the audit log", &e))?;
+        }
+        Ok(())
     }
 
     /// Drops the INVALID indexes of `leftovers` (DROP INDEX CONCURRENTLY IF EXISTS, so

@@ -65,7 +65,8 @@ impl ExitStatus for MigrateError {
             | MigrateError::UnknownVersion { .. }
             | MigrateError::BadMigrations { .. }
             | MigrateError::InvalidArgument(_)
-            | MigrateError::Irreversible { .. } => Code::Usage,
+            | MigrateError::Irreversible { .. }
+            | MigrateError::BadConfig { .. } => Code::Usage,
             MigrateError::Unreachable { .. } | MigrateError::DatabaseMissing { .. } => {
                 Code::Connect
             }
@@ -82,6 +83,7 @@ impl ExitStatus for MigrateError {
             | MigrateError::PgDumpTooOld { .. } => Code::BackupFailed,
             MigrateError::MigrationFailed { .. } => Code::Failed,
             MigrateError::Database { .. } => Code::Internal,
+            MigrateError::LintFailed(_) => Code::LintFailed,
         }
     }
 }
@@ -115,6 +117,8 @@ mod tests {
             (Code::BackupFailed, 7),
             (Code::Failed, 8),
             (Code::VerifyFailed, 9),
+            (Code::LintFailed, 10),
+            (Code::RehearsalFailed, 11),
         ];
         for (code, n) in table {
             assert_eq!(code.as_u8(), n, "{code:?}");

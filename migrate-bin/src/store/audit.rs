@@ -107,6 +107,20 @@ pub(crate) async fn record_migration(
     Ok(())
 }
 
+/// A note about a migration a run is about to apply (e.g. a lint allow it relies on),
+/// written as an audit record of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The migration's version.
+    pub version: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it runs in a transaction.
+    pub run_in_transaction: bool,
+    /// What the note says.
+    pub detail: String,
+}
+
 /// Closes an audit run.
 pub(crate) async fn finish_run(
     conn: &mut AsyncPgConnection,
@@ -194,8 +208,9 @@ pub async fn history(
     diesel::sql_query(
         "SELECT r.id, r.command, r.env, r.db_user, r.os_user, r.host, r.binary_version, r.started_at, r.finished_at, \
                 r.outcome, r.error, r.backup_path, r.backup_size_bytes, r.backup_sha256, \
-                (SELECT string_agg(m.action || ' ' || m.version || ' ' || m.name || ' (' || m.outcome || \
-                        coalesce(', ' || m.duration_ms || ' ms', '') || ')', '; ' ORDER BY m.id) \
+                (SELECT string_agg(m.action || ' ' || m.version || ' ' || m.name || ' (' || \
+                        CASE WHEN m.action = 'allow' THEN m.detail ELSE m.outcome || \
+                        coalesce(', ' || m.duration_ms || ' ms', '') END || ')', '; ' ORDER BY m.id) \
                    FROM groundwork.audit_migrations m WHERE m.run_id = r.id) AS migrations \
          FROM groundwork.audit_runs r ORDER BY r.id DESC LIMIT $1",
     )

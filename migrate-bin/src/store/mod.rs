@@ -9,7 +9,7 @@ mod bookkeeping;
 mod lock;
 mod schema;
 
-pub use audit::{BackupInfo, NamedIndex, PartialFailure, RunRecord};
+pub use audit::{BackupInfo, NamedIndex, Note, PartialFailure, RunRecord};
 pub(crate) use audit::{
     MigrationRecord, begin_run, finish_run, history, indexes_named, invalid_indexes,
     partial_failures, record_migration,
