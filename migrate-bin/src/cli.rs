@@ -21,6 +21,7 @@ For example:
   migrate --json status                       machine-readable output
   migrate plan                                what `up` would run, with lint findings and the SQL
   migrate verify                              checksums and drift (exit 5 on drift)
+  migrate verify --schema                     the live schema against the migrations' (as DDL)
   migrate accept-checksum 20260110090000      accept a known-good edit of an applied migration
   migrate history                             the audit log of runs
   migrate lint                                lint the pending migrations (exit 10 on errors)
@@ -131,6 +132,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub require_backup: bool,
 
+    /// An empty database to use as the scratch database (verify --schema, the schema check
+    /// of a prod `up`) instead of creating one on the server: for roles without CREATEDB. It
+    /// is refused unless empty, and emptied again after use (the password is never printed).
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATE_SCRATCH_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub scratch_url: Option<String>,
+
     /// Folder for --require-backup dumps.
     #[arg(
         long,
@@ -183,6 +196,15 @@ pub fn parse_statement_timeout(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e} (or 0 to turn the timeout off)"))
 }
 
+/// An override's reason: what the audit log keeps, so it must say something.
+fn non_blank_reason(text: &str) -> Result<String, String> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err("the reason is empty; say why the override is needed (it is audited)".into());
+    }
+    Ok(reason.to_string())
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -204,6 +226,12 @@ pub enum Command {
         /// dev and test repair without asking.
         #[arg(long)]
         repair: bool,
+
+        /// In prod, apply although the live schema differs from what the applied migrations
+        /// make (the check `verify --schema` runs, done first by every prod `up`); REASON is
+        /// required and written to the audit log. For emergencies only.
+        #[arg(long, value_name = "REASON", value_parser = non_blank_reason)]
+        allow_schema_drift: Option<String>,
     },
 
     /// Revert applied migrations, newest first (default: the newest one).
@@ -243,7 +271,14 @@ pub enum Command {
     /// source does not know (database ahead), and leftovers of failed non-transactional
     /// migrations. Exits 5 on drift. Read-only: migrations applied by diesel_cli are listed as
     /// unrecorded, and the next `up` records their checksums.
-    Verify,
+    Verify {
+        /// Compare the live schema instead: apply the migrations the database has applied
+        /// into a scratch database on the same server (see --scratch-url) and list what is
+        /// extra, missing or different (tables, columns, constraints, indexes incl. INVALID
+        /// ones, enums, functions, triggers, extensions) as DDL. Exits 5 on drift.
+        #[arg(long)]
+        schema: bool,
+    },
 
     /// Accept the current up.sql of an applied migration as known-good (e.g. only a comment
     /// changed): replaces its recorded checksum and writes the change to the audit log.

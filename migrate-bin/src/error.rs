@@ -297,6 +297,51 @@ pub enum MigrateError {
         form: String,
     },
 
+    /// The role may not create the scratch database a schema check needs.
+    #[error(
+        "refused: the role `{role}` may not create databases on the server at {server} (it lacks \
+         CREATEDB), and {purpose} needs a scratch database to apply the migrations into. Give \
+         an empty database it may use with --scratch-url URL (or MIGRATE_SCRATCH_URL), or grant \
+         CREATEDB to the role; nothing was changed"
+    )]
+    ScratchNotPermitted {
+        /// The role that tried.
+        role: String,
+        /// The server, as `host:port`.
+        server: String,
+        /// What needed the scratch database, e.g. `verify --schema`.
+        purpose: String,
+    },
+
+    /// The database given with `--scratch-url` is unusable as a scratch database.
+    #[error(
+        "the scratch database {url} (--scratch-url) {reason}; a scratch database must be an \
+         empty database of its own that the tool may fill and empty again. Create one (e.g. \
+         `CREATE DATABASE groundwork_scratch OWNER <role>`) and pass its URL; nothing was changed"
+    )]
+    ScratchUnusable {
+        /// The scratch URL, password redacted.
+        url: String,
+        /// What is wrong with it (e.g. `is not empty: it holds table public.assets, …`).
+        reason: String,
+    },
+
+    /// The live schema differs from what the applied migrations make.
+    #[error(
+        "schema drift: the live schema of {database} differs from what its applied migrations \
+         make ({count} difference(s): {summary}). {advice}"
+    )]
+    SchemaDrift {
+        /// The database, redacted.
+        database: String,
+        /// How many differences.
+        count: usize,
+        /// The first few, e.g. `extra column public.assets.note`.
+        summary: String,
+        /// What to do (differs between `verify --schema` and the prod gate).
+        advice: String,
+    },
+
     /// A query of the engine's own bookkeeping failed.
     #[error(
         "database error while {context}: {error}. Check the server log; rerun with RUST_LOG=debug for details"

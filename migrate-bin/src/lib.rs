@@ -28,6 +28,8 @@ mod error;
 mod identity;
 mod lint;
 pub mod policy;
+mod schema_catalog;
+mod scratch;
 mod source;
 mod split;
 mod sql;

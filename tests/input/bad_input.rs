@@ -203,6 +203,11 @@ cases! {
     s_prod_env_flag_demo_stage_6: S ["--env", "prod", "--stage", "6"] env[] Prod => 4, names "prod";
     s_prod_reset: S ["reset"] env[] Prod => 4, names "prod";
     s_prod_reset_hard: S ["reset", "--hard"] env[] Prod => 4, names "prod";
+    // ---- the scratch database of verify --schema and the prod schema check ----
+    m_scratch_url_malformed: M ["verify", "--schema", "--scratch-url", "postgres://postgres:hunter2@[::1/x"] env[] Migrated => 2, names "";
+    m_scratch_url_is_the_target: M ["verify", "--schema", "--scratch-url", "postgres://postgres:hunter2@127.0.0.1:5432/{db}"] env[] Migrated => 2, names "is the database being checked itself";
+    m_scratch_url_unreachable: M ["verify", "--schema"] env["MIGRATE_SCRATCH_URL" => "postgres://postgres:hunter2@127.0.0.1:1/x"] Migrated => 3, names "127.0.0.1:1";
+    m_allow_schema_drift_blank_reason: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{backups}", "up", "--allow-schema-drift", "  "] env[] ProdPending => 2, names "--allow-schema-drift";
     // ---- unwritable paths ----
     m_backup_dir_is_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}", "up"] env[] ProdPending => 7, names "{file}";
     m_backup_dir_under_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}/sub", "up"] env[] ProdPending => 7, names "{file}/sub";

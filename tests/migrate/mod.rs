@@ -9,3 +9,5 @@ mod guards;
 mod output;
 mod prod;
 mod prod_down;
+mod verify_schema;
+mod verify_schema_scratch;

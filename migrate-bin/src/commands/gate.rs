@@ -10,7 +10,7 @@ use crate::backup;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::drops::{self, Dropped};
-use crate::engine::{Locked, Plan, RevertTarget, Session};
+use crate::engine::{Leftover, Locked, Plan, RevertTarget, Session};
 use crate::env::Environment;
 use crate::error::MigrateError;
 use crate::lint::report::{self, MigrationLint, Totals};
@@ -19,7 +19,7 @@ use crate::policy::Settings;
 use crate::source::Migration;
 use crate::store::Note;
 
-use super::catalog;
+use super::{catalog, verify};
 
 /// Takes the lock; the session checks the environment stamp and verifies under it.
 pub(super) async fn lock(session: Session, global: &GlobalArgs) -> Result<Locked, MigrateError> {
@@ -272,6 +272,82 @@ pub(super) async fn record_allows(
         })
         .collect();
     locked.record_notes("allow", &notes).await
+}
+
+/// A prod `up` first compares the live schema with the one its applied migrations make
+/// (`verify --schema`) and refuses on drift (exit 5, nothing changed): a hand-made hotfix
+/// may clash with, or be silently undone by, what is about to run. `allow` (from
+/// `--allow-schema-drift REASON`) lets it through in an emergency; the reason and the drift
+/// go into the audit log before anything is applied. INVALID indexes of an interrupted
+/// migration (`leftovers`) are `--repair`'s business, not drift.
+pub(super) async fn schema_gate(
+    locked: &mut Locked,
+    plan: &Plan,
+    leftovers: &[Leftover],
+    allow: Option<&str>,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> Result<(), MigrateError> {
+    let Some(first) = plan.migrations().first() else {
+        return Ok(());
+    };
+    if settings.env != Environment::Prod {
+        return Ok(());
+    }
+    let scratch = super::scratch_url(global)?;
+    let migrations = locked.migrations().to_vec();
+    let source_desc = locked.source_desc().to_string();
+    let repaired: Vec<String> = leftovers
+        .iter()
+        .flat_map(|l| l.qualified.iter().cloned())
+        .collect();
+    let check = verify::check_schema(
+        locked.connection(),
+        &migrations,
+        &source_desc,
+        &settings.conn,
+        scratch.as_ref(),
+        "up (the prod schema check)",
+    )
+    .await?
+    .without_indexes(&repaired);
+    if check.is_clean() {
+        if !global.quiet {
+            eprintln!("{check}");
+        }
+        return Ok(());
+    }
+    eprintln!("{check}");
+    match allow {
+        None => Err(check
+            .to_error(
+                "Nothing was changed. Bring the schema back in line (add a migration that makes \
+                 the change, or undo it by hand), check with `migrate verify --schema`, and rerun; \
+                 in an emergency, `up --allow-schema-drift REASON` applies anyway and audits the \
+                 reason",
+            )
+            .unwrap_or_else(|| MigrateError::Refused("schema drift".into()))),
+        Some(reason) => {
+            let objects: Vec<String> = check
+                .differences()
+                .iter()
+                .map(|d| format!("{} {} {}", d.change.sign(), d.kind, d.object))
+                .collect();
+            let detail = format!(
+                "schema drift allowed (--allow-schema-drift): {reason}; drift: {}",
+                objects.join(", ")
+            );
+            locked
+                .record_override(first, "allow_schema_drift", &detail)
+                .await?;
+            eprintln!(
+                "warning: applying despite {} schema difference(s), as --allow-schema-drift \
+                 allows (reason recorded in the audit log: {reason})",
+                objects.len()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Whether [`confirm`] will ask on a terminal (rather than take --yes or refuse).

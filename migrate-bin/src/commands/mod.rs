@@ -69,14 +69,19 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
     let out = &ctx.out;
     match command {
         Command::Status => out.finish(status::run(&ctx).await),
-        Command::Up { to, repair } => out.finish(up::run(&ctx, to.as_deref(), *repair).await),
+        Command::Up {
+            to,
+            repair,
+            allow_schema_drift,
+        } => out.finish(up::run(&ctx, to.as_deref(), *repair, allow_schema_drift.as_deref()).await),
         Command::Down { steps, to, all } => {
             out.finish(down::run(&ctx, *steps, to.as_deref(), *all).await)
         }
         Command::Redo { steps } => out.finish(redo::run(&ctx, *steps).await),
         Command::Setup => out.finish(setup::run(&ctx).await),
         Command::Plan { to } => out.finish(plan::run(&ctx, to.as_deref()).await),
-        Command::Verify => out.finish(verify::run(&ctx).await),
+        Command::Verify { schema: false } => out.finish(verify::run(&ctx).await),
+        Command::Verify { schema: true } => out.finish(verify::run_schema(&ctx).await),
         Command::AcceptChecksum { version } => {
             out.finish(accept_checksum::run(&ctx, version).await)
         }
@@ -121,6 +126,25 @@ impl Ctx<'_> {
         )
         .await
     }
+}
+
+/// The `--scratch-url` database, parsed (with the run's connect timeout), if given.
+fn scratch_url(global: &GlobalArgs) -> Result<Option<policy::ConnInfo>, MigrateError> {
+    global
+        .scratch_url
+        .as_deref()
+        .map(|url| match policy::ConnInfo::parse(url) {
+            Ok(info) => Ok(info.with_connect_timeout(global.connect_timeout)),
+            Err(MigrateError::MalformedUrl { url, reason }) => {
+                Err(MigrateError::InvalidArgument(format!(
+                    "the scratch database URL `{url}` (--scratch-url or MIGRATE_SCRATCH_URL) is \
+                     malformed: {reason}. Use the form postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; \
+                     nothing was changed"
+                )))
+            }
+            Err(other) => Err(other),
+        })
+        .transpose()
 }
 
 /// Connects and applies the environment rule ([`policy::decide`]) for `intent`. Returns

@@ -51,6 +51,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<SetupReport, MigrateError> {
     let how = UpHow {
         to: None,
         repair: false,
+        allow_schema_drift: None,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
     let mut locked = guards(session, global, true).await?;

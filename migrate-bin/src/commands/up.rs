@@ -7,7 +7,7 @@ use crate::policy::Settings;
 use crate::policy::{Intent, Standing};
 
 use super::Ctx;
-use super::gate::{guards, lint_gate, production_gate, record_allows};
+use super::gate::{guards, lint_gate, production_gate, record_allows, schema_gate};
 use super::output::{Output, Ran};
 
 /// Text when nothing was pending.
@@ -17,12 +17,14 @@ pub(super) async fn run(
     ctx: &Ctx<'_>,
     to: Option<&str>,
     repair: bool,
+    allow_schema_drift: Option<&str>,
 ) -> Result<Ran, MigrateError> {
     let Ctx { global, out, .. } = ctx;
     let (session, settings, facts) = ctx.open("up", Intent::Change, to).await?;
     let how = UpHow {
         to,
         repair,
+        allow_schema_drift,
         restamp: facts.stamp.is_none() && facts.standing() != Standing::Fresh,
     };
     let mut locked = guards(session, global, true).await?;
@@ -41,6 +43,9 @@ pub(super) struct UpHow<'a> {
     /// `--repair`: drop INVALID indexes of an interrupted non-transactional migration in
     /// staging/prod too.
     pub(super) repair: bool,
+    /// `--allow-schema-drift REASON`: apply in prod although the live schema drifted
+    /// (audited with the reason).
+    pub(super) allow_schema_drift: Option<&'a str>,
     /// The database has content but no stamp (the rule let an explicit --env through):
     /// stamp it even when nothing is pending.
     pub(super) restamp: bool,
@@ -72,6 +77,15 @@ pub(super) async fn up(
         return Ok(Vec::new());
     }
     let linted = lint_gate(&plan, settings, global)?;
+    schema_gate(
+        locked,
+        &plan,
+        &leftovers,
+        how.allow_schema_drift,
+        settings,
+        global,
+    )
+    .await?;
     production_gate(locked, &plan, "apply", settings, global).await?;
     record_allows(locked, &linted).await?;
     for l in &leftovers {

@@ -438,6 +438,33 @@ impl Locked {
         Ok((old, m.checksum))
     }
 
+    /// Records in the audit log that the operator overrode a guard for migration `m`
+    /// (`action`, e.g. `allow_schema_drift`, with `detail` holding the reason and what was
+    /// overridden), before anything is applied: the override stays on record even if the
+    /// run then fails.
+    pub async fn record_override(
+        &mut self,
+        m: &Migration,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), MigrateError> {
+        self.start_run().await?;
+        let record = MigrationRecord {
+            run_id: self.run.unwrap_or_default(),
+            version: &m.version,
+            name: &m.name,
+            action,
+            run_in_transaction: m.run_in_transaction,
+            duration_ms: None,
+            error: None,
+            statements_done: None,
+            detail: Some(detail),
+        };
+        store::record_migration(&mut self.session.conn, &record)
+            .await
+            .map_err(|e| MigrateError::db(format!("recording {action} in the audit log"), &e))
+    }
+
     /// Writes the run's environment as the stamp if the database has none (the environment
     /// rule allowed it: see [`crate::policy::decide`]).
     pub async fn stamp_if_missing(&mut self) -> Result<(), MigrateError> {

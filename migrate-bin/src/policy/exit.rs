@@ -75,8 +75,12 @@ impl ExitStatus for MigrateError {
             | MigrateError::UnknownEnvironment { .. }
             | MigrateError::StampMissing { .. }
             | MigrateError::RepairNeeded { .. }
-            | MigrateError::ProdRevertTooFar { .. } => Code::Refused,
-            MigrateError::DatabaseAhead { .. } | MigrateError::Drift { .. } => Code::Drift,
+            | MigrateError::ProdRevertTooFar { .. }
+            | MigrateError::ScratchNotPermitted { .. } => Code::Refused,
+            MigrateError::ScratchUnusable { .. } => Code::Usage,
+            MigrateError::DatabaseAhead { .. }
+            | MigrateError::Drift { .. }
+            | MigrateError::SchemaDrift { .. } => Code::Drift,
             MigrateError::LockTimeout { .. } => Code::LockTimeout,
             MigrateError::BackupFailed { .. }
             | MigrateError::BackupDirUnsafe { .. }
