@@ -7,6 +7,11 @@
 //! result tells a valid key from an unknown, wrong, revoked or expired one, and refuses a
 //! stored hash whose argon2id cost is outside [`HASH_POLICY`] before hashing anything.
 //!
+//! The prefix is unique within a tenant, not across tenants (a table distributed by tenant
+//! cannot enforce that; see docs/scaling.md), so a prefix may find more than one row (two
+//! random prefixes collide with probability 2^-32): call [`check`] with each and accept the
+//! one that is [`KeyCheck::Valid`].
+//!
 //! The presented key is used exactly as given: never trimmed (a key with a stray space is not
 //! the key).
 

@@ -79,7 +79,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// Machine credentials of a tenant: lookup prefix + argon2id hash, never the key itself.
-    api_keys (id) {
+    api_keys (client_account_id, id) {
         /// The `id` column of the `api_keys` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -162,7 +162,7 @@ diesel::table! {
     use super::sql_types::SixrStrategy;
 
     /// One assessment of one asset: score 0-100, risk level, findings and recommended 6R strategy.
-    assessments (id) {
+    assessments (client_account_id, id) {
         /// The `id` column of the `assessments` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -254,7 +254,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// Directed edge "source depends on target"; cycles are allowed, self-edges are not.
-    asset_dependencies (id) {
+    asset_dependencies (client_account_id, id) {
         /// The `id` column of the `asset_dependencies` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -334,7 +334,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// Which tags an asset carries.
-    asset_tags (id) {
+    asset_tags (client_account_id, id) {
         /// The `id` column of the `asset_tags` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -380,7 +380,7 @@ diesel::table! {
     use super::sql_types::CriticalityLevel;
 
     /// One application, server, database or network device of an engagement.
-    assets (id) {
+    assets (client_account_id, id) {
         /// The `id` column of the `assets` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -601,7 +601,7 @@ diesel::table! {
     use super::sql_types::ImportStatus;
 
     /// One uploaded or fetched inventory file (CSV, JSON, spreadsheet) of an engagement.
-    data_imports (id) {
+    data_imports (client_account_id, id) {
         /// The `id` column of the `data_imports` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -724,7 +724,7 @@ diesel::table! {
     use super::sql_types::FlowStatus;
 
     /// One run of the discovery pipeline for an engagement, with its state document.
-    discovery_flows (id) {
+    discovery_flows (client_account_id, id) {
         /// The `id` column of the `discovery_flows` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -828,7 +828,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// A migration project of one tenant; discovery, assets and waves belong to one.
-    engagements (id) {
+    engagements (client_account_id, id) {
         /// The `id` column of the `engagements` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -891,7 +891,7 @@ diesel::table! {
     use super::sql_types::MappingStatus;
 
     /// How one source column of an import maps to an asset field, with confidence and review status.
-    import_field_mappings (id) {
+    import_field_mappings (client_account_id, id) {
         /// The `id` column of the `import_field_mappings` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -972,7 +972,7 @@ diesel::table! {
     use super::sql_types::WaveStatus;
 
     /// A scheduled batch of assets to migrate together; wave numbers order them (pilot first).
-    migration_waves (id) {
+    migration_waves (client_account_id, id) {
         /// The `id` column of the `migration_waves` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -1064,7 +1064,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// One source row of an import as received, plus its cleansed form and validation results.
-    raw_import_records (id) {
+    raw_import_records (client_account_id, id) {
         /// The `id` column of the `raw_import_records` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -1207,7 +1207,7 @@ diesel::table! {
     use diesel::sql_types::*;
 
     /// Labels a tenant puts on its assets (pci, gdpr, tier-1, ...).
-    tags (id) {
+    tags (client_account_id, id) {
         /// The `id` column of the `tags` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -1327,7 +1327,7 @@ diesel::table! {
     use super::sql_types::AccessLevel;
 
     /// What a user may do in one tenant: role and access level.
-    user_account_roles (id) {
+    user_account_roles (client_account_id, id) {
         /// The `id` column of the `user_account_roles` table.
         ///
         /// Its SQL type is `Uuid`.
@@ -1452,7 +1452,7 @@ diesel::table! {
     use super::sql_types::SixrStrategy;
 
     /// Assignment of an asset to its migration wave, with the strategy used.
-    wave_assets (id) {
+    wave_assets (client_account_id, id) {
         /// The `id` column of the `wave_assets` table.
         ///
         /// Its SQL type is `Uuid`.

@@ -23,7 +23,10 @@ fn backups_are_private_unique_and_audited() {
     let db = prod_db(2);
     let base = tempfile::tempdir().unwrap();
     let backups = base.path().join("new").join("backups");
-    for to in [Some("20260202090000"), None] {
+    // The first of the two pending migrations, then the rest.
+    let embedded = domain::embedded_migration_files();
+    let first_pending = embedded[embedded.len() - 2].version;
+    for to in [Some(first_pending), None] {
         let mut cmd = prod_up(&db, &backups);
         if let Some(to) = to {
             cmd.args(["--to", to]);
@@ -167,6 +170,11 @@ fn symlinks_planted_at_dump_and_probe_names_are_never_followed() {
     std::fs::create_dir(&backups).unwrap();
     std::fs::set_permissions(&backups, std::fs::Permissions::from_mode(0o700)).unwrap();
     let mut planted = Vec::new();
+    // The one pending migration, which the dump is named after.
+    let pending = domain::embedded_migration_files()
+        .last()
+        .map(|m| m.version)
+        .unwrap();
     // The dump names of the old scheme (<db>-<UTC second>-before-<version>.dump) for the next
     // 30 seconds, and the write probe of the next 400 process ids.
     let now = std::time::SystemTime::now()
@@ -174,11 +182,7 @@ fn symlinks_planted_at_dump_and_probe_names_are_never_followed() {
         .unwrap()
         .as_secs() as i64;
     for s in -2..30 {
-        let name = format!(
-            "{}-{}-before-20260209090000.dump",
-            db.name(),
-            utc_stamp(now + s)
-        );
+        let name = format!("{}-{}-before-{pending}.dump", db.name(), utc_stamp(now + s));
         planted.push(backups.join(name));
     }
     let last_pid: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")

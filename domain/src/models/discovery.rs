@@ -12,7 +12,7 @@ use uuid::Uuid;
 ///
 /// A row of `discovery_flows` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = discovery_flows, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = discovery_flows, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct DiscoveryFlow {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -93,7 +93,7 @@ pub struct NewDiscoveryFlow {
 ///
 /// A row of `data_imports` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = data_imports, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = data_imports, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct DataImport {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -186,7 +186,7 @@ pub struct NewDataImport {
 ///
 /// A row of `raw_import_records` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = raw_import_records, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = raw_import_records, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct RawImportRecord {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -251,7 +251,7 @@ pub struct NewRawImportRecord {
 ///
 /// A row of `import_field_mappings` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = import_field_mappings, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = import_field_mappings, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct ImportFieldMapping {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,

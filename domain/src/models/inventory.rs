@@ -13,7 +13,7 @@ use uuid::Uuid;
 ///
 /// A row of `assets` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = assets, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = assets, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct Asset {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -122,7 +122,7 @@ pub struct NewAsset {
 ///
 /// A row of `asset_tags` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = asset_tags, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = asset_tags, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct AssetTag {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -163,7 +163,7 @@ pub struct NewAssetTag {
 ///
 /// A row of `asset_dependencies` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = asset_dependencies, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = asset_dependencies, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct AssetDependency {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 ///
 /// A row of `assessments` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = assessments, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = assessments, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct Assessment {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -85,7 +85,7 @@ pub struct NewAssessment {
 ///
 /// A row of `migration_waves` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = migration_waves, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = migration_waves, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct MigrationWave {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -158,7 +158,7 @@ pub struct NewMigrationWave {
 ///
 /// A row of `wave_assets` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = wave_assets, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = wave_assets, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct WaveAsset {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,

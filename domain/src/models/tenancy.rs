@@ -73,7 +73,7 @@ pub struct NewClientAccount {
 ///
 /// A row of `engagements` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = engagements, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = engagements, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct Engagement {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -179,7 +179,7 @@ pub struct NewUser {
 ///
 /// A row of `user_account_roles` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = user_account_roles, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = user_account_roles, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct UserAccountRole {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -232,7 +232,7 @@ pub struct NewUserAccountRole {
 ///
 /// A row of `api_keys` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = api_keys, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct ApiKey {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,
@@ -242,7 +242,7 @@ pub struct ApiKey {
     pub created_by_user_id: Option<Uuid>,
     /// Display name.
     pub name: String,
-    /// Public, unique lookup prefix of the key.
+    /// Public lookup prefix of the key, unique within the tenant.
     pub key_prefix: String,
     /// argon2id PHC string of the secret key; the key itself is never stored.
     pub key_hash: String,
@@ -275,7 +275,7 @@ pub struct NewApiKey {
     pub created_by_user_id: Option<Uuid>,
     /// Display name.
     pub name: String,
-    /// Public, unique lookup prefix of the key.
+    /// Public lookup prefix of the key, unique within the tenant.
     pub key_prefix: String,
     /// argon2id PHC string of the secret key; the key itself is never stored.
     pub key_hash: String,
@@ -297,7 +297,7 @@ pub struct NewApiKey {
 ///
 /// A row of `tags` as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = tags, primary_key(client_account_id, id), check_for_backend(diesel::pg::Pg))]
 pub struct Tag {
     /// Primary key (UUID; the seed derives it deterministically with UUIDv5).
     pub id: Uuid,

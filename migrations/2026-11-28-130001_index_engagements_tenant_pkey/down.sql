@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS engagements_tenant_pkey;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS user_account_roles_tenant_pkey;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS tags_tenant_pkey;

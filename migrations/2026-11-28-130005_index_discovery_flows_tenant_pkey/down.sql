@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS discovery_flows_tenant_pkey;

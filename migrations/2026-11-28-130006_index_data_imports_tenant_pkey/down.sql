@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS data_imports_tenant_pkey;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS raw_import_records_tenant_pkey;

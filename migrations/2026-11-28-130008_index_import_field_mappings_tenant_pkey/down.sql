@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS import_field_mappings_tenant_pkey;

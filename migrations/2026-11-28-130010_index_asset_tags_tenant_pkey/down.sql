@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS asset_tags_tenant_pkey;

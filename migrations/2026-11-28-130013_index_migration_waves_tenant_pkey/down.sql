@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS migration_waves_tenant_pkey;

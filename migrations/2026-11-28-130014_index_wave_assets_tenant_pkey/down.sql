@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS wave_assets_tenant_pkey;

@@ -1,0 +1,17 @@
+-- Back to clearing the reference on delete (validated at once: a revert is
+-- meant for development databases).
+
+ALTER TABLE raw_import_records
+    DROP CONSTRAINT raw_import_records_asset_fkey,
+    ADD CONSTRAINT raw_import_records_asset_fkey FOREIGN KEY (client_account_id, asset_id)
+        REFERENCES assets (client_account_id, id) ON DELETE SET NULL (asset_id);
+
+ALTER TABLE assets
+    DROP CONSTRAINT assets_discovery_flow_fkey,
+    ADD CONSTRAINT assets_discovery_flow_fkey FOREIGN KEY (client_account_id, discovery_flow_id)
+        REFERENCES discovery_flows (client_account_id, id) ON DELETE SET NULL (discovery_flow_id);
+
+ALTER TABLE data_imports
+    DROP CONSTRAINT data_imports_discovery_flow_fkey,
+    ADD CONSTRAINT data_imports_discovery_flow_fkey FOREIGN KEY (client_account_id, discovery_flow_id)
+        REFERENCES discovery_flows (client_account_id, id) ON DELETE SET NULL (discovery_flow_id);
