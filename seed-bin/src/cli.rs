@@ -112,14 +112,21 @@ pub enum Command {
     Verify,
 }
 
+/// `--snapshots`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Snapshots {
+    Auto,
+    Off,
+}
+
 /// `seed snapshot …`.
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// List the snapshots on the server: name, key inputs, size, created, last used (--json for JSON).
     List,
-    /// Drop the oldest snapshots, keeping the newest N.
+    /// Drop the least recently used snapshots, keeping the N used (or made) last.
     Prune {
-        /// How many snapshots to keep (newest by creation).
+        /// How many snapshots to keep.
         #[arg(long, default_value_t = 3, value_name = "N", value_parser = int_in(0, 10_000), allow_negative_numbers = true)]
         keep: u32,
     },
@@ -199,6 +206,12 @@ pub struct CommonArgs {
     /// `json` also still turns on --json, as it did before --json existed.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
+
+    /// Snapshots: `auto` restores `seed reset` and `seed --stage all` into an empty database
+    /// from the matching snapshot and keeps one after a full seed (dev/test); `off` always seeds
+    /// every stage and keeps none.
+    #[arg(long, env = "SEED_SNAPSHOTS", global = true, value_enum, default_value_t = Snapshots::Auto, value_name = "MODE")]
+    pub snapshots: Snapshots,
 
     /// Print only errors (and a newly created API key).
     #[arg(long, short = 'q', global = true)]

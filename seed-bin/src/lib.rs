@@ -257,7 +257,17 @@ async fn execute(cli: Cli) -> Result<()> {
                 } else {
                     snapshot::Others::Ask
                 };
-                if restore_from_snapshot(&url, &ctx, restored_ctx, env, others, jobs).await? {
+                if restore_from_snapshot(
+                    &url,
+                    &ctx,
+                    restored_ctx,
+                    env,
+                    others,
+                    jobs,
+                    cli.common.snapshots,
+                )
+                .await?
+                {
                     return Ok(());
                 }
             }
@@ -284,7 +294,7 @@ async fn execute(cli: Cli) -> Result<()> {
             )
             .await?;
             drop(conn);
-            keep_snapshot(&url, &ctx).await
+            keep_snapshot(&url, &ctx, cli.common.snapshots).await
         }
         None => {
             runner::check_prod(env, stamp_is_prod, &selected)?;
@@ -293,7 +303,8 @@ async fn execute(cli: Cli) -> Result<()> {
             let whole = selected.len() == STAGES.len()
                 && was_empty
                 && env.is_disposable()
-                && !stamp_is_prod;
+                && !stamp_is_prod
+                && cli.common.snapshots == cli::Snapshots::Auto;
             if whole {
                 drop(conn);
                 if restore_from_snapshot(
@@ -303,6 +314,7 @@ async fn execute(cli: Cli) -> Result<()> {
                     env,
                     snapshot::Others::Decline,
                     jobs,
+                    cli.common.snapshots,
                 )
                 .await?
                 {
@@ -327,7 +339,7 @@ async fn execute(cli: Cli) -> Result<()> {
             .await?;
             drop(conn);
             if whole {
-                keep_snapshot(&url, &ctx).await?;
+                keep_snapshot(&url, &ctx, cli.common.snapshots).await?;
             }
             Ok(())
         }
@@ -344,7 +356,11 @@ async fn restore_from_snapshot(
     env: Environment,
     others: snapshot::Others,
     jobs: usize,
+    snapshots: cli::Snapshots,
 ) -> Result<bool> {
+    if snapshots == cli::Snapshots::Off {
+        return Ok(false);
+    }
     if let Some(why) = snapshot::unusable_because(ctx) {
         ctx.reporter.note(&format!(
             "not restoring from a snapshot: {why}; seeding every stage"
@@ -385,8 +401,12 @@ async fn restore_from_snapshot(
 
 /// After every stage succeeded on a dev/test database that started empty: keep it as the
 /// snapshot of this run's inputs (never fails the run; see [`snapshot::keep`]).
-async fn keep_snapshot(url: &groundwork_migrate::ConnInfo, ctx: &Ctx) -> Result<()> {
-    if snapshot::unusable_because(ctx).is_some() {
+async fn keep_snapshot(
+    url: &groundwork_migrate::ConnInfo,
+    ctx: &Ctx,
+    snapshots: cli::Snapshots,
+) -> Result<()> {
+    if snapshots == cli::Snapshots::Off || snapshot::unusable_because(ctx).is_some() {
         return Ok(());
     }
     let key = snapshot::key_of(&ctx.dataset, true)?;

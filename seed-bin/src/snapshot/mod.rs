@@ -379,7 +379,11 @@ pub(crate) async fn restore(
         let mut conn = db::connect(info).await?;
         Stamp::read(&mut conn).await?
     };
-    admin.restore(&name, &target, terminate).await?;
+    if !admin.restore(&name, &target, terminate).await? {
+        return Ok(Restore::Fallback(format!(
+            "snapshot {name} was dropped while this run waited for it"
+        )));
+    }
     let mut conn = db::connect(info).await?;
     stamp.write(&mut conn, env).await?;
     Ok(Restore::Done(name))

@@ -260,7 +260,34 @@ impl Admin {
     /// Replaces database `target` (owner kept) with a copy of snapshot `snapshot`. Other
     /// sessions on `target` are ended first when `terminate` is set; otherwise their presence
     /// fails with [`SeedError::Refused`] before anything changed.
-    pub async fn restore(&self, snapshot: &str, target: &str, terminate: bool) -> Result<()> {
+    pub async fn restore(&self, snapshot: &str, target: &str, terminate: bool) -> Result<bool> {
+        // Shared: restores run side by side, while a drop (exclusive) waits for them, and a
+        // restore that waited for a drop finds the snapshot gone and says so.
+        self.client
+            .execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(snapshot)])
+            .await
+            .map_err(server_error(format!("locking snapshot {snapshot}")))?;
+        let result = if self.exists(snapshot).await? {
+            self.restore_locked(snapshot, target, terminate)
+                .await
+                .map(|()| true)
+        } else {
+            Ok(false)
+        };
+        if let Err(e) = self
+            .client
+            .execute(
+                "SELECT pg_advisory_unlock_shared($1)",
+                &[&lock_key(snapshot)],
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
+        }
+        result
+    }
+
+    async fn restore_locked(&self, snapshot: &str, target: &str, terminate: bool) -> Result<()> {
         let owner: String = self
             .client
             .query_one(
@@ -353,7 +380,7 @@ impl Admin {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    /// Every snapshot on the server, newest first.
+    /// Every snapshot on the server, most recently used (or made) first.
     pub async fn list(&self) -> Result<Vec<Listed>> {
         let rows = self
             .client
@@ -374,7 +401,14 @@ impl Admin {
                     .and_then(|t| serde_json::from_str(&t).ok()),
             })
             .collect();
-        out.sort_by_key(|l| std::cmp::Reverse(l.meta.as_ref().map(|m| m.created_at)));
+        // Most recently used (or made) first: `prune --keep N` keeps the head of this list.
+        out.sort_by_key(|l| {
+            std::cmp::Reverse(
+                l.meta
+                    .as_ref()
+                    .map(|m| m.last_used_at.unwrap_or(m.created_at).max(m.created_at)),
+            )
+        });
         Ok(out)
     }
 
