@@ -127,7 +127,7 @@ pub enum SnapshotCommand {
     /// Drop the least recently used snapshots, keeping the N used (or made) last.
     Prune {
         /// How many snapshots to keep.
-        #[arg(long, default_value_t = 3, value_name = "N", value_parser = int_in(0, 10_000), allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 3, value_name = "N", value_parser = int_in(0u32, 10_000u32), allow_negative_numbers = true)]
         keep: u32,
     },
     /// Drop one snapshot by name, or every snapshot (and half-made copies) with --all.

@@ -190,7 +190,13 @@ async fn execute(cli: Cli) -> Result<()> {
     if let Some(Command::Snapshot(cmd)) = &cli.command {
         let (env, stamp_is_prod, _) = resolve_env(&mut conn, requested, Intent::ReadOnly).await?;
         drop(conn);
-        return snapshot::command::run(&url, env, stamp_is_prod, cmd, &reporter).await;
+        // Whichever is less disposable: what the run asked for or what the database is.
+        let judged = if requested.env.is_disposable() {
+            env
+        } else {
+            requested.env
+        };
+        return snapshot::command::run(&url, judged, stamp_is_prod, cmd, &reporter).await;
     }
     // Seeding replaces rows and `reset` empties tables: both are destructive.
     let intent = match cli.command {

@@ -430,12 +430,21 @@ impl Admin {
     pub async fn drop_snapshot(&self, name: &str) -> Result<()> {
         self.lock(name).await?;
         let q = quote_ident(name);
-        let result = self
+        let doing = format!("dropping snapshot {name}");
+        // DROP DATABASE refuses to run in a transaction, so each statement goes alone.
+        let result = match self
             .batch(
-                &format!("ALTER DATABASE {q} WITH IS_TEMPLATE false; DROP DATABASE IF EXISTS {q}"),
-                &format!("dropping snapshot {name}"),
+                &format!("ALTER DATABASE {q} WITH IS_TEMPLATE false"),
+                &doing,
             )
-            .await;
+            .await
+        {
+            Ok(()) => {
+                self.batch(&format!("DROP DATABASE IF EXISTS {q}"), &doing)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         self.unlock(name).await;
         result
     }
