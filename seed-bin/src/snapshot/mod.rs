@@ -128,13 +128,18 @@ pub(crate) fn key_of(dataset: &Dataset, seeded: bool) -> Result<SnapshotKey> {
 ///
 /// This is the test kit's API: clone the result with `CREATE DATABASE … TEMPLATE <name>`.
 pub async fn ensure(server_url: &str, inputs: &Inputs) -> Result<String> {
+    Ok(ensure_built(server_url, inputs).await?.0)
+}
+
+/// [`ensure`], and whether this call built the snapshot.
+async fn ensure_built(server_url: &str, inputs: &Inputs) -> Result<(String, bool)> {
     let info = db::parse(server_url, None)?;
     let core = data::load(inputs.data_dir.as_deref())?;
     let key = key_of(&inputs.dataset(core.clone()), inputs.seeded)?;
     let admin = Admin::connect(&info).await?;
     let name = key.database_name();
     let inputs = inputs.clone();
-    admin
+    let built = admin
         .build(&key, |temp| async move {
             migrations::apply_pending(&temp, Environment::Test).await?;
             if inputs.seeded {
@@ -143,7 +148,7 @@ pub async fn ensure(server_url: &str, inputs: &Inputs) -> Result<String> {
             Ok(())
         })
         .await?;
-    Ok(name)
+    Ok((name, built))
 }
 
 /// Seeds the fresh database `temp` with every stage, quietly, keeping no key and no file.
@@ -439,6 +444,74 @@ mod tests {
         assert_eq!(cli.common.rng_seed, DEFAULT_RNG_SEED);
         assert_eq!(cli.common.as_of, default_as_of());
         assert_eq!(cli.common.scale, Inputs::seeded(1).scale);
+    }
+
+    /// Two processes' worth of callers (separate runtimes and connections) asking for the
+    /// same snapshot at once: one builds it, both get its name, no half-made copy is left.
+    #[test]
+    fn concurrent_ensure_builds_the_snapshot_once() {
+        let url = groundwork_testdb::server_url();
+        let rng_seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7);
+        let inputs = Inputs {
+            rng_seed,
+            ..Inputs::migrated()
+        };
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let inputs = inputs.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    rt.block_on(ensure_built(url, &inputs))
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        let results: Vec<(String, bool)> = callers
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => panic!("ensure failed: {e}"),
+                Err(_) => panic!("an ensure thread panicked"),
+            })
+            .collect();
+        let key = inputs.key().map_err(|e| e.to_string());
+        let name = key.as_ref().map(|k| k.database_name()).unwrap_or_default();
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+        let (exists, leftovers) = rt
+            .block_on(async {
+                let info = db::parse(url, None).map_err(|e| e.to_string())?;
+                let admin = Admin::connect(&info).await.map_err(|e| e.to_string())?;
+                let exists = admin.exists(&name).await.map_err(|e| e.to_string())?;
+                let ours = format!("{}{}", store::BUILDING_PREFIX, &name[NAME_PREFIX.len()..]);
+                let leftovers: Vec<String> = admin
+                    .leftovers()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|n| n.starts_with(&ours))
+                    .collect();
+                // Cleanup before asserting, so a failure leaves nothing behind.
+                admin
+                    .drop_snapshot(&name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>((exists, leftovers))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(results.iter().all(|(n, _)| *n == name), "{results:?}");
+        assert_eq!(
+            results.iter().filter(|(_, built)| *built).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(exists);
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     #[test]
