@@ -222,7 +222,10 @@ pub(crate) async fn keep(info: &ConnInfo, key: &SnapshotKey, reporter: &Reporter
         admin
             .create_from(&target, key, |copy| async move {
                 let mut conn = db::connect(&copy).await?;
-                scrub(&mut conn).await
+                scrub(&mut conn).await?;
+                // Every snapshot is stamped test, whoever made it: the test kit clones it as
+                // is, and `seed` writes the target's own stamp back after a restore.
+                Stamp(None).write(&mut conn, Environment::Test).await
             })
             .await
     }
@@ -291,10 +294,7 @@ impl Stamp {
         use diesel_async::RunQueryDsl;
         let (e, by) = match &self.0 {
             Some((e, by)) => (e.clone(), by.clone()),
-            None => (
-                env.as_str().to_string(),
-                "seed (restored from a snapshot)".to_string(),
-            ),
+            None => (env.as_str().to_string(), "seed snapshot".to_string()),
         };
         diesel::sql_query("UPDATE groundwork.environment SET env = $1, stamped_by = $2")
             .bind::<Text, _>(e)
