@@ -24,6 +24,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("migrate", &["lint", "--help"]),
     ("seed", &["--help"]),
     ("seed", &["reset", "--help"]),
+    ("seed", &["snapshot", "--help"]),
     ("seed", &["verify", "--help"]),
     ("seed", &["add", "--help"]),
     ("seed", &["add", "tenant", "--help"]),

@@ -10,5 +10,6 @@ mod factory;
 mod failure;
 mod guards;
 mod idempotency;
+mod snapshot;
 mod support;
 mod verify;
