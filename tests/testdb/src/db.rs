@@ -1,14 +1,13 @@
 //! [`TestDb`]: one database per test, cloned from a template, dropped afterwards.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dump::{DbSnapshot, db_snapshot, pg_dump};
-use crate::process::{bin_path, output_text, scratch_dir};
+use crate::recipes::{migrated_template, seeded_template};
 use crate::server::{admin, connect, server_url, url_for_db};
-use crate::template::template;
+use crate::template::{Recipe, TEMPLATE_PREFIX, inputs_hash, template};
 
 /// Prefix of every per-test database; the pid after it lets a later run
 /// find the leftovers of dead processes.
@@ -28,30 +27,24 @@ impl TestDb {
         Self::create(None)
     }
 
-    /// A database migrated with the embedded migrations by the real
-    /// `migrate` binary, environment stamp `test`.
+    /// A database with every embedded migration applied (environment stamp `test`), cloned
+    /// from a template the migration engine built once for this set of migrations.
     pub fn migrated() -> TestDb {
-        let template = template("migrated", |url| {
-            let out = Command::new(bin_path("migrate"))
-                .args(["--env", "test", "up"])
-                .env("DATABASE_URL", url)
-                .env_remove("APP_ENV")
-                .current_dir(scratch_dir())
-                .output()
-                .expect("run migrate");
-            assert!(
-                out.status.success(),
-                "building the migrated template failed:\n{}",
-                output_text(&out)
-            );
-        });
-        Self::create(Some(&template))
+        Self::create(Some(&migrated_template()))
     }
 
-    /// A clone of a template built once per process group by `build`, keyed
-    /// by `key` and by the content of `migrations/` and the binaries.
+    /// A database holding the demo dataset that `seed --stage all --scale <scale>` writes
+    /// (default `--rng-seed` and `--as-of`), cloned from a template built once per scale on
+    /// top of the migrated one.
+    pub fn seeded(scale: u32) -> TestDb {
+        Self::create(Some(&seeded_template(scale)))
+    }
+
+    /// A clone of a template built once (across test processes) by `build`, keyed by `key`
+    /// and by the content of `migrations/` and the workspace binaries.
     pub fn from_template(key: &str, build: impl FnOnce(&str)) -> TestDb {
-        let template = template(key, build);
+        let name = format!("{TEMPLATE_PREFIX}{key}_{}", inputs_hash());
+        let template = template(Recipe { name, base: None }, build);
         Self::create(Some(&template))
     }
 
@@ -132,8 +125,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "keeping database {} for debugging (the next test run drops it)",
-                self.name
+                "groundwork-testdb: the test panicked; keeping its database {} for debugging \
+                 (connect with: psql '{}'; the next test run drops it)",
+                self.name,
+                crate::redact(&self.url)
             );
             return;
         }

@@ -17,11 +17,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is the report
 
+mod connectors;
 mod db;
 mod dump;
 mod fixture;
 mod normalise;
 mod process;
+mod recipes;
 mod rng;
 mod run;
 mod server;
