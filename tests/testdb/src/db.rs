@@ -24,28 +24,30 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl TestDb {
     /// A fresh, empty database (no migrations, no bookkeeping).
     pub fn empty() -> TestDb {
-        Self::create(None)
+        off_runtime(|| Self::create(None))
     }
 
     /// A database with every embedded migration applied (environment stamp `test`), cloned
     /// from a template the migration engine built once for this set of migrations.
     pub fn migrated() -> TestDb {
-        Self::create(Some(&migrated_template()))
+        off_runtime(|| Self::create(Some(&migrated_template())))
     }
 
     /// A database holding the demo dataset that `seed --stage all --scale <scale>` writes
     /// (default `--rng-seed` and `--as-of`), cloned from a template built once per scale on
     /// top of the migrated one.
     pub fn seeded(scale: u32) -> TestDb {
-        Self::create(Some(&seeded_template(scale)))
+        off_runtime(|| Self::create(Some(&seeded_template(scale))))
     }
 
     /// A clone of a template built once (across test processes) by `build`, keyed by `key`
     /// and by the content of `migrations/` and the workspace binaries.
-    pub fn from_template(key: &str, build: impl FnOnce(&str)) -> TestDb {
+    pub fn from_template(key: &str, build: impl FnOnce(&str) + Send) -> TestDb {
         let name = format!("{TEMPLATE_PREFIX}{key}_{}", inputs_hash());
-        let template = template(Recipe { name, base: None }, build);
-        Self::create(Some(&template))
+        off_runtime(|| {
+            let template = template(Recipe { name, base: None }, build);
+            Self::create(Some(&template))
+        })
     }
 
     fn create(template: Option<&str>) -> TestDb {
@@ -132,8 +134,19 @@ impl Drop for TestDb {
             );
             return;
         }
-        drop_database(&self.name);
+        off_runtime(|| drop_database(&self.name));
     }
+}
+
+/// Runs `f` on a thread of its own: the kit's sync `postgres` client (and the engines that
+/// build templates) start their own tokio runtime, which panics inside a caller's
+/// `#[tokio::test]`. A panic in `f` continues in the caller.
+fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
 }
 
 pub(crate) fn drop_database(name: &str) {
