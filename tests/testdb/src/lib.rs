@@ -17,6 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is the report
 
+#[cfg(any(feature = "tokio-postgres", feature = "diesel-async"))]
 mod connectors;
 mod db;
 mod dump;
