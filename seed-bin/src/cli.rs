@@ -39,8 +39,10 @@ Examples:
   seed --stage 0,1,2 --force       re-apply stages even if the ledger says they are unchanged
   seed --list                      show the stages and whether each has run on this database
   seed verify                      check the database against the catalogue (exit 9 when off)
-  seed reset                       empty the demo tables and reseed
+  seed reset                       restore from the matching snapshot, else empty the tables and reseed
   seed reset --hard                revert all migrations, migrate up, reseed
+  seed reset --in-place            empty the tables and reseed without dropping the database
+  seed snapshot list               the snapshots `seed reset` restores from
   seed --env prod --stage 00       the only stage allowed in production";
 
 /// Builds the demo dataset of groundwork in numbered, deterministic, idempotent stages.
@@ -90,14 +92,53 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Empty the demo tables in one transaction and reseed (refused in prod).
+    /// Restore the database from the matching snapshot, else empty the demo tables and reseed (refused in prod).
     Reset {
         /// Revert all migrations, migrate up again, then seed: a full rebuild.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "in_place")]
         hard: bool,
+        /// Empty the tables and reseed inside the database instead of restoring it from a
+        /// snapshot (for a database that cannot be dropped).
+        #[arg(long)]
+        in_place: bool,
+        /// Restoring from a snapshot drops the database: disconnect other sessions without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
+    /// Manage the snapshots (template databases) `seed reset` restores from (dev/test only).
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Check the database against the catalogue; exit 9 with a report when anything is off.
     Verify,
+}
+
+/// `--snapshots`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Snapshots {
+    Auto,
+    Off,
+}
+
+/// `seed snapshot …`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// List the snapshots on the server: name, key inputs, size, created, last used (--json for JSON).
+    List,
+    /// Drop the least recently used snapshots, keeping the N used (or made) last.
+    Prune {
+        /// How many snapshots to keep.
+        #[arg(long, default_value_t = 3, value_name = "N", value_parser = int_in(0u32, 10_000u32), allow_negative_numbers = true)]
+        keep: u32,
+    },
+    /// Drop one snapshot by name, or every snapshot (and half-made copies) with --all.
+    Drop {
+        /// The snapshot's name, as `seed snapshot list` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Drop every snapshot.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Settings shared by every subcommand.
@@ -165,6 +206,12 @@ pub struct CommonArgs {
     /// `json` also still turns on --json, as it did before --json existed.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
+
+    /// Snapshots: `auto` restores `seed reset` and `seed --stage all` into an empty database
+    /// from the matching snapshot and keeps one after a full seed (dev/test); `off` always seeds
+    /// every stage and keeps none.
+    #[arg(long, env = "SEED_SNAPSHOTS", global = true, value_enum, default_value_t = Snapshots::Auto, value_name = "MODE")]
+    pub snapshots: Snapshots,
 
     /// Print only errors (and a newly created API key).
     #[arg(long, short = 'q', global = true)]

@@ -66,6 +66,13 @@ pub enum SeedError {
     /// A bulk load failed (inside a stage, so the runner reports it as a failed stage).
     #[error("{0}")]
     Bulk(#[from] BulkError),
+    /// A statement on the server's maintenance database failed (snapshots); `state` is the
+    /// SQLSTATE, by which callers recognise a busy database or a missing privilege.
+    #[error("{message}. Check that the role may create and drop databases (CREATEDB) and rerun.")]
+    Server {
+        message: String,
+        state: Option<tokio_postgres::error::SqlState>,
+    },
     /// A bug.
     #[error("internal error: {0}. Please report it with the log (RUST_LOG=debug).")]
     Internal(String),
@@ -109,6 +116,7 @@ impl ExitStatus for SeedError {
             SeedError::Database { .. }
             | SeedError::Io { .. }
             | SeedError::Bulk(_)
+            | SeedError::Server { .. }
             | SeedError::Internal(_) => Code::Internal,
         }
     }

@@ -17,10 +17,13 @@ mod ids;
 mod ledger;
 mod migrations;
 mod runner;
+pub mod snapshot;
 mod stages;
 mod verify;
 mod write;
 
+/// Everything that can stop a seed run (also what [`snapshot::ensure`] returns).
+pub use error::SeedError;
 /// The advisory-lock key a stage's transaction holds, for tests that hold a stage back.
 pub use runner::stage_lock_key;
 /// What a write did to a table; the one counts type of both write paths.
@@ -38,7 +41,7 @@ pub fn stage_tables() -> impl Iterator<Item = (&'static str, Vec<&'static str>)>
 
 use clap::Parser;
 use cli::{Cli, Command};
-use error::{Result, SeedError};
+use error::Result;
 use groundwork_migrate::Environment;
 use groundwork_migrate::policy::{self, DisposableOnly, Intent, Requested};
 use stages::STAGES;
@@ -106,9 +109,13 @@ async fn resolve_env(
     conn: &mut diesel_async::AsyncPgConnection,
     requested: Requested,
     intent: Intent,
-) -> Result<(Environment, bool)> {
+) -> Result<(Environment, bool, bool)> {
     let (decision, facts) = migrations::environment(conn, requested, intent).await?;
-    Ok((decision.env, facts.stamp == Some(Environment::Prod)))
+    Ok((
+        decision.env,
+        facts.stamp == Some(Environment::Prod),
+        !facts.has_content,
+    ))
 }
 
 /// Applies pending migrations on dev/test; elsewhere refuses to seed an outdated schema.
@@ -150,7 +157,7 @@ async fn execute(cli: Cli) -> Result<()> {
     // --write-env target found after stage 01 committed would lose the new key.
     if let Some(path) = &cli.write_env
         && !cli.list
-        && !matches!(cli.command, Some(Command::Verify))
+        && !matches!(cli.command, Some(Command::Verify | Command::Snapshot(_)))
     {
         envfile::check_target(path)?;
     }
@@ -180,29 +187,51 @@ async fn execute(cli: Cli) -> Result<()> {
     let reporter = feedback::Reporter::new(cli.common.output_format(), cli.common.quiet);
     let requested = requested_env(cli.common.env)?;
     let mut conn = db::connect(&url).await?;
+    if let Some(Command::Snapshot(cmd)) = &cli.command {
+        let (env, stamp_is_prod, _) = resolve_env(&mut conn, requested, Intent::ReadOnly).await?;
+        drop(conn);
+        // Whichever is less disposable: what the run asked for or what the database is.
+        let judged = if requested.env.is_disposable() {
+            env
+        } else {
+            requested.env
+        };
+        return snapshot::command::run(&url, judged, stamp_is_prod, cmd, &reporter).await;
+    }
     // Seeding replaces rows and `reset` empties tables: both are destructive.
     let intent = match cli.command {
-        Some(Command::Verify) => Intent::ReadOnly,
+        Some(Command::Verify | Command::Snapshot(_)) => Intent::ReadOnly,
         Some(Command::Reset { .. }) | None => Intent::Destroy,
     };
-    let (env, stamp_is_prod) = resolve_env(&mut conn, requested, intent).await?;
-    let ctx = Arc::new(Ctx {
-        dataset: dataset::Dataset {
-            rng_seed: cli.common.rng_seed,
-            as_of: cli.common.as_of,
-            scale: cli.common.scale,
-            core,
-        },
-        artifacts_dir: cli.common.artifacts_dir.clone(),
-        rotate_key: cli.rotate_key,
-        // Environment only (never a flag): a flag would show in `ps` and shell history.
-        demo_password: std::env::var(DEMO_PASSWORD_VAR)
-            .ok()
-            .filter(|p| !p.is_empty()),
-        reporter,
-        write_env: cli.write_env.clone(),
-    });
+    let (env, stamp_is_prod, was_empty) = resolve_env(&mut conn, requested, intent).await?;
+    let make_ctx = |rotate_key: bool, reporter: feedback::Reporter| {
+        Arc::new(Ctx {
+            dataset: dataset::Dataset {
+                rng_seed: cli.common.rng_seed,
+                as_of: cli.common.as_of,
+                scale: cli.common.scale,
+                core: core.clone(),
+            },
+            artifacts_dir: cli.common.artifacts_dir.clone(),
+            rotate_key,
+            // Environment only (never a flag): a flag would show in `ps` and shell history.
+            demo_password: std::env::var(DEMO_PASSWORD_VAR)
+                .ok()
+                .filter(|p| !p.is_empty()),
+            reporter,
+            write_env: cli.write_env.clone(),
+            deliver_keys: true,
+        })
+    };
+    let ctx = make_ctx(cli.rotate_key, reporter);
     let jobs = cli.jobs.map_or_else(cpus, |j| j as usize);
+    // A restored database reruns stages 01 (a new key: the snapshot's is unusable) and 03.
+    let restored_ctx = || {
+        make_ctx(
+            true,
+            feedback::Reporter::new(cli.common.output_format(), cli.common.quiet),
+        )
+    };
     match cli.command {
         Some(Command::Verify) => {
             let problems = verify::run(&mut conn, &ctx).await?;
@@ -212,7 +241,14 @@ async fn execute(cli: Cli) -> Result<()> {
                 Err(SeedError::VerifyFailed(problems))
             }
         }
-        Some(Command::Reset { hard }) => {
+        Some(Command::Snapshot(_)) => Err(SeedError::Internal(
+            "`seed snapshot` reached the seeding code".into(),
+        )),
+        Some(Command::Reset {
+            hard,
+            in_place,
+            yes,
+        }) => {
             // A prod stamp outranks whatever the run was told it is.
             let judged = if stamp_is_prod {
                 Environment::Prod
@@ -221,6 +257,26 @@ async fn execute(cli: Cli) -> Result<()> {
             };
             policy::require_disposable(judged, DisposableOnly::SeedReset)?;
             drop(conn);
+            if !hard && !in_place {
+                let others = if yes {
+                    snapshot::Others::Disconnect
+                } else {
+                    snapshot::Others::Ask
+                };
+                if restore_from_snapshot(
+                    &url,
+                    &ctx,
+                    restored_ctx,
+                    env,
+                    others,
+                    jobs,
+                    cli.common.snapshots,
+                )
+                .await?
+                {
+                    return Ok(());
+                }
+            }
             if hard {
                 let n = migrations::revert_all(&url, env).await?;
                 ctx.reporter.note(&format!("reverted {n} migration(s)"));
@@ -242,10 +298,36 @@ async fn execute(cli: Cli) -> Result<()> {
                     jobs,
                 },
             )
-            .await
+            .await?;
+            drop(conn);
+            keep_snapshot(&url, &ctx, cli.common.snapshots).await
         }
         None => {
             runner::check_prod(env, stamp_is_prod, &selected)?;
+            // Only a database that was empty becomes a snapshot: one holding rows of its
+            // own would hand them to every database restored from it.
+            let whole = selected.len() == STAGES.len()
+                && was_empty
+                && env.is_disposable()
+                && !stamp_is_prod
+                && cli.common.snapshots == cli::Snapshots::Auto;
+            if whole {
+                drop(conn);
+                if restore_from_snapshot(
+                    &url,
+                    &ctx,
+                    restored_ctx,
+                    env,
+                    snapshot::Others::Decline,
+                    jobs,
+                    cli.common.snapshots,
+                )
+                .await?
+                {
+                    return Ok(());
+                }
+                conn = db::connect(&url).await?;
+            }
             runner::check_prerequisites(&mut conn, &selected).await?;
             prepare_schema(&url, env, &ctx.reporter).await?;
             ledger::ensure(&mut conn).await?;
@@ -260,13 +342,86 @@ async fn execute(cli: Cli) -> Result<()> {
                     jobs,
                 },
             )
-            .await
+            .await?;
+            drop(conn);
+            if whole {
+                keep_snapshot(&url, &ctx, cli.common.snapshots).await?;
+            }
+            Ok(())
         }
     }
 }
 
+/// Replaces the database with the snapshot of this run's inputs when there is one, then
+/// reruns stages 01 and 03 with `restored` (a new key, shown and written like a fresh run's,
+/// and the sample files). Returns whether it restored; if not, it said why.
+async fn restore_from_snapshot(
+    url: &groundwork_migrate::ConnInfo,
+    ctx: &Ctx,
+    restored: impl FnOnce() -> Arc<Ctx>,
+    env: Environment,
+    others: snapshot::Others,
+    jobs: usize,
+    snapshots: cli::Snapshots,
+) -> Result<bool> {
+    if snapshots == cli::Snapshots::Off {
+        return Ok(false);
+    }
+    if let Some(why) = snapshot::unusable_because(ctx) {
+        ctx.reporter.note(&format!(
+            "not restoring from a snapshot: {why}; seeding every stage"
+        ));
+        return Ok(false);
+    }
+    let key = snapshot::key_of(&ctx.dataset, true)?;
+    let started = std::time::Instant::now();
+    match snapshot::restore(url, &key, env, others).await? {
+        snapshot::Restore::Fallback(why) => {
+            ctx.reporter.note(&format!("{why}; seeding every stage"));
+            Ok(false)
+        }
+        snapshot::Restore::Done(name) => {
+            ctx.reporter.note(&format!(
+                "restored {} from snapshot {name} in {} ms; rerunning 01 (a new API key) and 03 (the sample files)",
+                url.database(),
+                started.elapsed().as_millis()
+            ));
+            let rctx = restored();
+            let mut conn = db::connect(url).await?;
+            runner::seed(
+                url,
+                &mut conn,
+                &rctx,
+                &snapshot::after_restore(),
+                runner::Run {
+                    force: true,
+                    keep_going: false,
+                    jobs,
+                },
+            )
+            .await?;
+            Ok(true)
+        }
+    }
+}
+
+/// After every stage succeeded on a dev/test database that started empty: keep it as the
+/// snapshot of this run's inputs (never fails the run; see [`snapshot::keep`]).
+async fn keep_snapshot(
+    url: &groundwork_migrate::ConnInfo,
+    ctx: &Ctx,
+    snapshots: cli::Snapshots,
+) -> Result<()> {
+    if snapshots == cli::Snapshots::Off || snapshot::unusable_because(ctx).is_some() {
+        return Ok(());
+    }
+    let key = snapshot::key_of(&ctx.dataset, true)?;
+    snapshot::keep(url, &key, &ctx.reporter).await;
+    Ok(())
+}
+
 /// CPUs available to this process. Stages at a time by default: one per CPU (each stage's
 /// merge is one busy backend).
-fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

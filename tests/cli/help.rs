@@ -21,6 +21,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("migrate", &["history", "--help"]),
     ("seed", &["--help"]),
     ("seed", &["reset", "--help"]),
+    ("seed", &["snapshot", "--help"]),
     ("seed", &["verify", "--help"]),
 ];
 

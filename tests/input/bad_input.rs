@@ -149,6 +149,12 @@ cases! {
     s_log_format_unknown: S ["--log-format", "xml"] env[] Empty => 2, names "xml";
     s_unknown_flag: S ["--frobnicate"] env[] Empty => 2, names "--frobnicate";
     s_unknown_subcommand: S ["obliterate"] env[] Empty => 2, names "obliterate";
+    s_reset_hard_and_in_place: S ["reset", "--hard", "--in-place"] env[] Empty => 2, names "--in-place";
+    s_snapshot_drop_without_name: S ["snapshot", "drop"] env[] Empty => 2, names "<NAME>";
+    s_snapshot_drop_name_and_all: S ["snapshot", "drop", "x", "--all"] env[] Empty => 2, names "--all";
+    s_snapshot_drop_not_a_snapshot: S ["snapshot", "drop", "postgres"] env[] Migrated => 2, names "postgres";
+    s_snapshot_prune_negative: S ["snapshot", "prune", "--keep", "-1"] env[] Empty => 2, names "0..=10000";
+    s_snapshots_mode_unknown: S ["--snapshots", "sometimes", "--stage", "all"] env[] Empty => 2, names "sometimes";
     // ---- malformed migrations folders (`migrate --migrations-dir {dir} up` on an empty database) ----
     m_dir_missing: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::Missing) => 2, names "{dir}";
     m_dir_is_a_file: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::IsAFile) => 2, names "{dir}";
@@ -203,6 +209,12 @@ cases! {
     s_prod_env_flag_demo_stage_6: S ["--env", "prod", "--stage", "6"] env[] Prod => 4, names "prod";
     s_prod_reset: S ["reset"] env[] Prod => 4, names "prod";
     s_prod_reset_hard: S ["reset", "--hard"] env[] Prod => 4, names "prod";
+    s_prod_reset_in_place: S ["reset", "--in-place"] env[] Prod => 4, names "prod";
+    s_prod_reset_yes: S ["reset", "--yes"] env[] Prod => 4, names "prod";
+    s_prod_snapshot_list: S ["snapshot", "list"] env[] Prod => 4, names "prod";
+    s_prod_snapshot_prune: S ["snapshot", "prune", "--keep", "10000"] env[] Prod => 4, names "prod";
+    s_staging_snapshot_drop: S ["snapshot", "drop", "groundwork_snap_000000000000000000000000"] env[] Staging => 4, names "staging";
+    s_env_prod_snapshot_list: S ["--env", "prod", "snapshot", "list"] env[] Migrated => 4, names "prod";
     // ---- unwritable paths ----
     m_backup_dir_is_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}", "up"] env[] ProdPending => 7, names "{file}";
     m_backup_dir_under_a_file: M ["--env", "prod", PROD_UP, "--yes", "--backup-dir", "{file}/sub", "up"] env[] ProdPending => 7, names "{file}/sub";

@@ -189,7 +189,7 @@ pub(super) async fn run_one(
                 ..
             },
             Some((row, key)),
-        ) => Ok(Outcome::Ran {
+        ) if ctx.deliver_keys => Ok(Outcome::Ran {
             counts,
             fingerprint,
             secret: Some(secret::deliver(ctx, &mut conn, row, &key).await),

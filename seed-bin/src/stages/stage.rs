@@ -217,6 +217,9 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// `--write-env`: where the runner writes a new key (checked before any stage ran).
     pub write_env: Option<PathBuf>,
+    /// Whether a new API key is shown (and written with `--write-env`). Off only while a
+    /// snapshot is built: its key is made unusable before anyone could see it.
+    pub deliver_keys: bool,
 }
 
 impl std::ops::Deref for Ctx {

@@ -10,6 +10,8 @@ use crate::process::{bin_path, scratch_dir};
 pub fn bin_cmd(name: &str, db: &TestDb) -> Command {
     let mut cmd = Command::new(bin_path(name));
     cmd.env("DATABASE_URL", db.url())
+        // Every test seeds for real unless it asks for snapshots (tests/seed/snapshot.rs).
+        .env("SEED_SNAPSHOTS", "off")
         .env_remove("APP_ENV")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")

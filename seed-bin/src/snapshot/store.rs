@@ -1,0 +1,481 @@
+//! Snapshot databases on the server: find, create (under a temporary name, then renamed, under
+//! an advisory lock so concurrent seeders make a snapshot once), restore into a target,
+//! list and drop. Every statement runs on a connection to the maintenance database, because
+//! `CREATE DATABASE … TEMPLATE` needs the source free of sessions, ours included.
+
+use super::key::{NAME_PREFIX, SnapshotKey};
+use crate::error::{Result, SeedError};
+use chrono::{DateTime, Utc};
+use groundwork_migrate::ConnInfo;
+use groundwork_migrate::policy::{self, quote_ident};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+/// The database every admin connection uses: present on every cluster `initdb` made.
+const MAINTENANCE_DB: &str = "postgres";
+
+/// Prefix of a snapshot being built or copied; renamed to its final name once complete, so a
+/// name with [`NAME_PREFIX`] always holds a whole snapshot. A killed run leaves one behind,
+/// which `snapshot drop --all` removes.
+pub(super) const BUILDING_PREFIX: &str = "groundwork_snapnew_";
+
+/// Name of the admin sessions in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "groundwork-seed-snapshot";
+
+/// The key the advisory lock for one snapshot name is taken on (on the maintenance
+/// database, which every seeder of this server shares).
+fn lock_key(name: &str) -> i64 {
+    let d = <sha2::Sha256 as sha2::Digest>::digest(format!("groundwork-snapshot/{name}"));
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_le_bytes(b)
+}
+
+/// What `COMMENT ON DATABASE` holds for a snapshot: the full key, its inputs, and when it was
+/// made and last restored (the comment is the one place PostgreSQL keeps for free text on a
+/// database that needs no connection to it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub key: String,
+    pub inputs: super::key::KeyInputs,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A snapshot on the server, for `snapshot list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub name: String,
+    pub size_bytes: i64,
+    /// `None` when the comment is missing or not ours (shown as unknown).
+    pub meta: Option<Meta>,
+}
+
+/// A connection to the server's maintenance database.
+pub struct Admin {
+    client: Client,
+    target: ConnInfo,
+}
+
+fn server_error(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SeedError {
+    let doing = doing.into();
+    move |e| SeedError::Server {
+        message: format!("{doing}: {}", describe(&e)),
+        state: e.code().cloned(),
+    }
+}
+
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl Admin {
+    /// Connects to the maintenance database of `info`'s server (`info` names the target).
+    pub async fn connect(info: &ConnInfo) -> Result<Admin> {
+        let admin = info.with_database(MAINTENANCE_DB);
+        let (client, connection) = policy::connect_client(&admin, APPLICATION_NAME).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "snapshot admin connection ended");
+            }
+        });
+        Ok(Admin {
+            client,
+            target: info.clone(),
+        })
+    }
+
+    /// Whether a database of that name exists.
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        let row = self
+            .client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(server_error(format!("looking for database {name}")))?;
+        Ok(row.is_some())
+    }
+
+    /// Sessions other than ours connected to `db`: (pid, application_name).
+    pub async fn sessions_on(&self, db: &str) -> Result<Vec<(i32, String)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT pid, coalesce(application_name, '') FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&db],
+            )
+            .await
+            .map_err(server_error(format!("listing the sessions on {db}")))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Takes the advisory lock of snapshot `name` for this session (released by
+    /// [`Self::unlock`] or when the connection closes).
+    async fn lock(&self, name: &str) -> Result<()> {
+        self.client
+            .execute("SELECT pg_advisory_lock($1)", &[&lock_key(name)])
+            .await
+            .map_err(server_error(format!("locking snapshot {name}")))?;
+        Ok(())
+    }
+
+    async fn unlock(&self, name: &str) {
+        if let Err(e) = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&lock_key(name)])
+            .await
+        {
+            tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
+        }
+    }
+
+    async fn batch(&self, sql: &str, doing: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(server_error(doing.to_string()))
+    }
+
+    /// Copies database `source` into the snapshot of `key`, unless it exists. `prepare`
+    /// runs on the copy (under its temporary name) before it becomes the snapshot. Returns
+    /// whether this call made it. Concurrent callers serialise on the snapshot's lock, so
+    /// only one of them copies.
+    pub async fn create_from<F, Fut>(
+        &self,
+        source: &str,
+        key: &SnapshotKey,
+        prepare: F,
+    ) -> Result<bool>
+    where
+        F: FnOnce(ConnInfo) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let name = key.database_name();
+        self.lock(&name).await?;
+        let made = self.create_locked(Some(source), key, prepare).await;
+        self.unlock(&name).await;
+        made
+    }
+
+    /// Builds the snapshot of `key` with `build` (given the connection settings of an empty
+    /// database under a temporary name), unless it exists. Returns whether this call built it.
+    pub async fn build<F, Fut>(&self, key: &SnapshotKey, build: F) -> Result<bool>
+    where
+        F: FnOnce(ConnInfo) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let name = key.database_name();
+        self.lock(&name).await?;
+        let made = self.create_locked(None, key, build).await;
+        self.unlock(&name).await;
+        made
+    }
+
+    async fn create_locked<F, Fut>(
+        &self,
+        source: Option<&str>,
+        key: &SnapshotKey,
+        prepare: F,
+    ) -> Result<bool>
+    where
+        F: FnOnce(ConnInfo) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let name = key.database_name();
+        if self.exists(&name).await? {
+            return Ok(false);
+        }
+        let temp = format!(
+            "{BUILDING_PREFIX}{}_{}",
+            &key.hex()[..24],
+            std::process::id()
+        );
+        let qt = quote_ident(&temp);
+        // A run killed while holding this name (same pid reused) left it; it is ours to redo.
+        self.batch(
+            &format!("DROP DATABASE IF EXISTS {qt}"),
+            "dropping a leftover snapshot copy",
+        )
+        .await?;
+        let create = match source {
+            Some(s) => format!("CREATE DATABASE {qt} TEMPLATE {}", quote_ident(s)),
+            None => format!("CREATE DATABASE {qt}"),
+        };
+        self.batch(
+            &create,
+            &format!(
+                "copying database {} into a snapshot",
+                source.unwrap_or("(new)")
+            ),
+        )
+        .await?;
+        let filled = async {
+            prepare(self.target.with_database(&temp)).await?;
+            let meta = Meta {
+                key: key.hex().to_string(),
+                inputs: key.inputs().clone(),
+                created_at: Utc::now(),
+                last_used_at: None,
+            };
+            self.set_meta(&temp, &meta).await?;
+            // A template nobody can connect to: no session can ever block a restore from it.
+            self.batch(
+                &format!(
+                    "ALTER DATABASE {qt} RENAME TO {}; ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
+                    quote_ident(&name),
+                    quote_ident(&name)
+                ),
+                "turning the copy into a snapshot",
+            )
+            .await
+        }
+        .await;
+        if let Err(e) = filled {
+            let _ = self
+                .client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {qt} WITH (FORCE)"))
+                .await;
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    async fn set_meta(&self, db: &str, meta: &Meta) -> Result<()> {
+        let json = serde_json::to_string(meta)
+            .map_err(|e| SeedError::Internal(format!("cannot serialise snapshot metadata: {e}")))?;
+        // COMMENT takes no parameters; the JSON is quoted as a literal.
+        let sql = format!(
+            "COMMENT ON DATABASE {} IS '{}'",
+            quote_ident(db),
+            json.replace('\'', "''")
+        );
+        self.batch(&sql, &format!("recording the key of snapshot {db}"))
+            .await
+    }
+
+    /// Replaces database `target` (owner kept) with a copy of snapshot `snapshot`. Other
+    /// sessions on `target` are ended first when `terminate` is set; otherwise their presence
+    /// fails with [`SeedError::Refused`] before anything changed.
+    pub async fn restore(&self, snapshot: &str, target: &str, terminate: bool) -> Result<bool> {
+        // Shared: restores run side by side, while a drop (exclusive) waits for them, and a
+        // restore that waited for a drop finds the snapshot gone and says so.
+        self.client
+            .execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(snapshot)])
+            .await
+            .map_err(server_error(format!("locking snapshot {snapshot}")))?;
+        let result = if self.exists(snapshot).await? {
+            self.restore_locked(snapshot, target, terminate)
+                .await
+                .map(|()| true)
+        } else {
+            Ok(false)
+        };
+        if let Err(e) = self
+            .client
+            .execute(
+                "SELECT pg_advisory_unlock_shared($1)",
+                &[&lock_key(snapshot)],
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
+        }
+        result
+    }
+
+    async fn restore_locked(&self, snapshot: &str, target: &str, terminate: bool) -> Result<()> {
+        let owner: String = self
+            .client
+            .query_one(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+                &[&target],
+            )
+            .await
+            .map_err(server_error(format!("reading the owner of {target}")))?
+            .get(0);
+        let temp = format!("{BUILDING_PREFIX}restore_{}", std::process::id());
+        let qt = quote_ident(&temp);
+        self.batch(
+            &format!("DROP DATABASE IF EXISTS {qt}"),
+            "dropping a leftover restore copy",
+        )
+        .await?;
+        // Copy first, under another name: the target is dropped only once its replacement is
+        // whole, so a failed copy leaves it untouched.
+        self.batch(
+            &format!(
+                "CREATE DATABASE {qt} TEMPLATE {} OWNER {}",
+                quote_ident(snapshot),
+                quote_ident(&owner)
+            ),
+            &format!("copying snapshot {snapshot}"),
+        )
+        .await?;
+        let others = self.sessions_on(target).await?;
+        if !others.is_empty() && !terminate {
+            let _ = self
+                .client
+                .batch_execute(&format!("DROP DATABASE {qt}"))
+                .await;
+            return Err(busy_error(target, &others));
+        }
+        let force = if terminate { " WITH (FORCE)" } else { "" };
+        // DROP DATABASE refuses to run in a transaction, so each statement goes alone.
+        let swapped = match self
+            .batch(
+                &format!("DROP DATABASE {}{force}", quote_ident(target)),
+                &format!("dropping database {target} to replace it with the snapshot copy"),
+            )
+            .await
+        {
+            Ok(()) => {
+                self.batch(
+                    &format!("ALTER DATABASE {qt} RENAME TO {}", quote_ident(target)),
+                    &format!("renaming the snapshot copy to {target}"),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = swapped {
+            let _ = self
+                .client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {qt}"))
+                .await;
+            return Err(match e {
+                SeedError::Server { state: Some(s), .. } if s == SqlState::OBJECT_IN_USE => {
+                    busy_error(target, &self.sessions_on(target).await.unwrap_or_default())
+                }
+                other => other,
+            });
+        }
+        self.touch(snapshot).await;
+        Ok(())
+    }
+
+    /// Records that `snapshot` was used now (best effort: a failure only ages it for prune).
+    async fn touch(&self, snapshot: &str) {
+        if let Ok(Some(mut meta)) = self.meta(snapshot).await {
+            meta.last_used_at = Some(Utc::now());
+            if let Err(e) = self.set_meta(snapshot, &meta).await {
+                tracing::debug!(error = %e, "could not record the snapshot's last use");
+            }
+        }
+    }
+
+    async fn meta(&self, db: &str) -> Result<Option<Meta>> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                &[&db],
+            )
+            .await
+            .map_err(server_error(format!("reading the key of snapshot {db}")))?;
+        let text: Option<String> = row.and_then(|r| r.get(0));
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Every snapshot on the server, most recently used (or made) first.
+    pub async fn list(&self) -> Result<Vec<Listed>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT datname, pg_database_size(oid), shobj_description(oid, 'pg_database') \
+                 FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+                &[&NAME_PREFIX],
+            )
+            .await
+            .map_err(server_error("listing the snapshots"))?;
+        let mut out: Vec<Listed> = rows
+            .iter()
+            .map(|r| Listed {
+                name: r.get(0),
+                size_bytes: r.get(1),
+                meta: r
+                    .get::<_, Option<String>>(2)
+                    .and_then(|t| serde_json::from_str(&t).ok()),
+            })
+            .collect();
+        // Most recently used (or made) first: `prune --keep N` keeps the head of this list.
+        out.sort_by_key(|l| {
+            std::cmp::Reverse(
+                l.meta
+                    .as_ref()
+                    .map(|m| m.last_used_at.unwrap_or(m.created_at).max(m.created_at)),
+            )
+        });
+        Ok(out)
+    }
+
+    /// Names of half-made snapshot copies left by killed runs.
+    pub async fn leftovers(&self) -> Result<Vec<String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+                &[&BUILDING_PREFIX],
+            )
+            .await
+            .map_err(server_error("listing leftover snapshot copies"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Drops snapshot (or leftover copy) `name`, under its lock so a restore or a creation
+    /// in progress finishes first.
+    pub async fn drop_snapshot(&self, name: &str) -> Result<()> {
+        self.lock(name).await?;
+        let q = quote_ident(name);
+        let doing = format!("dropping snapshot {name}");
+        // DROP DATABASE refuses to run in a transaction, so each statement goes alone.
+        let result = match self
+            .batch(
+                &format!("ALTER DATABASE {q} WITH IS_TEMPLATE false"),
+                &doing,
+            )
+            .await
+        {
+            Ok(()) => {
+                self.batch(&format!("DROP DATABASE IF EXISTS {q}"), &doing)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.unlock(name).await;
+        result
+    }
+}
+
+pub(super) fn busy_error(target: &str, others: &[(i32, String)]) -> SeedError {
+    let who: Vec<String> = others
+        .iter()
+        .map(|(pid, app)| {
+            if app.is_empty() {
+                format!("pid {pid}")
+            } else {
+                format!("pid {pid} ({app})")
+            }
+        })
+        .collect();
+    SeedError::Refused(format!(
+        "restoring {target} from a snapshot drops it, and {} other session(s) are connected to it: {}. \
+         Pass --yes to disconnect them, close them first, or use `seed reset --in-place` to empty the tables instead. Nothing was changed.",
+        others.len(),
+        who.join(", ")
+    ))
+}
+
+/// Whether `e` says the server refused to create databases for lack of privilege (a role
+/// without CREATEDB): snapshots are then skipped, not an error.
+pub fn is_privilege_error(e: &SeedError) -> bool {
+    matches!(e, SeedError::Server { state: Some(s), .. } if *s == SqlState::INSUFFICIENT_PRIVILEGE)
+}
+
+/// Whether `e` says another session was connected to the database being copied.
+pub fn is_in_use(e: &SeedError) -> bool {
+    matches!(e, SeedError::Server { state: Some(s), .. } if *s == SqlState::OBJECT_IN_USE)
+}
