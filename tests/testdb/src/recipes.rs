@@ -1,21 +1,19 @@
 //! The two standard templates: migrated (the embedded migrations applied by the migration
-//! engine) and seeded (the demo dataset at a scale, written by the seed library on a clone of
-//! the migrated one). Both engines run in-process, so an application's tests need neither
-//! binary; each template's name carries a key of everything that decides its content.
+//! engine, as `migrate --env test up` does) and seeded (seed's snapshot of the demo dataset at
+//! a scale). Both engines run in-process, so an application's tests need neither binary; each
+//! template's name carries a key of everything that decides its content.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use groundwork_migrate::MigrationSource;
+use groundwork_seed::snapshot;
+
+use crate::server::server_url;
 
 use crate::template::{Recipe, TEMPLATE_PREFIX, short_hash, sources_hash, template};
-
-/// The `--rng-seed` and `--as-of` of `seed`'s defaults: a seeded template holds the dataset
-/// `seed --stage all --scale N` writes.
-const RNG_SEED: &str = "42";
-const AS_OF: &str = "2026-01-15";
-/// Variables the seed library reads that change the rows it writes (flags cover the rest).
-const SEED_CONTENT_VARS: [&str; 2] = ["SEED_DATA_DIR", groundwork_seed::DEMO_PASSWORD_VAR];
 
 /// Name of the migrated template, built on first use.
 pub(crate) fn migrated_template() -> String {
@@ -29,57 +27,28 @@ pub(crate) fn migrated_template() -> String {
     })
 }
 
-/// Name of the template seeded at `scale`, built on first use from the migrated one.
+/// Name of seed's snapshot of the demo dataset at `scale` (what `seed --stage all --scale
+/// <scale>` writes with the default `--rng-seed` and `--as-of`), built on first use by the
+/// seed library, which keys it by every input of its rows and builds it once across
+/// processes. `seed snapshot list` shows these templates too.
 pub(crate) fn seeded_template(scale: u32) -> String {
-    let base = migrated_template();
-    let scale_s = scale.to_string();
-    let vars: Vec<Vec<u8>> = SEED_CONTENT_VARS
-        .iter()
-        .map(|v| std::env::var(v).unwrap_or_default().into_bytes())
-        .collect();
-    let mut parts: Vec<&[u8]> = vec![
-        base.as_bytes(),
-        scale_s.as_bytes(),
-        RNG_SEED.as_bytes(),
-        AS_OF.as_bytes(),
-    ];
-    let seed_sources = sources_hash(&["seed-bin/src", "seed-bin/data"]);
-    parts.push(seed_sources.as_bytes());
-    parts.extend(vars.iter().map(Vec::as_slice));
-    let name = format!("{TEMPLATE_PREFIX}seeded_s{scale}_{}", short_hash(parts));
-    template(
-        Recipe {
-            name,
-            base: Some(&base),
-        },
-        |url| {
-            // Stage 03 writes sample import files; they belong to no test.
-            let artifacts = tempfile::tempdir().expect("temp dir for seed artifacts");
-            let artifacts = artifacts.path().to_string_lossy().into_owned();
-            run_tool(
-                "seed",
-                groundwork_seed::run::<Vec<OsString>, OsString>,
-                &[
-                    "seed",
-                    "--env",
-                    "test",
-                    "--database-url",
-                    url,
-                    "--stage",
-                    "all",
-                    "--scale",
-                    &scale_s,
-                    "--rng-seed",
-                    RNG_SEED,
-                    "--as-of",
-                    AS_OF,
-                    "--artifacts-dir",
-                    &artifacts,
-                    "--quiet",
-                ],
-            );
-        },
-    )
+    static BUILT: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = built.get(&scale) {
+        return name.clone();
+    }
+    // seed's stages spread over worker threads, as in the `seed` binary.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("start an async runtime for the seed library");
+    let inputs = snapshot::Inputs::seeded(scale);
+    let name = runtime
+        .block_on(snapshot::ensure(server_url(), &inputs))
+        .unwrap_or_else(|e| panic!("build the seeded snapshot at scale {scale}: {e}"));
+    built.insert(scale, name.clone());
+    name
 }
 
 /// Key of the migrated template: every embedded migration's version and checksum, and the
