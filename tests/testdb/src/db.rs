@@ -34,8 +34,8 @@ impl TestDb {
     }
 
     /// A database holding the demo dataset that `seed --stage all --scale <scale>` writes
-    /// (default `--rng-seed` and `--as-of`), cloned from a template built once per scale on
-    /// top of the migrated one.
+    /// (default `--rng-seed` and `--as-of`), cloned from seed's snapshot of it (built on
+    /// first use). Its API key is unusable: a test that must authenticate makes its own.
     pub fn seeded(scale: u32) -> TestDb {
         off_runtime(|| Self::create(Some(&seeded_template(scale))))
     }
