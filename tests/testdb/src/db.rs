@@ -52,19 +52,17 @@ impl TestDb {
 
     fn create(template: Option<&str>) -> TestDb {
         sweep_leftovers();
-        let name = format!(
-            "{TEST_DB_PREFIX}{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            short_random()
-        );
-        let sql = match template {
-            Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
-            None => format!("CREATE DATABASE \"{name}\""),
+        let name = match template {
+            Some(t) => {
+                let spare = spares::take(t);
+                spares::refill(t);
+                match spare {
+                    Some(name) => name,
+                    None => clone_of(Some(t)).unwrap_or_else(|e| panic!("{e}")),
+                }
+            }
+            None => clone_of(None).unwrap_or_else(|e| panic!("{e}")),
         };
-        admin()
-            .batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let url = url_for_db(server_url(), &name);
         TestDb { name, url }
     }
@@ -147,6 +145,83 @@ fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// Creates a new test database (a clone of `template`, or empty) and returns its name.
+fn clone_of(template: Option<&str>) -> Result<String, String> {
+    let name = format!(
+        "{TEST_DB_PREFIX}{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        short_random()
+    );
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    let mut admin =
+        connect(server_url()).map_err(|e| format!("connect to the test server: {e}"))?;
+    admin
+        .batch_execute(&sql)
+        .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(name)
+}
+
+/// One clone per template made ahead, on a background thread, while the test that took the
+/// previous one runs: the next test of the process gets its database without waiting for
+/// `CREATE DATABASE`. `GROUNDWORK_TESTDB_SPARES=0` turns it off. A spare left when the process
+/// exits is dropped by the next run's sweep (its pid is gone).
+mod spares {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Pool {
+        ready: BTreeMap<String, String>,
+        making: BTreeSet<String>,
+    }
+
+    static POOL: Mutex<Pool> = Mutex::new(Pool {
+        ready: BTreeMap::new(),
+        making: BTreeSet::new(),
+    });
+
+    fn enabled() -> bool {
+        std::env::var("GROUNDWORK_TESTDB_SPARES").map_or(true, |v| v != "0")
+    }
+
+    fn pool() -> std::sync::MutexGuard<'static, Pool> {
+        POOL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ready spare of `template`, if any.
+    pub(super) fn take(template: &str) -> Option<String> {
+        pool().ready.remove(template)
+    }
+
+    /// Starts making a spare of `template` unless one is ready or being made.
+    pub(super) fn refill(template: &str) {
+        if !enabled() {
+            return;
+        }
+        {
+            let mut p = pool();
+            if p.ready.contains_key(template) || !p.making.insert(template.to_owned()) {
+                return;
+            }
+        }
+        let template = template.to_owned();
+        std::thread::spawn(move || {
+            // A failure here only costs the next test the wait; it makes its own clone and
+            // reports any error itself.
+            let made = super::clone_of(Some(&template)).ok();
+            let mut p = pool();
+            p.making.remove(&template);
+            if let Some(name) = made {
+                p.ready.insert(template, name);
+            }
+        });
+    }
 }
 
 pub(crate) fn drop_database(name: &str) {
