@@ -3,9 +3,10 @@
 # where every test gets a seeded (scale 1) database, in three shapes, and the latency of getting
 # that database per test. Prints one line per shape; docs/performance.md records a run.
 #
-#   bench/testkit.sh [THREADS=2] [SHAPES="clone schema harness"]
+#   bench/testkit.sh [THREADS=2] [SHAPES="clone clone-nospare schema harness"]
 #
-# Shapes: `clone` = TestDb::seeded(1) (CREATE DATABASE … TEMPLATE per test, the kit);
+# Shapes: `clone` = TestDb::seeded(1) (CREATE DATABASE … TEMPLATE per test, the kit, with its
+# spare clone made ahead); `clone-nospare` = the same with GROUNDWORK_TESTDB_SPARES=0;
 # `schema` = one shared database, the seeded public schema captured once with pg_dump and
 # replayed into a fresh schema per test; `harness` = the harness before the kit (a migrated
 # clone, then `seed --stage all` per test). Templates are built by a warm-up test first, so the
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"
-SHAPES="${2:-clone schema harness}"
+SHAPES="${2:-clone clone-nospare schema harness}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -41,8 +42,12 @@ echo "warm-up: $(awk '{printf "%.0f ms", $1}' "$WORK/warm.txt") for the first Te
 for shape in $SHAPES; do
   out="$WORK/$shape.txt"
   start=$(date +%s.%N)
-  KIT_BENCH_MODE="$shape" KIT_BENCH_OUT="$out" "$BIN" --ignored --test-threads="$THREADS" -q >/dev/null
+  spares=1
+  mode="$shape"
+  if [ "$shape" = clone-nospare ]; then spares=0; mode=clone; fi
+  GROUNDWORK_TESTDB_SPARES=$spares KIT_BENCH_MODE="$mode" KIT_BENCH_OUT="$out" \
+    "$BIN" --ignored --test-threads="$THREADS" -q >/dev/null
   end=$(date +%s.%N)
-  printf '%-8s 50 tests, %s threads: suite %.1f s\n  get the database: %s\n  drop it:          %s\n' \
+  printf '%-13s 50 tests, %s threads: suite %.1f s\n  get the database: %s\n  drop it:          %s\n' \
     "$shape" "$THREADS" "$(echo "$end - $start" | bc)" "$(stats "$out" 1)" "$(stats "$out" 2)"
 done
