@@ -1,14 +1,13 @@
 //! [`TestDb`]: one database per test, cloned from a template, dropped afterwards.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dump::{DbSnapshot, db_snapshot, pg_dump};
-use crate::process::{bin_path, output_text, scratch_dir};
+use crate::recipes::{migrated_template, seeded_template};
 use crate::server::{admin, connect, server_url, url_for_db};
-use crate::template::template;
+use crate::template::{Recipe, TEMPLATE_PREFIX, inputs_hash, template};
 
 /// Prefix of every per-test database; the pid after it lets a later run
 /// find the leftovers of dead processes.
@@ -25,51 +24,45 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl TestDb {
     /// A fresh, empty database (no migrations, no bookkeeping).
     pub fn empty() -> TestDb {
-        Self::create(None)
+        off_runtime(|| Self::create(None))
     }
 
-    /// A database migrated with the embedded migrations by the real
-    /// `migrate` binary, environment stamp `test`.
+    /// A database with every embedded migration applied (environment stamp `test`), cloned
+    /// from a template the migration engine built once for this set of migrations.
     pub fn migrated() -> TestDb {
-        let template = template("migrated", |url| {
-            let out = Command::new(bin_path("migrate"))
-                .args(["--env", "test", "up"])
-                .env("DATABASE_URL", url)
-                .env_remove("APP_ENV")
-                .current_dir(scratch_dir())
-                .output()
-                .expect("run migrate");
-            assert!(
-                out.status.success(),
-                "building the migrated template failed:\n{}",
-                output_text(&out)
-            );
-        });
-        Self::create(Some(&template))
+        off_runtime(|| Self::create(Some(&migrated_template())))
     }
 
-    /// A clone of a template built once per process group by `build`, keyed
-    /// by `key` and by the content of `migrations/` and the binaries.
-    pub fn from_template(key: &str, build: impl FnOnce(&str)) -> TestDb {
-        let template = template(key, build);
-        Self::create(Some(&template))
+    /// A database holding the demo dataset that `seed --stage all --scale <scale>` writes
+    /// (default `--rng-seed` and `--as-of`), cloned from seed's snapshot of it (built on
+    /// first use). Its API key is unusable: a test that must authenticate makes its own.
+    pub fn seeded(scale: u32) -> TestDb {
+        off_runtime(|| Self::create(Some(&seeded_template(scale))))
+    }
+
+    /// A clone of a template built once (across test processes) by `build`, keyed by `key`
+    /// and by the content of `migrations/` and the workspace binaries.
+    pub fn from_template(key: &str, build: impl FnOnce(&str) + Send) -> TestDb {
+        let name = format!("{TEMPLATE_PREFIX}{key}_{}", inputs_hash());
+        off_runtime(|| {
+            let template = template(Recipe { name, base: None }, build);
+            Self::create(Some(&template))
+        })
     }
 
     fn create(template: Option<&str>) -> TestDb {
         sweep_leftovers();
-        let name = format!(
-            "{TEST_DB_PREFIX}{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            short_random()
-        );
-        let sql = match template {
-            Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
-            None => format!("CREATE DATABASE \"{name}\""),
+        let name = match template {
+            Some(t) => {
+                let spare = spares::take(t);
+                spares::refill(t);
+                match spare {
+                    Some(name) => name,
+                    None => clone_of(Some(t)).unwrap_or_else(|e| panic!("{e}")),
+                }
+            }
+            None => clone_of(None).unwrap_or_else(|e| panic!("{e}")),
         };
-        admin()
-            .batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let url = url_for_db(server_url(), &name);
         TestDb { name, url }
     }
@@ -132,12 +125,102 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "keeping database {} for debugging (the next test run drops it)",
-                self.name
+                "groundwork-testdb: the test panicked; keeping its database {} for debugging \
+                 (connect with: psql '{}'; the next test run drops it)",
+                self.name,
+                crate::redact(&self.url)
             );
             return;
         }
-        drop_database(&self.name);
+        off_runtime(|| drop_database(&self.name));
+    }
+}
+
+/// Runs `f` on a thread of its own: the kit's sync `postgres` client (and the engines that
+/// build templates) start their own tokio runtime, which panics inside a caller's
+/// `#[tokio::test]`. A panic in `f` continues in the caller.
+fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Creates a new test database (a clone of `template`, or empty) and returns its name.
+fn clone_of(template: Option<&str>) -> Result<String, String> {
+    let name = format!(
+        "{TEST_DB_PREFIX}{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        short_random()
+    );
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    let mut admin =
+        connect(server_url()).map_err(|e| format!("connect to the test server: {e}"))?;
+    admin
+        .batch_execute(&sql)
+        .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(name)
+}
+
+/// One clone per template made ahead, on a background thread, while the test that took the
+/// previous one runs: the next test of the process gets its database without waiting for
+/// `CREATE DATABASE`. `GROUNDWORK_TESTDB_SPARES=0` turns it off. A spare left when the process
+/// exits is dropped by the next run's sweep (its pid is gone).
+mod spares {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Pool {
+        ready: BTreeMap<String, String>,
+        making: BTreeSet<String>,
+    }
+
+    static POOL: Mutex<Pool> = Mutex::new(Pool {
+        ready: BTreeMap::new(),
+        making: BTreeSet::new(),
+    });
+
+    fn enabled() -> bool {
+        std::env::var("GROUNDWORK_TESTDB_SPARES").map_or(true, |v| v != "0")
+    }
+
+    fn pool() -> std::sync::MutexGuard<'static, Pool> {
+        POOL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ready spare of `template`, if any.
+    pub(super) fn take(template: &str) -> Option<String> {
+        pool().ready.remove(template)
+    }
+
+    /// Starts making a spare of `template` unless one is ready or being made.
+    pub(super) fn refill(template: &str) {
+        if !enabled() {
+            return;
+        }
+        {
+            let mut p = pool();
+            if p.ready.contains_key(template) || !p.making.insert(template.to_owned()) {
+                return;
+            }
+        }
+        let template = template.to_owned();
+        std::thread::spawn(move || {
+            // A failure here only costs the next test the wait; it makes its own clone and
+            // reports any error itself.
+            let made = super::clone_of(Some(&template)).ok();
+            let mut p = pool();
+            p.making.remove(&template);
+            if let Some(name) = made {
+                p.ready.insert(template, name);
+            }
+        });
     }
 }
 

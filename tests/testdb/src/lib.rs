@@ -1,5 +1,12 @@
-//! The per-test database harness: a real PostgreSQL, one fresh database per
-//! test, and the real `migrate` / `seed` binaries.
+//! The test kit: a real PostgreSQL database per test, migrated or seeded, for groundwork's own
+//! end-to-end suite and for the application that links `domain`
+//! (docs/testing-with-groundwork.md).
+//!
+//! ```ignore
+//! let db = groundwork_testdb::TestDb::seeded(1); // or TestDb::migrated()
+//! let mut conn = db.diesel_async().await;        // or db.url() for any client
+//! // dropped with `db`; kept (its name printed) if the test panics
+//! ```
 //!
 //! * The server comes from `TEST_DATABASE_URL` (default
 //!   `postgres://postgres@127.0.0.1:5432/postgres`). When nothing answers
@@ -7,21 +14,27 @@
 //!   a throwaway cluster is started in the temp folder, so `cargo test`
 //!   passes on a fresh machine.
 //! * Each test gets its own database, cloned (`CREATE DATABASE … TEMPLATE`)
-//!   from a template built once per set of migrations, so tests run in
-//!   parallel and cloning costs milliseconds instead of a migration run.
+//!   from a template built once (across parallel test processes) per set of
+//!   inputs: the migrations and the engine for [`TestDb::migrated`], plus the
+//!   seed stages and their parameters for [`TestDb::seeded`]. Both engines run
+//!   in-process, so no binary is needed.
 //! * A database is dropped when its [`TestDb`] is dropped, unless the test
 //!   panicked: then it is kept for debugging and the next run sweeps it.
+//! * Features `tokio-postgres` and `diesel-async` add connectors.
 //!
-//! Used by the end-to-end suite (`tests/tests.rs`) and by crates whose own
-//! tests need a database (the seed library's bulk loader).
+//! The rest (running the real binaries, dumps, fixtures, the message
+//! normaliser) serves groundwork's own suites.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is the report
 
+#[cfg(any(feature = "tokio-postgres", feature = "diesel-async"))]
+mod connectors;
 mod db;
 mod dump;
 mod fixture;
 mod normalise;
 mod process;
+mod recipes;
 mod rng;
 mod run;
 mod server;
