@@ -1,6 +1,7 @@
 //! Stage 05_field_mappings: for each import, one mapping per source column to an asset field,
 //! with a confidence score, a review status and transformation rules.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{IMPORTS, Tenant, analyst, import_id, stage_id};
 use crate::error::Result;
@@ -193,6 +194,14 @@ pub struct FieldMappings;
 impl Stage for FieldMappings {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![Expected::bulk(
+            &IMPORT_FIELD_MAPPINGS,
+            ctx.tenants()
+                .into_iter()
+                .flat_map(move |t| tenant_rows(ctx, &t)),
+        )]
     }
     fn run<'a>(
         &'a self,

@@ -1,5 +1,6 @@
 //! The `Stage` trait, the run and stage contexts, a stage's output and `--stage` selection.
 
+use super::expected::Expected;
 use crate::dataset::{Dataset, stage_id};
 use crate::error::{Result, SeedError};
 use crate::feedback::Reporter;
@@ -81,6 +82,9 @@ pub trait Stage: Sync {
         ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<StageOutput>>;
+    /// The rows `run` writes, one entry per table of [`StageInfo::tables`], from the same
+    /// generators (what `seed verify` compares the tables with and `seed --prune` keeps).
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>>;
 }
 
 /// What a stage hands back to the runner.
