@@ -39,6 +39,7 @@ Examples:
   seed --stage 0,1,2 --force       re-apply stages even if the ledger says they are unchanged
   seed --list                      show the stages and whether each has run on this database
   seed verify                      check the database against the catalogue (exit 9 when off)
+  seed --stage 06_assets --prune   also delete rows the stage would not generate (dev/test)
   seed reset                       empty the demo tables and reseed
   seed reset --hard                revert all migrations, migrate up, reseed
   seed --env prod --stage 00       the only stage allowed in production";
@@ -82,6 +83,12 @@ pub struct Cli {
     /// Write a newly created API key into `.env` (or `--write-env=FILE`) as TEST_AGENT_KEY (mode 0600, other lines kept).
     #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = ".env")]
     pub write_env: Option<PathBuf>,
+
+    /// Delete rows of the selected stages' tables that the stages would not generate for the
+    /// seeded tenants (dev/test only), inside each stage's transaction, so the rerun leaves
+    /// exactly the generated rows. Rows of other tenants are never touched.
+    #[arg(long)]
+    pub prune: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -66,6 +66,11 @@ pub enum SeedError {
     /// A bulk load failed (inside a stage, so the runner reports it as a failed stage).
     #[error("{0}")]
     Bulk(#[from] BulkError),
+    /// A query of the comparison behind `seed verify` and `--prune` failed.
+    #[error(
+        "database error while {doing}: {cause}. Check that the database is reachable and migrated, then rerun"
+    )]
+    Compare { doing: String, cause: String },
     /// A bug.
     #[error("internal error: {0}. Please report it with the log (RUST_LOG=debug).")]
     Internal(String),
@@ -109,6 +114,7 @@ impl ExitStatus for SeedError {
             SeedError::Database { .. }
             | SeedError::Io { .. }
             | SeedError::Bulk(_)
+            | SeedError::Compare { .. }
             | SeedError::Internal(_) => Code::Internal,
         }
     }

@@ -19,7 +19,7 @@ pub struct Expected<'a> {
     /// Columns every row writes, in [`BulkRow::write`] order.
     pub columns: &'static [&'static str],
     /// The rows, generated lazily (tenant by tenant), so memory stays flat in `--scale`.
-    pub rows: Box<dyn Iterator<Item = Box<dyn BulkRow>> + 'a>,
+    pub rows: Box<dyn Iterator<Item = Box<dyn BulkRow>> + Send + 'a>,
 }
 
 impl<'a> Expected<'a> {
@@ -28,6 +28,7 @@ impl<'a> Expected<'a> {
     where
         R: BulkRow,
         I: IntoIterator<Item = R> + 'a,
+        I::IntoIter: Send,
     {
         Self::new(table.table, table.columns, rows)
     }
@@ -37,6 +38,7 @@ impl<'a> Expected<'a> {
     where
         R: BulkRow,
         I: IntoIterator<Item = R> + 'a,
+        I::IntoIter: Send,
     {
         Expected {
             table,
@@ -121,6 +123,7 @@ impl<'a> Expected<'a> {
     where
         R: BulkRow,
         I: IntoIterator<Item = R> + 'a,
+        I::IntoIter: Send,
     {
         Self::new(cols.table, cols.columns, rows)
     }

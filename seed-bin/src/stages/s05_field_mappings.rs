@@ -18,8 +18,6 @@ use serde_json::{Value, json};
 /// Stage id.
 pub const ID: &str = stage_id::FIELD_MAPPINGS;
 const TABLES: &[OwnedTable] = &[table("import_field_mappings")];
-/// Mappings per demo-shaped tenant (one per source column of its three imports).
-pub const MAPPINGS_PER_TENANT: usize = 24;
 
 /// (import key, source column, target field, transformation rules)
 fn columns() -> Vec<(&'static str, &'static str, &'static str, Value)> {

@@ -221,6 +221,9 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// `--write-env`: where the runner writes a new key (checked before any stage ran).
     pub write_env: Option<PathBuf>,
+    /// `--prune`: the database, for the comparison that finds the rows each stage deletes
+    /// before it writes (on a connection of its own; the deletes run in the stage's transaction).
+    pub prune: Option<groundwork_migrate::ConnInfo>,
 }
 
 impl std::ops::Deref for Ctx {
