@@ -104,6 +104,11 @@ pub enum Command {
         hard: bool,
     },
     /// Check the database against the catalogue; exit 9 with a report when anything is off.
+    ///
+    /// Every stage's tables are compared row by row with what the stage generates: the report
+    /// names edited rows (id, column, expected and actual value; never a secret), missing and
+    /// extra rows, and the stage rerun that repairs them. --scale, --rng-seed and --as-of
+    /// default to what the seed ledger recorded.
     Verify,
 }
 

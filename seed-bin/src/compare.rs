@@ -52,7 +52,8 @@ pub struct TableDiff {
     pub table: String,
     /// Rows the stage generates.
     pub expected_rows: u64,
-    /// Rows in the table (in scope: the seeded tenants' for a tenant-owned table).
+    /// Rows of the table in the comparison's scope: the seeded tenants' rows, and the rows of a
+    /// shared table that no other tenant references.
     pub actual_rows: u64,
     pub edited: u64,
     pub missing: u64,
@@ -145,10 +146,9 @@ impl Comparer {
         Ok(out)
     }
 
-    /// The ids `--prune` removes from `stage`'s tables, table by table: extra rows of the
-    /// seeded tenants, and rows whose natural key was edited (a rerun cannot match them). A
-    /// row of a table without `client_account_id` (users, reference data) that a row of any
-    /// other tenant references is kept: deleting it would reach into that tenant (cascades).
+    /// The ids `--prune` removes from `stage`'s tables, table by table: extra rows (in the
+    /// comparison's scope, see [`Comparer::load_and_diff`]), and rows whose natural key was
+    /// edited (a rerun cannot match them).
     pub async fn prunable(&self, ctx: &Ctx, stage: &dyn Stage) -> Result<Vec<PruneList>> {
         let scope: Vec<Uuid> = ctx.tenants().iter().map(|t| t.id).collect();
         let mut out = Vec::new();
@@ -172,20 +172,15 @@ impl Comparer {
                     .collect::<Vec<_>>()
                     .join(" OR ")
             };
-            // Always names the parameter, so every form binds the same one.
-            let mut foreign = " AND cardinality($1::uuid[]) >= 0".to_string();
-            if !plan.tenant_owned {
-                foreign.push_str(&self.referenced_by_other_tenants(table).await?);
-            }
             let rows = self
                 .client
                 .query(
                     &format!(
                         "SELECT d.id FROM pg_temp.gw_diff d
-                         WHERE (d.kind = 'extra' OR (d.kind = 'edited' AND ({key_cond}))){foreign}
+                         WHERE d.kind = 'extra' OR (d.kind = 'edited' AND ({key_cond}))
                          ORDER BY d.id"
                     ),
-                    &[&scope],
+                    &[],
                 )
                 .await
                 .map_err(fail(table, "listing the rows to prune of"))?;
@@ -200,7 +195,7 @@ impl Comparer {
     }
 
     /// ` AND NOT EXISTS (…)` per foreign key into `table` from a tenant-owned table: the row
-    /// `d.id` is referenced by a row of a tenant outside `$1`.
+    /// `l.id` is not referenced by a row of a tenant outside `$1`.
     async fn referenced_by_other_tenants(&self, table: &str) -> Result<String> {
         let rows = self
             .client
@@ -222,7 +217,7 @@ impl Comparer {
             .map(|r| {
                 let (child, col): (String, String) = (r.get(0), r.get(1));
                 format!(
-                    " AND NOT EXISTS (SELECT 1 FROM public.{} c WHERE c.{} = d.id AND c.client_account_id <> ALL($1))",
+                    " AND NOT EXISTS (SELECT 1 FROM public.{} c WHERE c.{} = l.id AND c.client_account_id <> ALL($1))",
                     quote_ident(&child),
                     quote_ident(&col)
                 )
@@ -270,6 +265,10 @@ impl Comparer {
     /// Copies the generated rows into `pg_temp.gw_expected` and the differing ids into
     /// `pg_temp.gw_diff (id, kind, cols)`, where `cols[i]` says whether compared column `i`
     /// differs (edited rows only).
+    ///
+    /// A row of a shared table (no `client_account_id`: users, reference data) that the stage
+    /// does not generate is extra only if no row of another tenant references it: a user of
+    /// a tenant the seed does not generate is that tenant's, not a stray row of the seed's.
     async fn load_and_diff(
         &self,
         exp: Expected<'_>,
@@ -364,6 +363,11 @@ impl Comparer {
             )
             .await
             .map_err(fail(table, "comparing"))?;
+        let others = if tenant_owned || table == "client_accounts" {
+            String::new()
+        } else {
+            self.referenced_by_other_tenants(table).await?
+        };
         let sql = format!(
             "INSERT INTO pg_temp.gw_diff
              SELECT coalesce(l.id, e.id),
@@ -371,7 +375,8 @@ impl Comparer {
                     CASE WHEN l.id IS NOT NULL AND e.id IS NOT NULL THEN ARRAY[{flags}] END
              FROM (SELECT * FROM public.{q} l WHERE {scope_cond}) l
              FULL JOIN pg_temp.gw_expected e ON e.id = l.id
-             WHERE l.id IS NULL OR e.id IS NULL OR ROW({}) IS DISTINCT FROM ROW({})",
+             WHERE l.id IS NULL OR (e.id IS NULL{others})
+                OR (l.id IS NOT NULL AND e.id IS NOT NULL AND ROW({}) IS DISTINCT FROM ROW({}))",
             live("l"),
             live("e"),
         );
@@ -386,21 +391,11 @@ impl Comparer {
             .filter(|(_, c)| keys.iter().any(|k| k == *c))
             .map(|(i, _)| i + 1)
             .collect();
-        let actual_rows: i64 = self
-            .client
-            .query_one(
-                &format!("SELECT count(*) FROM public.{q} l WHERE {scope_cond}"),
-                &[&scope],
-            )
-            .await
-            .map_err(fail(table, "counting the rows of"))?
-            .get(0);
         Ok(Plan {
             tenant_owned: tenant_owned || table == "client_accounts",
             compared: compared.iter().map(|c| c.to_string()).collect(),
             key_positions,
             expected_rows,
-            actual_rows: actual_rows.max(0) as u64,
         })
     }
 
@@ -417,7 +412,6 @@ impl Comparer {
         let mut d = TableDiff {
             table: table.to_string(),
             expected_rows: plan.expected_rows,
-            actual_rows: plan.actual_rows,
             ..TableDiff::default()
         };
         for r in self
@@ -436,6 +430,7 @@ impl Comparer {
                 _ => d.extra = n,
             }
         }
+        d.actual_rows = (d.expected_rows + d.extra).saturating_sub(d.missing);
         if d.is_clean() {
             return Ok(d);
         }
@@ -577,5 +572,4 @@ struct Plan {
     /// Positions of columns that belong to a unique key.
     key_positions: Vec<usize>,
     expected_rows: u64,
-    actual_rows: u64,
 }

@@ -149,6 +149,12 @@ cases! {
     s_log_format_unknown: S ["--log-format", "xml"] env[] Empty => 2, names "xml";
     s_unknown_flag: S ["--frobnicate"] env[] Empty => 2, names "--frobnicate";
     s_unknown_subcommand: S ["obliterate"] env[] Empty => 2, names "obliterate";
+    s_prune_with_verify: S ["--prune", "verify"] env[] Migrated => 2, names "--prune";
+    s_prune_with_reset: S ["--prune", "reset"] env[] Migrated => 2, names "--prune";
+    s_prune_in_prod: S ["--env", "prod", "--stage", "00", "--prune"] env[] Prod => 4, names "--prune";
+    s_prune_in_staging: S ["--env", "staging", "--stage", "00", "--prune"] env[] Staging => 4, names "--prune";
+    s_prune_value: S ["--prune=yes"] env[] Empty => 2, names "--prune";
+    s_verify_scale_zero: S ["verify", "--scale", "0"] env[] Migrated => 2, names "--scale";
     // ---- malformed migrations folders (`migrate --migrations-dir {dir} up` on an empty database) ----
     m_dir_missing: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::Missing) => 2, names "{dir}";
     m_dir_is_a_file: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::IsAFile) => 2, names "{dir}";

@@ -9,5 +9,6 @@ mod determinism;
 mod failure;
 mod guards;
 mod idempotency;
+mod prune;
 mod support;
 mod verify;
