@@ -41,10 +41,16 @@ fn prune_then_rerun_returns_exactly_the_seeded_dataset() {
     let db = seeded();
     db.client().batch_execute(DAMAGE).unwrap();
     let report = text(&seed(&db, &["verify"], 9));
-    assert!(report.contains("repair: `seed --stage all --prune`"), "{report}");
+    assert!(
+        report.contains("repair: `seed --stage all --prune`"),
+        "{report}"
+    );
     let out = text(&seed(&db, &["--stage", "all", "--prune", "--jobs", "1"], 0));
     assert!(out.contains("tags: 1 stale rows removed"), "{out}");
-    assert!(out.contains("technology_catalog: 1 stale rows removed"), "{out}");
+    assert!(
+        out.contains("technology_catalog: 1 stale rows removed"),
+        "{out}"
+    );
     assert!(out.contains("users: 1 stale rows removed"), "{out}");
     assert_eq!(public_hashes(db.url()), public_hashes(fresh.url()));
     seed(&db, &["verify", "--quiet"], 0);
@@ -117,5 +123,9 @@ fn prune_is_refused_outside_dev_and_test() {
         4,
     ));
     insta::assert_snapshot!(normalise(&out));
-    assert_eq!(db.full_dump(), before, "a refused prune must change nothing");
+    assert_eq!(
+        db.full_dump(),
+        before,
+        "a refused prune must change nothing"
+    );
 }

@@ -47,7 +47,9 @@ fn verify_on_an_unseeded_database_fails_readably() {
 }
 
 /// The table events of `seed verify --json`, by table name.
-fn table_events(out: &std::process::Output) -> std::collections::BTreeMap<String, serde_json::Value> {
+fn table_events(
+    out: &std::process::Output,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -88,7 +90,10 @@ fn verify_names_edited_columns_a_missing_row_and_an_extra_row() {
     let out = seed(&db, &["verify"], 9);
     let report = details(&out);
     insta::assert_snapshot!(report);
-    assert!(report.contains("repair: `seed --stage 06_assets`"), "{report}");
+    assert!(
+        report.contains("repair: `seed --stage 06_assets`"),
+        "{report}"
+    );
     assert!(!text(&out).contains(&key_hash), "a key hash was printed");
 
     let json = seed(&db, &["verify", "--json"], 9);
@@ -119,7 +124,11 @@ fn verify_names_edited_columns_a_missing_row_and_an_extra_row() {
 
     // The named reruns repair it.
     seed(&db, &["--stage", "06_assets,07_dependencies", "--quiet"], 0);
-    seed(&db, &["--stage", "01_core_entities", "--prune", "--quiet"], 0);
+    seed(
+        &db,
+        &["--stage", "01_core_entities", "--prune", "--quiet"],
+        0,
+    );
     seed(&db, &["verify", "--quiet"], 0);
 }
 
@@ -127,9 +136,7 @@ fn verify_names_edited_columns_a_missing_row_and_an_extra_row() {
 fn verify_caps_huge_differences_with_counts() {
     let db = seeded();
     db.client()
-        .batch_execute(
-            "UPDATE assessments SET summary = 'x'",
-        )
+        .batch_execute("UPDATE assessments SET summary = 'x'")
         .unwrap();
     let out = seed(&db, &["verify"], 9);
     let report = details(&out);
@@ -160,7 +167,9 @@ fn edits(table: &str, col: &str, data_type: &str, udt: &str) -> Vec<String> {
         "text" | "character varying" => vec![
             format!("coalesce({c} || '~', '~')"),
             format!("coalesce({c} || 'x', 'x')"),
-            format!("(SELECT x.{c} FROM public.{table} x WHERE x.{c} IS DISTINCT FROM t.{c} ORDER BY x.id LIMIT 1)"),
+            format!(
+                "(SELECT x.{c} FROM public.{table} x WHERE x.{c} IS DISTINCT FROM t.{c} ORDER BY x.id LIMIT 1)"
+            ),
         ],
         "integer" | "bigint" | "smallint" => vec![
             format!("coalesce({c} + 1, 1)"),
@@ -243,9 +252,8 @@ fn an_edit_to_any_column_of_any_stage_owned_table_is_reported() {
                     .map_or(first.clone(), |r| r.get(0));
                 let done = edits(table, &col, &ty, &udt).iter().any(|new| {
                     client.batch_execute("SAVEPOINT e").unwrap();
-                    let sql = format!(
-                        "UPDATE public.{table} t SET \"{col}\" = {new} WHERE id = '{row}'"
-                    );
+                    let sql =
+                        format!("UPDATE public.{table} t SET \"{col}\" = {new} WHERE id = '{row}'");
                     match client.execute(sql.as_str(), &[]) {
                         Ok(1) => {
                             client.batch_execute("RELEASE SAVEPOINT e").unwrap();
@@ -307,13 +315,18 @@ fn an_edit_to_any_column_of_any_stage_owned_table_is_reported() {
     assert!(missed.is_empty(), "edits not reported: {missed:?}");
     for table in &ids_edited {
         let e = &events[table.as_str()];
-        assert!(e["missing"].as_u64() >= Some(1) && e["extra"].as_u64() >= Some(1), "{table}: {e}");
+        assert!(
+            e["missing"].as_u64() >= Some(1) && e["extra"].as_u64() >= Some(1),
+            "{table}: {e}"
+        );
     }
     // And nothing else: the columns left out are exactly the documented ones.
     for (table, col) in NOT_COMPARED {
         let e = &events[*table];
         assert!(
-            !e["edited_columns"].as_array().is_some_and(|cols| cols.iter().any(|c| c["column"] == *col)),
+            !e["edited_columns"]
+                .as_array()
+                .is_some_and(|cols| cols.iter().any(|c| c["column"] == *col)),
             "{table}.{col}"
         );
     }
