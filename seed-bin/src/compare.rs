@@ -114,6 +114,11 @@ impl Comparer {
                 tracing::debug!(error = %e, "comparison connection ended with an error");
             }
         });
+        // `DROP TABLE IF EXISTS` of a table that is not there would log a notice per table.
+        client
+            .batch_execute("SET client_min_messages = warning")
+            .await
+            .map_err(fail("", "setting up the comparison connection"))?;
         Ok(Comparer { client })
     }
 
