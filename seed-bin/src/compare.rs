@@ -87,11 +87,21 @@ struct ColumnInfo {
 }
 
 fn fail(table: &str, doing: &str) -> impl FnOnce(tokio_postgres::Error) -> SeedError {
-    let what = format!("{doing} {table}");
+    let what = format!("{doing} {table}").trim_end().to_string();
     move |e| SeedError::Compare {
         doing: what,
         cause: groundwork_migrate::policy::describe_driver_error(&e),
     }
+}
+
+/// Column `i` of a row of the comparison's own queries (whose types it fixes); a mismatch is a
+/// bug, reported as one rather than a panic.
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    r: &'a tokio_postgres::Row,
+    i: usize,
+) -> Result<T> {
+    r.try_get(i)
+        .map_err(|e| SeedError::Internal(format!("reading column {i} of a comparison query: {e}")))
 }
 
 /// Cuts a value for display, on a character boundary.
@@ -192,7 +202,7 @@ impl Comparer {
             out.push(PruneList {
                 table,
                 tenant_owned: plan.tenant_owned,
-                ids: rows.iter().map(|r| r.get::<_, Uuid>(0)).collect(),
+                ids: rows.iter().map(|r| get(r, 0)).collect::<Result<_>>()?,
             });
             self.drop_temp().await?;
         }
@@ -217,17 +227,16 @@ impl Comparer {
             )
             .await
             .map_err(fail(table, "reading the foreign keys into"))?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let (child, col): (String, String) = (r.get(0), r.get(1));
-                format!(
+                let (child, col): (String, String) = (get(r, 0)?, get(r, 1)?);
+                Ok(format!(
                     " AND NOT EXISTS (SELECT 1 FROM public.{} c WHERE c.{} = l.id AND c.client_account_id <> ALL($1))",
                     quote_ident(&child),
                     quote_ident(&col)
-                )
+                ))
             })
-            .collect())
+            .collect()
     }
 
     async fn drop_temp(&self) -> Result<()> {
@@ -248,7 +257,9 @@ impl Comparer {
             )
             .await
             .map_err(fail(table, "reading the columns of"))?;
-        Ok(rows.iter().map(|r| ColumnInfo { name: r.get(0) }).collect())
+        rows.iter()
+            .map(|r| Ok(ColumnInfo { name: get(r, 0)? }))
+            .collect()
     }
 
     /// Columns of the table's unique constraints other than the primary key.
@@ -264,7 +275,7 @@ impl Comparer {
             )
             .await
             .map_err(fail(table, "reading the unique keys of"))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        rows.iter().map(|r| get(r, 0)).collect()
     }
 
     /// Copies the generated rows into `pg_temp.gw_expected` and the differing ids into
@@ -428,8 +439,8 @@ impl Comparer {
             .await
             .map_err(fail(table, "counting the differences of"))?
         {
-            let n = r.get::<_, i64>(1).max(0) as u64;
-            match r.get::<_, &str>(0) {
+            let n = get::<i64>(&r, 1)?.max(0) as u64;
+            match get::<&str>(&r, 0)? {
                 "edited" => d.edited = n,
                 "missing" => d.missing = n,
                 _ => d.extra = n,
@@ -449,13 +460,10 @@ impl Comparer {
             .await
             .map_err(fail(table, "counting the edited columns of"))?
         {
-            let i = r.get::<_, i32>(0) as usize;
-            let n = r.get::<_, i64>(1).max(0) as u64;
+            let i = get::<i32>(&r, 0)?.max(0) as usize;
+            let n = get::<i64>(&r, 1)?.max(0) as u64;
             if let Some(c) = plan.compared.get(i.wrapping_sub(1)) {
                 d.edited_columns.push((c.clone(), n));
-                if plan.key_positions.contains(&i) {
-                    d.key_edited = d.key_edited.max(n);
-                }
             }
         }
         if !plan.key_positions.is_empty() {
@@ -465,7 +473,7 @@ impl Comparer {
                 .map(|i| format!("cols[{i}]"))
                 .collect::<Vec<_>>()
                 .join(" OR ");
-            let n: i64 = self
+            let row = self
                 .client
                 .query_one(
                     &format!(
@@ -474,8 +482,8 @@ impl Comparer {
                     &[],
                 )
                 .await
-                .map_err(fail(table, "counting the edited keys of"))?
-                .get(0);
+                .map_err(fail(table, "counting the edited keys of"))?;
+            let n: i64 = get(&row, 0)?;
             d.key_edited = n.max(0) as u64;
         }
         let ids = |kind: &'static str| {
@@ -487,8 +495,10 @@ impl Comparer {
                         &[&kind, &(sample as i64)],
                     )
                     .await
-                    .map(|rows| rows.iter().map(|r| r.get::<_, Uuid>(0)).collect::<Vec<_>>())
-                    .map_err(fail(table, "listing the differing rows of"))
+                    .map_err(fail(table, "listing the differing rows of"))?
+                    .iter()
+                    .map(|r| get::<Uuid>(r, 0))
+                    .collect::<Result<Vec<_>>>()
             }
         };
         d.missing_ids = ids("missing").await?;
@@ -524,9 +534,9 @@ impl Comparer {
                 .await
                 .map_err(fail(table, "reading the edited rows of"))?;
             for r in rows {
-                let flags: Vec<bool> = r.get(1);
-                let actual: Vec<Option<String>> = r.get(2);
-                let expected: Vec<Option<String>> = r.get(3);
+                let flags: Vec<bool> = get(&r, 1)?;
+                let actual: Vec<Option<String>> = get(&r, 2)?;
+                let expected: Vec<Option<String>> = get(&r, 3)?;
                 let columns = flags
                     .iter()
                     .enumerate()
@@ -550,7 +560,7 @@ impl Comparer {
                     })
                     .collect();
                 d.edited_rows.push(EditedRow {
-                    id: r.get(0),
+                    id: get(&r, 0)?,
                     columns,
                 });
             }
