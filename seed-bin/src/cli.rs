@@ -41,6 +41,7 @@ Examples:
   seed --stage 0,1,2 --force       re-apply stages even if the ledger says they are unchanged
   seed --list                      show the stages and whether each has run on this database
   seed verify                      check the database against the catalogue (exit 9 when off)
+  seed --stage 06_assets --prune   also delete rows the stage would not generate (dev/test)
   seed reset                       restore from the matching snapshot, else empty the tables and reseed
   seed reset --hard                revert all migrations, migrate up, reseed
   seed reset --in-place            empty the tables and reseed without dropping the database
@@ -87,6 +88,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = ".env")]
     pub write_env: Option<PathBuf>,
 
+    /// Delete rows of the selected stages' tables that the stages would not generate for the
+    /// seeded tenants (dev/test only), inside each stage's transaction, so the rerun leaves
+    /// exactly the generated rows. Rows of other tenants are never touched.
+    #[arg(long)]
+    pub prune: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -111,6 +118,11 @@ pub enum Command {
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
     /// Check the database against the catalogue; exit 9 with a report when anything is off.
+    ///
+    /// Every stage's tables are compared row by row with what the stage generates: the report
+    /// names edited rows (id, column, expected and actual value; never a secret), missing and
+    /// extra rows, and the stage rerun that repairs them. --scale, --rng-seed and --as-of
+    /// default to what the seed ledger recorded.
     Verify,
     /// Add deterministic data on top of the demo dataset (dev/test): a tenant, a stuck flow.
     #[command(subcommand)]

@@ -73,6 +73,11 @@ pub enum SeedError {
         message: String,
         state: Option<tokio_postgres::error::SqlState>,
     },
+    /// A query of the comparison behind `seed verify` and `--prune` failed.
+    #[error(
+        "database error while {doing}: {cause}. Check that the database is reachable and migrated, then rerun"
+    )]
+    Compare { doing: String, cause: String },
     /// A bug.
     #[error("internal error: {0}. Please report it with the log (RUST_LOG=debug).")]
     Internal(String),
@@ -117,6 +122,7 @@ impl ExitStatus for SeedError {
             | SeedError::Io { .. }
             | SeedError::Bulk(_)
             | SeedError::Server { .. }
+            | SeedError::Compare { .. }
             | SeedError::Internal(_) => Code::Internal,
         }
     }

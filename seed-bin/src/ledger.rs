@@ -219,3 +219,38 @@ pub async fn exists(conn: &mut AsyncPgConnection) -> Result<bool> {
             .map_err(SeedError::db("looking for groundwork.seed_ledger"))?;
     Ok(p.present)
 }
+
+/// The dataset inputs a run recorded (`params` of its ledger rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub rng_seed: Option<u64>,
+    pub as_of: Option<chrono::NaiveDate>,
+    pub scale: Option<u32>,
+}
+
+/// The inputs of the newest successful stage run, if the ledger has one: what `seed verify`
+/// regenerates the rows from when no flag says otherwise.
+pub async fn recorded_inputs(conn: &mut AsyncPgConnection) -> Result<Option<Recorded>> {
+    if !exists(conn).await? {
+        return Ok(None);
+    }
+    let params: Option<serde_json::Value> = seed_ledger::table
+        .filter(seed_ledger::status.eq("succeeded"))
+        .order(seed_ledger::id.desc())
+        .select(seed_ledger::params)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(SeedError::db("reading the seed ledger"))?;
+    Ok(params.map(|p| Recorded {
+        rng_seed: p.get("rng_seed").and_then(serde_json::Value::as_u64),
+        as_of: p
+            .get("as_of")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|d| d.parse().ok()),
+        scale: p
+            .get("scale")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok()),
+    }))
+}

@@ -6,6 +6,7 @@
 //! a dev/test database's migrations up to date, then run each stage in its own transaction.
 
 mod cli;
+mod compare;
 mod data;
 mod dataset;
 mod db;
@@ -17,6 +18,7 @@ mod fingerprint;
 mod ids;
 mod ledger;
 mod migrations;
+mod prune;
 mod runner;
 pub mod snapshot;
 mod stages;
@@ -40,7 +42,7 @@ pub fn stage_tables() -> impl Iterator<Item = (&'static str, Vec<&'static str>)>
         .map(|s| (s.id(), s.tables().iter().map(|t| t.name).collect()))
 }
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use error::Result;
 use groundwork_migrate::Environment;
@@ -64,10 +66,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
+    // Parsed through the matches so the run knows which dataset inputs were given (on the
+    // command line or in the environment) rather than defaulted: `seed verify` takes the
+    // others from the ledger.
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
         // clap prints help/version (exit 0) or the usage error (exit 2) itself.
         Err(e) => e.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.format(&mut Cli::command()).exit(),
+    };
+    let given = Given {
+        rng_seed: given(&matches, "rng_seed"),
+        as_of: given(&matches, "as_of"),
+        scale: given(&matches, "scale"),
     };
     policy::init_tracing(cli.common.log_format);
     // Stages, their generators and the COPY encoders run on these threads: one per CPU, and
@@ -84,7 +98,28 @@ where
             ))));
         }
     };
-    policy::report(rt.block_on(execute(cli)))
+    policy::report(rt.block_on(execute(cli, given)))
+}
+
+/// Which dataset inputs the run was given rather than defaulted.
+#[derive(Debug, Clone, Copy)]
+struct Given {
+    rng_seed: bool,
+    as_of: bool,
+    scale: bool,
+}
+
+/// Whether argument `id` came from the command line or the environment (a global flag may
+/// sit on either side of the subcommand).
+fn given(m: &clap::ArgMatches, id: &str) -> bool {
+    use clap::parser::ValueSource;
+    let explicit = |m: &clap::ArgMatches| {
+        matches!(
+            m.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    explicit(m) || m.subcommand().is_some_and(|(_, sub)| explicit(sub))
 }
 
 /// The run's connection settings, parsed once (a malformed string is exit 2).
@@ -153,7 +188,7 @@ async fn prepare_schema(
     }
 }
 
-async fn execute(cli: Cli) -> Result<()> {
+async fn execute(cli: Cli, given: Given) -> Result<()> {
     // Everything that can be checked without the database is checked first: an unwritable
     // --write-env target found after stage 01 committed would lose the new key.
     if let Some(path) = &cli.write_env
@@ -161,6 +196,11 @@ async fn execute(cli: Cli) -> Result<()> {
         && !matches!(cli.command, Some(Command::Verify | Command::Snapshot(_)))
     {
         envfile::check_target(path)?;
+    }
+    if cli.prune && cli.command.is_some() {
+        return Err(SeedError::Usage(
+            "--prune applies to stage runs (`seed --stage STAGES --prune`), not to `verify` or `reset`; drop it or run the stages.".into(),
+        ));
     }
     let core = data::load(cli.common.data_dir.as_deref())?;
     let selected: Vec<&'static dyn Stage> = stages::stage::select(&cli.stage, STAGES)?;
@@ -206,15 +246,39 @@ async fn execute(cli: Cli) -> Result<()> {
         Some(Command::Reset { .. }) | None => Intent::Destroy,
     };
     let (env, stamp_is_prod, was_empty) = resolve_env(&mut conn, requested, intent).await?;
+    if cli.prune && cli.command.is_none() {
+        // A prod stamp outranks whatever the run was told it is.
+        let judged = if stamp_is_prod {
+            Environment::Prod
+        } else {
+            env
+        };
+        if !judged.is_disposable() {
+            return Err(SeedError::Refused(format!(
+                "--prune deletes rows and runs only on dev/test databases, not {judged}. Nothing was changed; rerun without --prune."
+            )));
+        }
+    }
+    let mut dataset = dataset::Dataset {
+        rng_seed: cli.common.rng_seed,
+        as_of: cli.common.as_of,
+        scale: cli.common.scale,
+        core,
+        only: None,
+    };
+    if matches!(cli.command, Some(Command::Verify)) {
+        recorded_inputs(&mut conn, &mut dataset, given, &reporter).await?;
+    }
     let make_ctx = |rotate_key: bool, reporter: feedback::Reporter| {
         Arc::new(Ctx {
             dataset: dataset::Dataset {
-                rng_seed: cli.common.rng_seed,
-                as_of: cli.common.as_of,
-                scale: cli.common.scale,
-                core: core.clone(),
+                rng_seed: dataset.rng_seed,
+                as_of: dataset.as_of,
+                scale: dataset.scale,
+                core: dataset.core.clone(),
                 only: None,
             },
+            prune: cli.prune.then(|| url.clone()),
             artifacts_dir: cli.common.artifacts_dir.clone(),
             rotate_key,
             // Environment only (never a flag): a flag would show in `ps` and shell history.
@@ -237,7 +301,7 @@ async fn execute(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Some(Command::Verify) => {
-            let problems = verify::run(&mut conn, &ctx).await?;
+            let problems = verify::run(&mut conn, &ctx, &url, &selected).await?;
             if problems == 0 {
                 Ok(())
             } else {
@@ -477,6 +541,45 @@ async fn keep_snapshot(
     }
     let key = snapshot::key_of(&ctx.dataset, true)?;
     snapshot::keep(url, &key, &ctx.reporter).await;
+    Ok(())
+}
+
+/// `seed verify` regenerates the rows from the inputs the ledger recorded, for every input
+/// the run was not given (a database seeded with `--scale 3` verifies without repeating it).
+async fn recorded_inputs(
+    conn: &mut diesel_async::AsyncPgConnection,
+    dataset: &mut dataset::Dataset,
+    given: Given,
+    reporter: &feedback::Reporter,
+) -> Result<()> {
+    let Some(rec) = ledger::recorded_inputs(conn).await? else {
+        return Ok(());
+    };
+    let mut taken = Vec::new();
+    if !given.scale
+        && let Some(v) = rec.scale.filter(|v| *v != dataset.scale)
+    {
+        dataset.scale = v;
+        taken.push(format!("--scale {v}"));
+    }
+    if !given.rng_seed
+        && let Some(v) = rec.rng_seed.filter(|v| *v != dataset.rng_seed)
+    {
+        dataset.rng_seed = v;
+        taken.push(format!("--rng-seed {v}"));
+    }
+    if !given.as_of
+        && let Some(v) = rec.as_of.filter(|v| *v != dataset.as_of)
+    {
+        dataset.as_of = v;
+        taken.push(format!("--as-of {v}"));
+    }
+    if !taken.is_empty() {
+        reporter.note(&format!(
+            "verifying with the inputs the seed ledger recorded: {}",
+            taken.join(" ")
+        ));
+    }
     Ok(())
 }
 

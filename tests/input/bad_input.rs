@@ -182,6 +182,12 @@ cases! {
     s_snapshot_drop_not_a_snapshot: S ["snapshot", "drop", "postgres"] env[] Migrated => 2, names "postgres";
     s_snapshot_prune_negative: S ["snapshot", "prune", "--keep", "-1"] env[] Empty => 2, names "0..=10000";
     s_snapshots_mode_unknown: S ["--snapshots", "sometimes", "--stage", "all"] env[] Empty => 2, names "sometimes";
+    s_prune_with_verify: S ["--prune", "verify"] env[] Migrated => 2, names "--prune";
+    s_prune_with_reset: S ["--prune", "reset"] env[] Migrated => 2, names "--prune";
+    s_prune_in_prod: S ["--env", "prod", "--stage", "00", "--prune"] env[] Prod => 4, names "--prune";
+    s_prune_in_staging: S ["--env", "staging", "--stage", "00", "--prune"] env[] Staging => 4, names "--prune";
+    s_prune_value: S ["--prune=yes"] env[] Empty => 2, names "--prune";
+    s_verify_scale_zero: S ["verify", "--scale", "0"] env[] Migrated => 2, names "--scale";
     // ---- malformed migrations folders (`migrate --migrations-dir {dir} up` on an empty database) ----
     m_dir_missing: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::Missing) => 2, names "{dir}";
     m_dir_is_a_file: M ["--migrations-dir", "{dir}", "up"] env[] Shape(Shape::IsAFile) => 2, names "{dir}";

@@ -10,6 +10,7 @@ mod factory;
 mod failure;
 mod guards;
 mod idempotency;
+mod prune;
 mod snapshot;
 mod support;
 mod verify;

@@ -113,6 +113,12 @@ pub(super) async fn run_one(
                 .execute(c)
                 .await
                 .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;
+            // `--prune` first: the stage's run then meets only rows it generates.
+            let pruned = match &ctx.prune {
+                Some(target) => crate::prune::run(c, ctx, stage, target).await?,
+                None => BTreeMap::new(),
+            };
+            let force = force || pruned.values().any(|n| *n > 0);
             let input = input_hash(c, ctx, stage).await?;
             if !force
                 && let Some(last) = ledger::last(c, id).await?
@@ -144,6 +150,9 @@ pub(super) async fn run_one(
                 ledger::forget_undelivered_keys(c).await?;
             }
             let mut counts = output.counts;
+            for (table, n) in &pruned {
+                counts.entry(table.clone()).or_default().deleted += n;
+            }
             for t in stage.tables() {
                 let d = counts.entry(t.name.to_string()).or_default();
                 if d.deleted > 0 {

@@ -167,6 +167,7 @@ async fn build_seeded(temp: &ConnInfo, dataset: Dataset) -> Result<()> {
         reporter: Reporter::new(LogFormat::Text, true),
         write_env: None,
         deliver_keys: false,
+        prune: None,
     });
     let mut conn = db::connect(temp).await?;
     ledger::ensure(&mut conn).await?;

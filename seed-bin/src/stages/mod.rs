@@ -1,5 +1,6 @@
 //! The stages, one module per stage, and the ordered registry.
 
+pub mod expected;
 pub mod s00_reference_data;
 pub mod s01_core_entities;
 pub mod s02_discovery_flows;

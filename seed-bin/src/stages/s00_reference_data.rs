@@ -1,7 +1,8 @@
 //! Stage 00_reference_data: the 6R strategies and the technology catalogue. Lookup data the
 //! application needs everywhere, so this is the only stage allowed in production.
 
-use super::stage::{Stage, StageCtx, StageInfo, StageOutput};
+use super::expected::{self, Expected};
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{stage_id, technology_id};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
@@ -306,6 +307,50 @@ fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// The six strategies, in display order.
+fn strategies(ctx: &Ctx) -> Vec<NewSixrStrategyDefinition> {
+    let at = Some(ts(ctx.as_of, 365, 0));
+    STRATEGIES
+        .iter()
+        .enumerate()
+        .map(
+            |(i, (s, name, desc, effort, weeks))| NewSixrStrategyDefinition {
+                id: id("sixr_strategy", name),
+                strategy: *s,
+                name: name.to_string(),
+                description: desc.to_string(),
+                typical_effort: effort.to_string(),
+                typical_duration_weeks: Some(*weeks),
+                display_order: i as i32 + 1,
+                created_at: at,
+                updated_at: at,
+            },
+        )
+        .collect()
+}
+
+/// The technology catalogue.
+fn technologies(ctx: &Ctx) -> Vec<NewTechnologyCatalogEntry> {
+    let at = Some(ts(ctx.as_of, 365, 0));
+    TECHNOLOGIES
+        .iter()
+        .map(
+            |(name, version, category, vendor, rel, eos, eoes)| NewTechnologyCatalogEntry {
+                id: technology_id(name, version),
+                name: name.to_string(),
+                version: version.to_string(),
+                category: category.to_string(),
+                vendor: vendor.to_string(),
+                release_date: date(rel),
+                end_of_support: date(eos),
+                end_of_extended_support: eoes.and_then(date),
+                created_at: at,
+                updated_at: at,
+            },
+        )
+        .collect()
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "6R strategies (6) and the technology catalogue (25); the only stage allowed in production",
@@ -329,24 +374,7 @@ impl Stage for ReferenceData {
         Box::pin(async move {
             // The INSERT path: small tables, counted by comparing them before and after.
             let snapshot = Snapshot::take(conn, TABLES).await?;
-            let at = Some(ts(ctx.as_of, 365, 0));
-            let strategies: Vec<NewSixrStrategyDefinition> = STRATEGIES
-                .iter()
-                .enumerate()
-                .map(
-                    |(i, (s, name, desc, effort, weeks))| NewSixrStrategyDefinition {
-                        id: id("sixr_strategy", name),
-                        strategy: *s,
-                        name: name.to_string(),
-                        description: desc.to_string(),
-                        typical_effort: effort.to_string(),
-                        typical_duration_weeks: Some(*weeks),
-                        display_order: i as i32 + 1,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )
-                .collect();
+            let strategies = strategies(ctx);
             // Natural key: the enum value (sixr_strategies_strategy_key).
             crate::insert_or_update!(
                 conn,
@@ -363,23 +391,7 @@ impl Stage for ReferenceData {
                     updated_at
                 ]
             );
-            let techs: Vec<NewTechnologyCatalogEntry> = TECHNOLOGIES
-                .iter()
-                .map(|(name, version, category, vendor, rel, eos, eoes)| {
-                    NewTechnologyCatalogEntry {
-                        id: technology_id(name, version),
-                        name: name.to_string(),
-                        version: version.to_string(),
-                        category: category.to_string(),
-                        vendor: vendor.to_string(),
-                        release_date: date(rel),
-                        end_of_support: date(eos),
-                        end_of_extended_support: eoes.and_then(date),
-                        created_at: at,
-                        updated_at: at,
-                    }
-                })
-                .collect();
+            let techs = technologies(ctx);
             // Natural key: (name, version) (technology_catalog_name_version_key).
             crate::insert_or_update!(
                 conn,
@@ -401,5 +413,11 @@ impl Stage for ReferenceData {
                 secret: None,
             })
         })
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![
+            Expected::insert(&expected::SIXR_STRATEGIES, strategies(ctx)),
+            Expected::insert(&expected::TECHNOLOGY_CATALOG, technologies(ctx)),
+        ]
     }
 }

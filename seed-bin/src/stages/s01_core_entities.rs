@@ -1,6 +1,7 @@
 //! Stage 01_core_entities: tenants, engagements, users and their roles, tags, and the test
 //! agent API key. Everything but the key comes from the core data file.
 
+use super::expected::{self, Expected};
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{
     Tenant, display_name, engagement_id, engagements, stage_id, tag_id, user_id, users,
@@ -41,6 +42,109 @@ const TABLES: &[OwnedTable] = &[
     },
 ];
 
+/// The rows of every table but the key's.
+struct CoreRows {
+    accounts: Vec<NewClientAccount>,
+    engs: Vec<NewEngagement>,
+    us: Vec<NewUser>,
+    roles: Vec<NewUserAccountRole>,
+    tags: Vec<NewTag>,
+}
+
+fn core_rows(ctx: &Ctx, tenants: &[Tenant]) -> CoreRows {
+    let at = Some(ts(ctx.as_of, 120, 9 * 3600));
+    let mut accounts = Vec::new();
+    let mut engs = Vec::new();
+    let mut us = Vec::new();
+    let mut roles = Vec::new();
+    let mut tags = Vec::new();
+    for t in tenants {
+        let file_account = ctx
+            .core
+            .file
+            .accounts
+            .get(t.index)
+            .filter(|_| t.index < 1000);
+        let planned_users = users(ctx, t);
+        accounts.push(NewClientAccount {
+            id: t.id,
+            slug: t.slug.clone(),
+            name: file_account.map_or_else(|| display_name(t), |a| a.name.clone()),
+            industry: Some(file_account.map_or_else(|| "Retail".into(), |a| a.industry.clone())),
+            company_size: Some(file_account.map_or_else(|| "large".into(), |a| a.company_size.get_ref().clone())),
+            headquarters_country: Some(file_account.map_or_else(|| "US".into(), |a| a.headquarters_country.clone())),
+            primary_contact_email: planned_users.iter().find(|u| u.role == UserRole::ClientAdmin).map(|u| u.email.clone()),
+            settings: json!({"timezone": "UTC", "currency": "USD", "features": {"agent_insights": true}}),
+            is_active: true,
+            created_at: at,
+            updated_at: at,
+        });
+        for (i, name) in engagements(ctx, t).iter().enumerate() {
+            engs.push(NewEngagement {
+                id: engagement_id(&t.slug, name),
+                client_account_id: t.id,
+                name: name.clone(),
+                description: Some(format!(
+                    "Assessment and migration planning for {}",
+                    display_name(t)
+                )),
+                status: if i == 0 {
+                    "active".into()
+                } else {
+                    "planning".into()
+                },
+                start_date: Some(date(ctx.as_of, -90 + 30 * i as i64)),
+                target_completion_date: Some(date(ctx.as_of, 270 + 30 * i as i64)),
+                created_at: at,
+                updated_at: at,
+            });
+        }
+        for u in &planned_users {
+            let uid = user_id(&u.email);
+            us.push(NewUser {
+                id: uid,
+                external_id: u.idp_id.clone(),
+                email: u.email.clone(),
+                full_name: u.name.clone(),
+                password_hash: None,
+                is_active: true,
+                last_login_at: Some(ts(ctx.as_of, 1, 8 * 3600)),
+                created_at: at,
+                updated_at: at,
+            });
+            roles.push(NewUserAccountRole {
+                id: id("user_account_role", &format!("{}/{}", u.email, t.slug)),
+                user_id: uid,
+                client_account_id: t.id,
+                engagement_id: None,
+                role: u.role,
+                access_level: u.access,
+                is_active: true,
+                created_at: at,
+                updated_at: at,
+            });
+        }
+        for tag in &ctx.core.file.tags {
+            tags.push(NewTag {
+                id: tag_id(&t.slug, tag.name.get_ref()),
+                client_account_id: t.id,
+                name: tag.name.get_ref().clone(),
+                color: Some(tag.color.clone()),
+                description: Some(tag.description.clone()),
+                created_at: at,
+                updated_at: at,
+            });
+        }
+    }
+    CoreRows {
+        accounts,
+        engs,
+        us,
+        roles,
+        tags,
+    }
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "tenants (3), engagements, users (4 Democorp + 1 admin per other tenant), roles, tags, the test agent API key",
@@ -58,6 +162,23 @@ impl Stage for CoreEntities {
     fn must_run(&self, ctx: &Ctx) -> bool {
         ctx.rotate_key
     }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        let tenants = ctx.tenants();
+        let rows = core_rows(ctx, &tenants);
+        // The key's prefix and hash are random: the comparison leaves them out (TABLES).
+        let key = tenants
+            .as_slice()
+            .first()
+            .map(|t| key_row(ctx, t, String::new(), String::new()));
+        vec![
+            Expected::insert(&expected::CLIENT_ACCOUNTS, rows.accounts),
+            Expected::insert(&expected::ENGAGEMENTS, rows.engs),
+            Expected::insert(&expected::USERS, rows.us),
+            Expected::insert(&expected::USER_ACCOUNT_ROLES, rows.roles),
+            Expected::insert(&expected::TAGS, rows.tags),
+            Expected::insert(&expected::API_KEYS, key),
+        ]
+    }
     fn run<'a>(
         &'a self,
         ctx: &'a StageCtx<'a>,
@@ -66,91 +187,14 @@ impl Stage for CoreEntities {
         Box::pin(async move {
             // The INSERT path: small tables, counted by comparing them before and after.
             let snapshot = Snapshot::take(conn, TABLES).await?;
-            let at = Some(ts(ctx.as_of, 120, 9 * 3600));
             let tenants = ctx.tenants();
-            let mut accounts = Vec::new();
-            let mut engs = Vec::new();
-            let mut us = Vec::new();
-            let mut roles = Vec::new();
-            let mut tags = Vec::new();
-            for t in &tenants {
-                let file_account = ctx
-                    .core
-                    .file
-                    .accounts
-                    .get(t.index)
-                    .filter(|_| t.index < 1000);
-                let planned_users = users(ctx, t);
-                accounts.push(NewClientAccount {
-                    id: t.id,
-                    slug: t.slug.clone(),
-                    name: file_account.map_or_else(|| display_name(t), |a| a.name.clone()),
-                    industry: Some(file_account.map_or_else(|| "Retail".into(), |a| a.industry.clone())),
-                    company_size: Some(file_account.map_or_else(|| "large".into(), |a| a.company_size.get_ref().clone())),
-                    headquarters_country: Some(file_account.map_or_else(|| "US".into(), |a| a.headquarters_country.clone())),
-                    primary_contact_email: planned_users.iter().find(|u| u.role == UserRole::ClientAdmin).map(|u| u.email.clone()),
-                    settings: json!({"timezone": "UTC", "currency": "USD", "features": {"agent_insights": true}}),
-                    is_active: true,
-                    created_at: at,
-                    updated_at: at,
-                });
-                for (i, name) in engagements(ctx, t).iter().enumerate() {
-                    engs.push(NewEngagement {
-                        id: engagement_id(&t.slug, name),
-                        client_account_id: t.id,
-                        name: name.clone(),
-                        description: Some(format!(
-                            "Assessment and migration planning for {}",
-                            display_name(t)
-                        )),
-                        status: if i == 0 {
-                            "active".into()
-                        } else {
-                            "planning".into()
-                        },
-                        start_date: Some(date(ctx.as_of, -90 + 30 * i as i64)),
-                        target_completion_date: Some(date(ctx.as_of, 270 + 30 * i as i64)),
-                        created_at: at,
-                        updated_at: at,
-                    });
-                }
-                for u in &planned_users {
-                    let uid = user_id(&u.email);
-                    us.push(NewUser {
-                        id: uid,
-                        external_id: u.idp_id.clone(),
-                        email: u.email.clone(),
-                        full_name: u.name.clone(),
-                        password_hash: None,
-                        is_active: true,
-                        last_login_at: Some(ts(ctx.as_of, 1, 8 * 3600)),
-                        created_at: at,
-                        updated_at: at,
-                    });
-                    roles.push(NewUserAccountRole {
-                        id: id("user_account_role", &format!("{}/{}", u.email, t.slug)),
-                        user_id: uid,
-                        client_account_id: t.id,
-                        engagement_id: None,
-                        role: u.role,
-                        access_level: u.access,
-                        is_active: true,
-                        created_at: at,
-                        updated_at: at,
-                    });
-                }
-                for tag in &ctx.core.file.tags {
-                    tags.push(NewTag {
-                        id: tag_id(&t.slug, tag.name.get_ref()),
-                        client_account_id: t.id,
-                        name: tag.name.get_ref().clone(),
-                        color: Some(tag.color.clone()),
-                        description: Some(tag.description.clone()),
-                        created_at: at,
-                        updated_at: at,
-                    });
-                }
-            }
+            let CoreRows {
+                accounts,
+                engs,
+                us,
+                roles,
+                tags,
+            } = core_rows(ctx, &tenants);
             // Natural keys: slug; (tenant, name); email; (user, tenant); (tenant, name).
             crate::insert_or_update!(
                 conn,
@@ -276,24 +320,7 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
     let key = domain::api_key::generate().map_err(|e| SeedError::Internal(e.to_string()))?;
     let hash =
         domain::api_key::hash(key.plaintext()).map_err(|e| SeedError::Internal(e.to_string()))?;
-    let at = Some(ts(ctx.as_of, 120, 9 * 3600));
-    let row = NewApiKey {
-        id: id("api_key", &format!("{}/{KEY_NAME}", t.slug)),
-        client_account_id: t.id,
-        created_by_user_id: users(ctx, t)
-            .iter()
-            .find(|u| u.role == UserRole::ClientAdmin)
-            .map(|u| user_id(&u.email)),
-        name: KEY_NAME.into(),
-        key_prefix: key.prefix().to_string(),
-        key_hash: hash,
-        permissions: json!(["read", "write", "admin"]),
-        expires_at: None,
-        last_used_at: None,
-        revoked_at: None,
-        created_at: at,
-        updated_at: at,
-    };
+    let row = key_row(ctx, t, key.prefix().to_string(), hash);
     // Natural key: (tenant, name) (api_keys_client_account_id_name_key). A rotated key starts
     // clean: the old row's revocation and expiry must not carry over (an expiry in the past
     // would make the new key dead on arrival).
@@ -305,4 +332,26 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
         [key_prefix, key_hash, permissions, revoked_at, expires_at]
     );
     Ok(Some(key.plaintext().to_string()))
+}
+
+/// The key's row, given its lookup prefix and hash (random by design).
+fn key_row(ctx: &Ctx, t: &Tenant, key_prefix: String, key_hash: String) -> NewApiKey {
+    let at = Some(ts(ctx.as_of, 120, 9 * 3600));
+    NewApiKey {
+        id: id("api_key", &format!("{}/{KEY_NAME}", t.slug)),
+        client_account_id: t.id,
+        created_by_user_id: users(ctx, t)
+            .iter()
+            .find(|u| u.role == UserRole::ClientAdmin)
+            .map(|u| user_id(&u.email)),
+        name: KEY_NAME.into(),
+        key_prefix,
+        key_hash,
+        permissions: json!(["read", "write", "admin"]),
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: at,
+        updated_at: at,
+    }
 }

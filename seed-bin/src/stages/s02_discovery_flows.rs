@@ -2,8 +2,11 @@
 //! main engagement gets five (3 completed at different final phases, 1 in progress stopped
 //! at field mapping, 1 failed); every other tenant gets one completed flow.
 
-use super::stage::{Stage, StageCtx, StageInfo, StageOutput};
-use crate::dataset::{FlowSpec, PHASES, flow_id, flows, main_engagement, manager, stage_id};
+use super::expected::{self, Expected};
+use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
+use crate::dataset::{
+    FlowSpec, PHASES, Tenant, flow_id, flows, main_engagement, manager, stage_id,
+};
 use crate::error::Result;
 use crate::fingerprint::{OwnedTable, table};
 use crate::ids::ts;
@@ -90,6 +93,67 @@ async fn write(conn: &mut AsyncPgConnection, rows: &[NewDiscoveryFlow]) -> Resul
     Ok(())
 }
 
+/// One tenant's flows.
+fn tenant_flows(ctx: &Ctx, t: &Tenant) -> Vec<NewDiscoveryFlow> {
+    let mut out = Vec::new();
+    let mut rng = ctx.rng(ID, t);
+    let (eng, _) = main_engagement(ctx, t);
+    for spec in &flows(t) {
+        let start = ts(
+            ctx.as_of,
+            spec.days_ago,
+            9 * 3600 + rng.random_range(0..7200),
+        );
+        let (state, end) = phase_docs(spec, start, &mut rng);
+        let reached = PHASES
+            .iter()
+            .position(|p| *p == spec.last_phase)
+            .unwrap_or(0);
+        let done = spec.status == FlowStatus::Completed;
+        let records: i64 = rng.random_range(120..2000);
+        let insights = json!([
+            {"agent": "data_quality", "severity": "warning", "confidence": 0.91,
+             "insight": format!("{} records lack an owner; assign business owners before wave planning", rng.random_range(3..20))},
+            {"agent": "asset_classifier", "severity": "info", "confidence": 0.87,
+             "insight": "Most Windows servers run end-of-support versions; see the technology catalogue"},
+            {"agent": "dependency_mapper", "severity": "info", "confidence": 0.78,
+             "insight": "A cycle links the order, customer and payment applications; migrate them together"},
+        ]);
+        let elapsed = (end - start).num_seconds();
+        out.push(NewDiscoveryFlow {
+            id: flow_id(&t.slug, &spec.key),
+            client_account_id: t.id,
+            engagement_id: eng,
+            created_by_user_id: manager(ctx, t),
+            name: spec.name.to_string(),
+            status: spec.status,
+            current_phase: if done && spec.last_phase == "tech_debt_analysis" { "completed".into() } else { spec.last_phase.into() },
+            progress_percent: if done { 100 } else { (reached * 100 / PHASES.len()) as i32 },
+            flow_state: state,
+            agent_insights: insights,
+            performance_metrics: json!({
+                "total_duration_seconds": elapsed,
+                "records_processed": records,
+                "records_per_second": (records as f64 / elapsed.max(1) as f64 * 100.0).round() / 100.0,
+                "agent_calls": rng.random_range(20..400),
+                "peak_memory_mb": rng.random_range(180..1400),
+            }),
+            error_details: (spec.status == FlowStatus::Failed).then(|| json!({
+                "phase": spec.last_phase,
+                "code": "CLEANSING_TIMEOUT",
+                "message": "data cleansing agent timed out after 900 s on 412 records",
+                "retryable": true,
+                "occurred_at": end,
+            })),
+            started_at: Some(start),
+            completed_at: matches!(spec.status, FlowStatus::Completed | FlowStatus::Failed | FlowStatus::Cancelled).then_some(end),
+            created_at: Some(start),
+            updated_at: Some(end),
+        });
+    }
+    out
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "discovery flows: Democorp 5 (3 completed, 1 in progress at field mapping, 1 failed), 1 per other tenant",
@@ -105,6 +169,13 @@ impl Stage for DiscoveryFlows {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        let rows = ctx
+            .tenants()
+            .into_iter()
+            .flat_map(move |t| tenant_flows(ctx, &t));
+        vec![Expected::insert(&expected::DISCOVERY_FLOWS, rows)]
+    }
     fn run<'a>(
         &'a self,
         ctx: &'a StageCtx<'a>,
@@ -115,61 +186,7 @@ impl Stage for DiscoveryFlows {
             let snapshot = Snapshot::take(conn, TABLES).await?;
             let mut rows = Vec::new();
             for t in ctx.tenants() {
-                let mut rng = ctx.rng(ID, &t);
-                let (eng, _) = main_engagement(ctx, &t);
-                for spec in &flows(&t) {
-                    let start = ts(
-                        ctx.as_of,
-                        spec.days_ago,
-                        9 * 3600 + rng.random_range(0..7200),
-                    );
-                    let (state, end) = phase_docs(spec, start, &mut rng);
-                    let reached = PHASES
-                        .iter()
-                        .position(|p| *p == spec.last_phase)
-                        .unwrap_or(0);
-                    let done = spec.status == FlowStatus::Completed;
-                    let records: i64 = rng.random_range(120..2000);
-                    let insights = json!([
-                        {"agent": "data_quality", "severity": "warning", "confidence": 0.91,
-                         "insight": format!("{} records lack an owner; assign business owners before wave planning", rng.random_range(3..20))},
-                        {"agent": "asset_classifier", "severity": "info", "confidence": 0.87,
-                         "insight": "Most Windows servers run end-of-support versions; see the technology catalogue"},
-                        {"agent": "dependency_mapper", "severity": "info", "confidence": 0.78,
-                         "insight": "A cycle links the order, customer and payment applications; migrate them together"},
-                    ]);
-                    let elapsed = (end - start).num_seconds();
-                    rows.push(NewDiscoveryFlow {
-                        id: flow_id(&t.slug, &spec.key),
-                        client_account_id: t.id,
-                        engagement_id: eng,
-                        created_by_user_id: manager(ctx, &t),
-                        name: spec.name.to_string(),
-                        status: spec.status,
-                        current_phase: if done && spec.last_phase == "tech_debt_analysis" { "completed".into() } else { spec.last_phase.into() },
-                        progress_percent: if done { 100 } else { (reached * 100 / PHASES.len()) as i32 },
-                        flow_state: state,
-                        agent_insights: insights,
-                        performance_metrics: json!({
-                            "total_duration_seconds": elapsed,
-                            "records_processed": records,
-                            "records_per_second": (records as f64 / elapsed.max(1) as f64 * 100.0).round() / 100.0,
-                            "agent_calls": rng.random_range(20..400),
-                            "peak_memory_mb": rng.random_range(180..1400),
-                        }),
-                        error_details: (spec.status == FlowStatus::Failed).then(|| json!({
-                            "phase": spec.last_phase,
-                            "code": "CLEANSING_TIMEOUT",
-                            "message": "data cleansing agent timed out after 900 s on 412 records",
-                            "retryable": true,
-                            "occurred_at": end,
-                        })),
-                        started_at: Some(start),
-                        completed_at: matches!(spec.status, FlowStatus::Completed | FlowStatus::Failed | FlowStatus::Cancelled).then_some(end),
-                        created_at: Some(start),
-                        updated_at: Some(end),
-                    });
-                }
+                rows.extend(tenant_flows(ctx, &t));
                 // Flow documents are a few KB each: write as we go, so memory does not grow
                 // with `--scale`.
                 if rows.len() >= FLOWS_PER_WRITE {

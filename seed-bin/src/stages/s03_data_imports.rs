@@ -2,6 +2,7 @@
 //! manual spreadsheet) and, in `--artifacts-dir`, the real CSV and JSON files they describe,
 //! built from the same rows stage 10 stores, so import code can be tried against them.
 
+use super::expected::{self, Expected};
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{
     IMPORTS, ImportSpec, PlannedImportRows, Tenant, flow_id, import_id, main_engagement, manager,
@@ -156,6 +157,61 @@ fn write_atomic(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// One tenant's imports, and the sample files (name, contents) they describe.
+fn tenant_imports(ctx: &Ctx, t: &Tenant) -> (Vec<NewDataImport>, Vec<(String, String)>) {
+    let mut rows = Vec::new();
+    let mut files = Vec::new();
+    if !t.demo_shaped {
+        return (rows, files);
+    }
+    let (eng, _) = main_engagement(ctx, t);
+    let planned = records(ctx, t);
+    let bodies = contents(ctx, t, &planned);
+    for (spec, rows_of) in IMPORTS.iter().zip(&planned) {
+        let name = file_name(ctx, t, spec);
+        let body = bodies
+            .iter()
+            .find(|(k, _)| *k == spec.key)
+            .and_then(|(_, b)| b.clone());
+        let total = rows_of.rows.len() as i32;
+        let valid = rows_of.rows.iter().filter(|r| r.cleansed.is_some()).count() as i32;
+        let (processed, failed) = match spec.status {
+            ImportStatus::Completed => (valid, total - valid),
+            _ => (valid / 2, (total - valid) / 2),
+        };
+        let size = body
+            .as_ref()
+            .map_or(48_213 + 97 * total as i64, |b| b.len() as i64);
+        if let Some(b) = body {
+            files.push((name.clone(), b));
+        }
+        let started = ts(ctx.as_of, spec.days_ago, 10 * 3600);
+        rows.push(NewDataImport {
+            id: import_id(&t.slug, spec.key),
+            client_account_id: t.id,
+            engagement_id: eng,
+            discovery_flow_id: Some(flow_id(&t.slug, spec.flow)),
+            imported_by_user_id: manager(ctx, t),
+            import_type: spec.import_type.into(),
+            source_system: Some(spec.source_system.into()),
+            file_name: name,
+            file_size_bytes: size,
+            mime_type: spec.mime.into(),
+            status: spec.status,
+            total_records: total,
+            processed_records: processed,
+            failed_records: failed,
+            error_message: None,
+            started_at: Some(started),
+            completed_at: (spec.status == ImportStatus::Completed)
+                .then(|| started + Duration::seconds(42 + total as i64)),
+            created_at: Some(started),
+            updated_at: Some(started + Duration::seconds(42 + total as i64)),
+        });
+    }
+    (rows, files)
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir",
@@ -171,6 +227,13 @@ impl Stage for DataImports {
     fn info(&self) -> &'static StageInfo {
         &INFO
     }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        let rows = ctx
+            .tenants()
+            .into_iter()
+            .flat_map(move |t| tenant_imports(ctx, &t).0);
+        vec![Expected::insert(&expected::DATA_IMPORTS, rows)]
+    }
     fn run<'a>(
         &'a self,
         ctx: &'a StageCtx<'a>,
@@ -182,57 +245,12 @@ impl Stage for DataImports {
             let mut rows = Vec::new();
             let mut files = Vec::new();
             for (n, t) in ctx.tenants().into_iter().enumerate() {
-                if !t.demo_shaped {
-                    continue;
-                }
-                let (eng, _) = main_engagement(ctx, &t);
-                let planned = records(ctx, &t);
-                let bodies = contents(ctx, &t, &planned);
-                for (spec, rows_of) in IMPORTS.iter().zip(&planned) {
-                    let name = file_name(ctx, &t, spec);
-                    let body = bodies
-                        .iter()
-                        .find(|(k, _)| *k == spec.key)
-                        .and_then(|(_, b)| b.clone());
-                    let total = rows_of.rows.len() as i32;
-                    let valid = rows_of.rows.iter().filter(|r| r.cleansed.is_some()).count() as i32;
-                    let (processed, failed) = match spec.status {
-                        ImportStatus::Completed => (valid, total - valid),
-                        _ => (valid / 2, (total - valid) / 2),
-                    };
-                    let size = body
-                        .as_ref()
-                        .map_or(48_213 + 97 * total as i64, |b| b.len() as i64);
-                    // Only the main tenant's files are written: synthetic tenants would write
-                    // thousands of identical-shaped files.
-                    if n == 0
-                        && let Some(b) = body
-                    {
-                        files.push((name.clone(), b));
-                    }
-                    let started = ts(ctx.as_of, spec.days_ago, 10 * 3600);
-                    rows.push(NewDataImport {
-                        id: import_id(&t.slug, spec.key),
-                        client_account_id: t.id,
-                        engagement_id: eng,
-                        discovery_flow_id: Some(flow_id(&t.slug, spec.flow)),
-                        imported_by_user_id: manager(ctx, &t),
-                        import_type: spec.import_type.into(),
-                        source_system: Some(spec.source_system.into()),
-                        file_name: name,
-                        file_size_bytes: size,
-                        mime_type: spec.mime.into(),
-                        status: spec.status,
-                        total_records: total,
-                        processed_records: processed,
-                        failed_records: failed,
-                        error_message: None,
-                        started_at: Some(started),
-                        completed_at: (spec.status == ImportStatus::Completed)
-                            .then(|| started + Duration::seconds(42 + total as i64)),
-                        created_at: Some(started),
-                        updated_at: Some(started + Duration::seconds(42 + total as i64)),
-                    });
+                let (imports, bodies) = tenant_imports(ctx, &t);
+                rows.extend(imports);
+                // Only the main tenant's files are written: synthetic tenants would write
+                // thousands of identical-shaped files.
+                if n == 0 {
+                    files.extend(bodies);
                 }
             }
             // Natural key: (tenant, engagement, file name) (data_imports_engagement_file_name_key).

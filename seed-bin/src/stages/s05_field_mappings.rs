@@ -1,6 +1,7 @@
 //! Stage 05_field_mappings: for each import, one mapping per source column to an asset field,
 //! with a confidence score, a review status and transformation rules.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{IMPORTS, Tenant, analyst, import_id, stage_id};
 use crate::error::Result;
@@ -17,8 +18,6 @@ use serde_json::{Value, json};
 /// Stage id.
 pub const ID: &str = stage_id::FIELD_MAPPINGS;
 const TABLES: &[OwnedTable] = &[table("import_field_mappings")];
-/// Mappings per demo-shaped tenant (one per source column of its three imports).
-pub const MAPPINGS_PER_TENANT: usize = 24;
 
 /// (import key, source column, target field, transformation rules)
 fn columns() -> Vec<(&'static str, &'static str, &'static str, Value)> {
@@ -193,6 +192,14 @@ pub struct FieldMappings;
 impl Stage for FieldMappings {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![Expected::bulk(
+            &IMPORT_FIELD_MAPPINGS,
+            ctx.tenants()
+                .into_iter()
+                .flat_map(move |t| tenant_rows(ctx, &t)),
+        )]
     }
     fn run<'a>(
         &'a self,

@@ -2,6 +2,7 @@
 //! 10 databases, 5 network devices) and 12 per side tenant, with their tags. Stage 04's valid
 //! raw import rows point at these assets, so it runs after this stage.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{
     self, Tenant, flow_id, main_engagement, merged_at, source_counts, stage_id, tag_id,
@@ -89,6 +90,22 @@ pub struct Assets;
 impl Stage for Assets {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![
+            Expected::bulk(
+                &ASSETS,
+                ctx.tenants()
+                    .into_iter()
+                    .flat_map(move |t| tenant_assets(ctx, &t)),
+            ),
+            Expected::bulk(
+                &ASSET_TAGS,
+                ctx.tenants()
+                    .into_iter()
+                    .flat_map(move |t| tenant_tags(ctx, &t)),
+            ),
+        ]
     }
     fn run<'a>(
         &'a self,

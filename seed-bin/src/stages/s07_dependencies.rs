@@ -2,6 +2,7 @@
 //! and databases, servers behind firewalls and load balancers, applications calling each other
 //! (including the cycle order → customer → payment → order). No self-edges.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{self, Tenant, stage_id};
 use crate::error::Result;
@@ -62,6 +63,14 @@ pub struct Dependencies;
 impl Stage for Dependencies {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![Expected::bulk(
+            &ASSET_DEPENDENCIES,
+            ctx.tenants()
+                .into_iter()
+                .flat_map(move |t| tenant_rows(ctx, &t)),
+        )]
     }
     fn run<'a>(
         &'a self,

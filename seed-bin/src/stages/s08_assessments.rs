@@ -3,6 +3,7 @@
 //! findings for a subset (the first 6 applications and first 3 databases). Every assessment
 //! of an asset recommends the same 6R strategy (`dataset::strategies`).
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{self, Tenant, analyst, stage_id};
 use crate::error::Result;
@@ -128,6 +129,14 @@ pub struct Assessments;
 impl Stage for Assessments {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![Expected::bulk(
+            &ASSESSMENTS,
+            ctx.tenants()
+                .into_iter()
+                .flat_map(move |t| tenant_rows(ctx, &t)),
+        )]
     }
     fn run<'a>(
         &'a self,

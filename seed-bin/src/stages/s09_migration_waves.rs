@@ -2,6 +2,7 @@
 //! whose strategy is neither retire nor retain is in exactly one wave, and no application is
 //! scheduled before a database it depends on.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{self, Tenant, main_engagement, stage_id};
 use crate::error::Result;
@@ -161,6 +162,22 @@ pub struct MigrationWaves;
 impl Stage for MigrationWaves {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![
+            Expected::bulk(
+                &MIGRATION_WAVES,
+                ctx.tenants()
+                    .into_iter()
+                    .flat_map(move |t| tenant_waves(ctx, &t)),
+            ),
+            Expected::bulk(
+                &WAVE_ASSETS,
+                ctx.tenants()
+                    .into_iter()
+                    .flat_map(move |t| tenant_members(ctx, &t)),
+            ),
+        ]
     }
     fn run<'a>(
         &'a self,

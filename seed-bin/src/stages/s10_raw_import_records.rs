@@ -6,6 +6,7 @@
 //! 125 000 wide rows took 3–4 s of a `--scale 1000` run, on its critical path). It was
 //! renumbered from 04 to 10 so that every prerequisite has a lower number.
 
+use super::expected::Expected;
 use super::stage::{Ctx, Stage, StageCtx, StageInfo, StageOutput};
 use crate::dataset::{IMPORTS, Tenant, import_id, merged_at, records, stage_id};
 use crate::error::Result;
@@ -64,6 +65,14 @@ pub struct RawImportRecords;
 impl Stage for RawImportRecords {
     fn info(&self) -> &'static StageInfo {
         &INFO
+    }
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>> {
+        vec![Expected::bulk(
+            &RAW_IMPORT_RECORDS,
+            ctx.tenants()
+                .into_iter()
+                .flat_map(move |t| tenant_rows(ctx, &t)),
+        )]
     }
     fn run<'a>(
         &'a self,

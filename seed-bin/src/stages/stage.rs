@@ -1,5 +1,6 @@
 //! The `Stage` trait, the run and stage contexts, a stage's output and `--stage` selection.
 
+use super::expected::Expected;
 use crate::dataset::{Dataset, stage_id};
 use crate::error::{Result, SeedError};
 use crate::feedback::Reporter;
@@ -81,6 +82,9 @@ pub trait Stage: Sync {
         ctx: &'a StageCtx<'a>,
         conn: &'a mut AsyncPgConnection,
     ) -> BoxFuture<'a, Result<StageOutput>>;
+    /// The rows `run` writes, one entry per table of [`StageInfo::tables`], from the same
+    /// generators (what `seed verify` compares the tables with and `seed --prune` keeps).
+    fn expected<'a>(&self, ctx: &'a Ctx) -> Vec<Expected<'a>>;
 }
 
 /// What a stage hands back to the runner.
@@ -220,6 +224,9 @@ pub struct Ctx {
     /// Whether a new API key is shown (and written with `--write-env`). Off only while a
     /// snapshot is built: its key is made unusable before anyone could see it.
     pub deliver_keys: bool,
+    /// `--prune`: the database, for the comparison that finds the rows each stage deletes
+    /// before it writes (on a connection of its own; the deletes run in the stage's transaction).
+    pub prune: Option<groundwork_migrate::ConnInfo>,
 }
 
 impl std::ops::Deref for Ctx {

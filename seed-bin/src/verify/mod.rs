@@ -1,15 +1,17 @@
-//! `seed verify`: checks the database against the catalogue (docs/seed-data.md): row counts
-//! per table, referential integrity, tenant isolation, and the distributions the demo dataset
-//! promises. Prints a readable report; the caller exits 9 when anything is off.
+//! `seed verify`: checks the database against the catalogue (docs/seed-data.md): every
+//! stage's tables row by row against what the stage generates ([`tables`]), referential
+//! integrity, tenant isolation, and the distributions the demo dataset promises. Prints a
+//! readable report; the caller exits 9 when anything is off.
 
-use crate::dataset;
+mod tables;
+
+use crate::compare::Comparer;
 use crate::error::{Result, SeedError};
-use crate::stages::stage::Ctx;
-use crate::stages::{s05_field_mappings, s08_assessments, s09_migration_waves};
+use crate::stages::stage::{Ctx, Stage};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::enums::AssetType;
+use groundwork_migrate::ConnInfo;
 use uuid::Uuid;
 
 #[derive(diesel::QueryableByName)]
@@ -79,80 +81,6 @@ async fn scalar(conn: &mut AsyncPgConnection, sql: &str) -> Result<i64> {
             sql.split_whitespace().collect::<Vec<_>>().join(" ")
         )))?;
     Ok(r.n)
-}
-
-/// Expected rows per table for this run's tenants (computed from the same generators).
-fn expected_counts(ctx: &Ctx) -> Vec<(&'static str, i64)> {
-    let tenants = ctx.tenants();
-    let demo = tenants.iter().filter(|t| t.demo_shaped).count() as i64;
-    let n = tenants.len() as i64;
-    let users: i64 = tenants
-        .iter()
-        .map(|t| dataset::users(ctx, t).len() as i64)
-        .sum();
-    let engagements: i64 = tenants
-        .iter()
-        .map(|t| {
-            ctx.core
-                .file
-                .accounts
-                .get(t.index)
-                .filter(|_| t.index < 1000)
-                .map_or(1, |a| a.engagements.len() as i64)
-        })
-        .sum();
-    let (mut assets, mut tags, mut edges, mut assessments, mut wave_assets, mut flows, mut raw) =
-        (0, 0, 0, 0, 0, 0, 0);
-    for t in &tenants {
-        let planned = dataset::assets(ctx, t);
-        assets += planned.len() as i64;
-        tags += planned.iter().map(|a| a.tags.len() as i64).sum::<i64>();
-        edges += dataset::edges(ctx, t, &planned).len() as i64;
-        let mut seen = std::collections::HashMap::<AssetType, usize>::new();
-        for a in &planned {
-            let nth = seen.entry(a.kind).or_default();
-            assessments += s08_assessments::types_for(a.kind, *nth).len() as i64;
-            *nth += 1;
-        }
-        wave_assets += s09_migration_waves::assignment(ctx, t, &planned)
-            .iter()
-            .flatten()
-            .count() as i64;
-        flows += dataset::flows(t).len() as i64;
-        raw += dataset::records(ctx, t)
-            .iter()
-            .map(|i| i.rows.len() as i64)
-            .sum::<i64>();
-    }
-    vec![
-        ("sixr_strategies", 6),
-        (
-            "technology_catalog",
-            crate::stages::s00_reference_data::TECHNOLOGIES.len() as i64,
-        ),
-        ("client_accounts", n),
-        ("engagements", engagements),
-        ("users", users),
-        ("user_account_roles", users),
-        ("tags", n * ctx.core.file.tags.len() as i64),
-        ("api_keys", 1),
-        ("discovery_flows", flows),
-        ("data_imports", demo * 3),
-        ("raw_import_records", raw),
-        (
-            "import_field_mappings",
-            demo * s05_field_mappings::MAPPINGS_PER_TENANT as i64,
-        ),
-        ("assets", assets),
-        ("asset_tags", tags),
-        ("asset_dependencies", edges),
-        ("assessments", assessments),
-        (
-            "migration_waves",
-            n * s09_migration_waves::WAVES.len() as i64,
-        ),
-        ("wave_assets", wave_assets),
-    ]
 }
 
 async fn integrity(conn: &mut AsyncPgConnection, r: &mut Report) -> Result<()> {
@@ -395,27 +323,35 @@ async fn graph_and_waves(conn: &mut AsyncPgConnection, ctx: &Ctx, r: &mut Report
     Ok(())
 }
 
-/// Runs every check, prints the report, returns the number of failed checks.
-pub async fn run(conn: &mut AsyncPgConnection, ctx: &Ctx) -> Result<usize> {
+/// Runs every check, prints the report, returns the number of failed checks and tables that
+/// differ from what their stages generate.
+pub async fn run(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    target: &ConnInfo,
+    stages: &[&'static dyn Stage],
+) -> Result<usize> {
     let mut r = Report { checks: Vec::new() };
     let present = scalar(conn, "SELECT count(*)::bigint AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = 'assets'").await?;
     if present == 0 {
         r.eq("schema present (run `seed --stage all`)", 1, 0);
     } else {
-        for (table, expected) in expected_counts(ctx) {
-            let n = scalar(
-                conn,
-                &format!("SELECT count(*)::bigint AS n FROM public.\"{table}\""),
-            )
-            .await?;
-            r.eq(format!("rows in {table}"), expected, n);
-        }
         integrity(conn, &mut r).await?;
         demo_distributions(conn, ctx, &mut r).await?;
         graph_and_waves(conn, ctx, &mut r).await?;
     }
+    let diffs = if present == 0 {
+        Vec::new()
+    } else {
+        let comparer = Comparer::connect(target).await?;
+        tables::compare(&comparer, ctx, stages).await?
+    };
+    let dirty: usize = diffs.iter().map(|d| d.dirty()).sum();
     let failed = r.checks.iter().filter(|c| !c.ok).count();
     if ctx.reporter.format() == crate::cli::LogFormat::Json {
+        for event in tables::json(&diffs, ctx) {
+            crate::out!("{event}");
+        }
         for c in &r.checks {
             crate::out!(
                 "{}",
@@ -436,9 +372,23 @@ pub async fn run(conn: &mut AsyncPgConnection, ctx: &Ctx) -> Result<usize> {
             ]);
         }
         crate::out!("{table}");
-        crate::out!("{} checks, {} failed", r.checks.len(), failed);
+        for line in tables::text(&diffs, ctx, ctx_quiet(ctx)) {
+            crate::out!("{line}");
+        }
+        let compared: usize = diffs.iter().map(|d| d.tables.len()).sum();
+        crate::out!(
+            "{} checks, {} failed; {} tables compared row by row, {} differ",
+            r.checks.len(),
+            failed,
+            compared,
+            dirty
+        );
+    } else if dirty > 0 {
+        for line in tables::text(&diffs, ctx, true) {
+            crate::out!("{line}");
+        }
     }
-    Ok(failed)
+    Ok(failed + dirty)
 }
 
 fn ctx_quiet(ctx: &Ctx) -> bool {
