@@ -117,7 +117,8 @@ impl Reporter {
             LogFormat::Json => self.json(
                 json!({"event": "cleanup", "stage": stage, "table": table, "deleted": deleted}),
             ),
-            LogFormat::Text if self.text() && !self.tty && deleted > 0 => {
+            // On a terminal too: rows `--prune` deleted must be seen, bars or not.
+            LogFormat::Text if self.text() && deleted > 0 => {
                 self.line(&format!(
                     "    {stage} {table}: {deleted} stale rows removed"
                 ));
