@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dump::{DbSnapshot, db_snapshot, pg_dump};
-use crate::recipes::{migrated_template, seeded_template};
+use crate::recipes::{forget_seeded, migrated_template, seeded_template};
 use crate::server::{admin, connect, server_url, url_for_db};
 use crate::template::{Recipe, TEMPLATE_PREFIX, inputs_hash, template};
 
@@ -37,7 +37,17 @@ impl TestDb {
     /// (default `--rng-seed` and `--as-of`), cloned from seed's snapshot of it (built on
     /// first use). Its API key is unusable: a test that must authenticate makes its own.
     pub fn seeded(scale: u32) -> TestDb {
-        off_runtime(|| Self::create(Some(&seeded_template(scale))))
+        off_runtime(|| {
+            match Self::try_create(Some(&seeded_template(scale))) {
+                Err(e) if e.missing_template => {
+                    // `seed snapshot prune|drop` (another process) removed the snapshot since
+                    // this process looked it up: build it again.
+                    forget_seeded(scale);
+                    Self::create(Some(&seeded_template(scale)))
+                }
+                other => other.unwrap_or_else(|e| panic!("{}", e.message)),
+            }
+        })
     }
 
     /// A clone of a template built once (across test processes) by `build`, keyed by `key`
@@ -51,6 +61,10 @@ impl TestDb {
     }
 
     fn create(template: Option<&str>) -> TestDb {
+        Self::try_create(template).unwrap_or_else(|e| panic!("{}", e.message))
+    }
+
+    fn try_create(template: Option<&str>) -> Result<TestDb, CloneError> {
         sweep_leftovers();
         let name = match template {
             Some(t) => {
@@ -58,13 +72,13 @@ impl TestDb {
                 spares::refill(t);
                 match spare {
                     Some(name) => name,
-                    None => clone_of(Some(t)).unwrap_or_else(|e| panic!("{e}")),
+                    None => clone_of(Some(t))?,
                 }
             }
-            None => clone_of(None).unwrap_or_else(|e| panic!("{e}")),
+            None => clone_of(None)?,
         };
         let url = url_for_db(server_url(), &name);
-        TestDb { name, url }
+        Ok(TestDb { name, url })
     }
 
     /// The database's name.
@@ -147,8 +161,15 @@ fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
+/// Why a test database could not be created.
+struct CloneError {
+    /// The template does not exist (SQLSTATE 3D000).
+    missing_template: bool,
+    message: String,
+}
+
 /// Creates a new test database (a clone of `template`, or empty) and returns its name.
-fn clone_of(template: Option<&str>) -> Result<String, String> {
+fn clone_of(template: Option<&str>) -> Result<String, CloneError> {
     let name = format!(
         "{TEST_DB_PREFIX}{}_{}_{}",
         std::process::id(),
@@ -159,11 +180,14 @@ fn clone_of(template: Option<&str>) -> Result<String, String> {
         Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
         None => format!("CREATE DATABASE \"{name}\""),
     };
-    let mut admin =
-        connect(server_url()).map_err(|e| format!("connect to the test server: {e}"))?;
-    admin
-        .batch_execute(&sql)
-        .map_err(|e| format!("{sql}: {e}"))?;
+    let mut admin = connect(server_url()).map_err(|e| CloneError {
+        missing_template: false,
+        message: format!("connect to the test server: {e}"),
+    })?;
+    admin.batch_execute(&sql).map_err(|e| CloneError {
+        missing_template: e.code() == Some(&postgres::error::SqlState::UNDEFINED_DATABASE),
+        message: format!("{sql}: {e}"),
+    })?;
     Ok(name)
 }
 

@@ -27,13 +27,23 @@ pub(crate) fn migrated_template() -> String {
     })
 }
 
+/// Seeded templates this process has looked up, by scale.
+static SEEDED: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
+
+/// Forgets the seeded template of `scale`, so the next call looks it up (and builds it) again.
+pub(crate) fn forget_seeded(scale: u32) {
+    SEEDED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&scale);
+}
+
 /// Name of seed's snapshot of the demo dataset at `scale` (what `seed --stage all --scale
 /// <scale>` writes with the default `--rng-seed` and `--as-of`), built on first use by the
 /// seed library, which keys it by every input of its rows and builds it once across
 /// processes. `seed snapshot list` shows these templates too.
 pub(crate) fn seeded_template(scale: u32) -> String {
-    static BUILT: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(name) = built.get(&scale) {
         return name.clone();
     }

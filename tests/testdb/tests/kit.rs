@@ -111,6 +111,53 @@ fn a_finished_test_drops_its_database() {
     );
 }
 
+#[test]
+fn a_snapshot_pruned_by_another_process_is_built_again() {
+    // Scale 2: a snapshot of its own, so no other test loses the one it clones.
+    let first = TestDb::seeded(2);
+    let assets = first.count("SELECT count(*) FROM assets");
+    let mut admin = admin();
+    let snapshots: Vec<String> = admin
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datistemplate AND datname LIKE 'groundwork\\_snap\\_%'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // What `seed snapshot drop` does, to the snapshot whose clone holds scale 2's rows.
+    let mut dropped = 0;
+    for s in &snapshots {
+        let probe = format!("gw_t_probe_{}", std::process::id());
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{probe}\" TEMPLATE \"{s}\""))
+            .unwrap();
+        let n: i64 = postgres::Client::connect(&url_for_db(server_url(), &probe), postgres::NoTls)
+            .unwrap()
+            .query_one("SELECT count(*) FROM assets", &[])
+            .unwrap()
+            .get(0);
+        admin
+            .batch_execute(&format!("DROP DATABASE \"{probe}\" WITH (FORCE)"))
+            .unwrap();
+        if n == assets {
+            admin
+                .batch_execute(&format!("ALTER DATABASE \"{s}\" IS_TEMPLATE false"))
+                .unwrap();
+            admin
+                .batch_execute(&format!("DROP DATABASE \"{s}\" WITH (FORCE)"))
+                .unwrap();
+            dropped += 1;
+        }
+    }
+    assert_eq!(dropped, 1, "the scale-2 snapshot among {snapshots:?}");
+    // The first may be the spare cloned before the drop; the second must clone anew.
+    let (again, again2) = (TestDb::seeded(2), TestDb::seeded(2));
+    assert_eq!(again.count("SELECT count(*) FROM assets"), assets);
+    assert_eq!(again2.count("SELECT count(*) FROM assets"), assets);
+}
+
 /// Runs this test binary's `child_role` test as a separate process.
 fn child(role: &str, extra_env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
