@@ -9,5 +9,6 @@ mod guards;
 mod output;
 mod prod;
 mod prod_down;
+mod tenancy;
 mod verify_schema;
 mod verify_schema_scratch;
