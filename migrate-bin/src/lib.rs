@@ -38,10 +38,6 @@ mod split;
 mod sql;
 mod store;
 mod summary;
-#[expect(
-    dead_code,
-    reason = "wired into `migrate lint` once that command lands"
-)]
 mod tenancy;
 
 use std::ffi::OsString;

@@ -14,5 +14,6 @@ mod prod_down;
 mod rehearse;
 mod resolve;
 mod sql_script;
+mod tenancy;
 mod verify_schema;
 mod verify_schema_scratch;

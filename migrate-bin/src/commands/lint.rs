@@ -5,10 +5,14 @@
 use crate::cli::{Deny, GlobalArgs};
 use crate::config::Config;
 use crate::error::MigrateError;
+use crate::lint::catalog::Severity;
 use crate::lint::report::RulesReport;
+use crate::lint::report::TenantLint;
 use crate::lint::{self, catalog, report::LintReport, report::MigrationLint, report::RuleLine};
 use crate::policy::{Intent, Settings};
+use crate::scratch::with_scratch;
 use crate::source::{Migration, MigrationSource};
+use crate::tenancy;
 
 use super::output::{Output, Report};
 
@@ -51,6 +55,7 @@ async fn run(
 ) -> Result<LintReport, MigrateError> {
     let source = MigrationSource::from_option(global.migrations_dir.clone());
     let loaded = source.load_for_lint()?;
+    let every: Vec<Migration> = loaded.iter().map(|(m, _)| m.clone()).collect();
     let (scope, chosen): (&'static str, Vec<(Migration, String)>) = if args.all {
         ("all", loaded.into_iter().map(with_file).collect())
     } else if let Some(version) = args.version {
@@ -70,12 +75,75 @@ async fn run(
             )
         })
         .collect();
-    Ok(LintReport::new(
+    let report = LintReport::new(
         config.describe(),
         scope,
         args.deny == Some(Deny::Warnings),
         migrations,
-    ))
+    );
+    let severity = config.severities.of(tenancy::RULE);
+    let newest = chosen.last().map(|(m, _)| m.version.clone());
+    Ok(match newest {
+        Some(through) if severity != Severity::Off => {
+            // The schema after the newest linted migration: every migration up to it.
+            let upto: Vec<Migration> = every
+                .into_iter()
+                .take_while(|m| m.version <= through)
+                .collect();
+            let tenant = tenant_distribution(global, &source, upto, severity, through).await?;
+            report.with_tenant_distribution(tenant)
+        }
+        _ => report,
+    })
+}
+
+/// The `tenant-distribution` rule: applies `migrations` to a scratch database on the
+/// server of DATABASE_URL (or `--scratch-url`) and checks its catalog. Without a server
+/// (no URL, or it does not answer) the check is reported as not run, which counts as a
+/// warning; any other failure (a migration that does not apply) is the run's error.
+async fn tenant_distribution(
+    global: &GlobalArgs,
+    source: &MigrationSource,
+    migrations: Vec<Migration>,
+    severity: Severity,
+    through: String,
+) -> Result<TenantLint, MigrateError> {
+    let skipped = |why: String| TenantLint {
+        severity,
+        through: through.clone(),
+        skipped: Some(why),
+        findings: Vec::new(),
+    };
+    let settings = match Settings::resolve(global.database_url.clone(), global.env) {
+        Ok(s) => s.with_connect_timeout(global.connect_timeout),
+        Err(MigrateError::MissingDatabaseUrl) => {
+            return Ok(skipped(
+                "it applies the migrations to a scratch database, and no database URL was \
+                 given; pass --database-url or set DATABASE_URL (a server where the role may \
+                 create databases, or add --scratch-url)"
+                    .into(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let scratch = super::scratch_url(global)?;
+    let desc = source.describe();
+    let checked = with_scratch(&settings.conn, scratch.as_ref(), "lint", async |s| {
+        s.apply(migrations, &desc).await?;
+        let mut conn = s.connect().await?;
+        tenancy::check(&mut conn, &tenancy::PROJECT).await
+    })
+    .await;
+    match checked {
+        Ok(findings) => Ok(TenantLint {
+            severity,
+            through,
+            skipped: None,
+            findings,
+        }),
+        Err(e @ MigrateError::Unreachable { .. }) => Ok(skipped(e.to_string())),
+        Err(e) => Err(e),
+    }
 }
 
 fn with_file((m, folder): (Migration, std::path::PathBuf)) -> (Migration, String) {

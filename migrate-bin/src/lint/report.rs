@@ -99,6 +99,25 @@ pub struct LintReport {
     pub totals: Totals,
     /// Whether the run fails (exit 10).
     pub failed: bool,
+    /// The `tenant-distribution` check of the schema the migrations produce (`None`: the
+    /// rule is off, or nothing was linted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_distribution: Option<TenantLint>,
+}
+
+/// The `tenant-distribution` rule's result: findings on the catalog of a scratch database
+/// the migrations were applied to, or why it could not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantLint {
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The newest migration the checked schema was built with.
+    pub through: String,
+    /// Why the check did not run (no server); counts as a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// What is not distributable, each with its fix.
+    pub findings: Vec<crate::tenancy::Finding>,
 }
 
 impl LintReport {
@@ -117,13 +136,52 @@ impl LintReport {
             failed: totals.fails(deny_warnings),
             migrations,
             totals,
+            tenant_distribution: None,
         }
+    }
+
+    /// Adds the `tenant-distribution` result: its findings count at the rule's severity, a
+    /// skipped check as one warning (so `--deny warnings` in CI never passes unchecked).
+    pub fn with_tenant_distribution(mut self, t: TenantLint) -> Self {
+        let n = if t.skipped.is_some() {
+            self.totals.warnings += 1;
+            0
+        } else {
+            t.findings.len()
+        };
+        match t.severity {
+            Severity::Error => self.totals.errors += n,
+            Severity::Warning => self.totals.warnings += n,
+            Severity::Off => {}
+        }
+        self.failed = self.totals.fails(self.deny_warnings);
+        self.tenant_distribution = Some(t);
+        self
+    }
+
+    fn tenant_fails(&self) -> bool {
+        self.tenant_distribution.as_ref().is_some_and(|t| {
+            (t.skipped.is_some() && self.deny_warnings)
+                || (!t.findings.is_empty()
+                    && (t.severity == Severity::Error
+                        || (self.deny_warnings && t.severity == Severity::Warning)))
+        })
     }
 
     /// The error message of a failed run.
     pub fn failure_message(&self) -> Option<String> {
-        self.failed
-            .then(|| failure_message(&self.migrations, self.totals, self.deny_warnings))
+        self.failed.then(|| {
+            let message = failure_message(&self.migrations, self.totals, self.deny_warnings);
+            let schema = "the schema the migrations produce (tenant-distribution, see \
+                          docs/scaling.md)";
+            if !self.tenant_fails() {
+                message
+            } else if message.contains(" in . ") {
+                message.replacen(" in . ", &format!(" in {schema}. "), 1)
+            } else {
+                message.replacen(" in ", &format!(" in {schema} and in "), 1)
+            }
+        })
     }
 }
 
@@ -228,6 +286,10 @@ impl fmt::Display for LintReport {
                 lines.push(String::new());
             }
         }
+        if let Some(t) = &self.tenant_distribution {
+            lines.extend(tenant_lines(t));
+            lines.push(String::new());
+        }
         let what = match self.scope {
             "pending" => "pending migration(s)",
             _ => "migration(s)",
@@ -249,6 +311,29 @@ impl fmt::Display for LintReport {
         }
         f.write_str(&lines.join("\n"))
     }
+}
+
+/// The `tenant-distribution` section of the text report.
+fn tenant_lines(t: &TenantLint) -> Vec<String> {
+    let rule = crate::tenancy::RULE;
+    if let Some(why) = &t.skipped {
+        return vec![format!("warning[{rule}] not checked: {why}")];
+    }
+    let mut lines = vec![format!(
+        "{rule}: the schema after {} checked: {} finding(s).",
+        t.through,
+        t.findings.len()
+    )];
+    for f in &t.findings {
+        lines.push(String::new());
+        let text = f.to_string();
+        let mut it = text.lines();
+        if let Some(first) = it.next() {
+            lines.push(format!("{}[{rule}] {first}", t.severity));
+        }
+        lines.extend(it.map(str::to_string));
+    }
+    lines
 }
 
 /// `migrate lint --rules`: every rule and its severity under the config in use.
