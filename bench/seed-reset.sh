@@ -4,7 +4,7 @@
 # --in-place`: TRUNCATE, then every stage), alternating the two on the same database so
 # machine noise hits both alike. Prints each run, the medians and the ratio snapshot/in-place.
 #
-#   bash bench/seed-reset.sh [SCALES="1 1000"] [RUNS=3]
+#   bash bench/seed-reset.sh [SCALES="1 1000"] [RUNS=3]     (SEED_BIN=path: another seed binary)
 #
 # Server: BENCH_SERVER_URL (default postgres://postgres@127.0.0.1:5432); the database
 # gw_bench_reset is dropped and recreated, and the snapshots of the benchmark's inputs
@@ -15,8 +15,9 @@ SCALES="${1:-1 1000}"
 RUNS="${2:-3}"
 SERVER="${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432}"
 DB=gw_bench_reset
-cargo build -q --release -p seed-bin
-SEED="$(realpath target/release/seed)"
+# SEED_BIN: another seed binary (e.g. a debug build); by default the release build.
+if [ -z "${SEED_BIN:-}" ]; then cargo build -q --release -p seed-bin; fi
+SEED="$(realpath "${SEED_BIN:-target/release/seed}")"
 WORK="$(mktemp -d)"
 cleanup() {
   for n in $(psql -qAt "$SERVER/postgres" -c "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%\"rng_seed\":4242,%'"); do

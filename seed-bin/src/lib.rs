@@ -504,7 +504,7 @@ async fn restore_from_snapshot(
             ctx.reporter.note(&format!("{why}; seeding every stage"));
             Ok(false)
         }
-        snapshot::Restore::Done(name) => {
+        snapshot::Restore::Done(name, dropping) => {
             ctx.reporter.note(&format!(
                 "restored {} from snapshot {name} in {} ms; rerunning 01 (a new API key) and 03 (the sample files)",
                 url.database(),
@@ -512,7 +512,7 @@ async fn restore_from_snapshot(
             ));
             let rctx = restored();
             let mut conn = db::connect(url).await?;
-            runner::seed(
+            let seeded = runner::seed(
                 url,
                 &mut conn,
                 &rctx,
@@ -523,7 +523,17 @@ async fn restore_from_snapshot(
                     jobs,
                 },
             )
-            .await?;
+            .await;
+            match dropping.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => ctx.reporter.note(&format!(
+                    "the replaced database was not dropped ({e}); `seed snapshot drop --all` removes it"
+                )),
+                Err(e) => ctx.reporter.note(&format!(
+                    "the replaced database was not dropped ({e}); `seed snapshot drop --all` removes it"
+                )),
+            }
+            seeded?;
             Ok(true)
         }
     }

@@ -108,7 +108,8 @@ mod tests {
         let k = SnapshotKey::new(base());
         assert_eq!(k, SnapshotKey::new(base()), "same inputs, same key");
         assert_eq!(k.hex().len(), 64);
-        let variants: Vec<(&str, fn(&mut KeyInputs))> = vec![
+        type Change = fn(&mut KeyInputs);
+        let variants: Vec<(&str, Change)> = vec![
             ("dataset version", |i| i.dataset_version += 1),
             ("a migration checksum", |i| {
                 i.migrations[1] = "20260111090000:bc".into()

@@ -337,8 +337,9 @@ pub(crate) enum Others {
 
 /// What a restore attempt did.
 pub(crate) enum Restore {
-    /// Restored from the snapshot of this name.
-    Done(String),
+    /// Restored from the snapshot of this name; the old database is being dropped by the
+    /// task (await it before the run ends).
+    Done(String, tokio::task::JoinHandle<Result<()>>),
     /// No restore: why (said to the user before the run falls back).
     Fallback(String),
 }
@@ -386,14 +387,16 @@ pub(crate) async fn restore(
         let mut conn = db::connect(info).await?;
         Stamp::read(&mut conn).await?
     };
-    if !admin.restore(&name, &target, terminate).await? {
+    let Some(aside) = admin.restore(&name, &target, terminate).await? else {
         return Ok(Restore::Fallback(format!(
             "snapshot {name} was dropped while this run waited for it"
         )));
-    }
+    };
+    // The replaced database is dropped while the caller reruns its stages.
+    let dropping = tokio::spawn(async move { admin.drop_aside(&aside).await });
     let mut conn = db::connect(info).await?;
     stamp.write(&mut conn, env).await?;
-    Ok(Restore::Done(name))
+    Ok(Restore::Done(name, dropping))
 }
 
 /// Asks on the terminal whether to end the other sessions; without a terminal, refuses.

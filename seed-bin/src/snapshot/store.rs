@@ -260,7 +260,14 @@ impl Admin {
     /// Replaces database `target` (owner kept) with a copy of snapshot `snapshot`. Other
     /// sessions on `target` are ended first when `terminate` is set; otherwise their presence
     /// fails with [`SeedError::Refused`] before anything changed.
-    pub async fn restore(&self, snapshot: &str, target: &str, terminate: bool) -> Result<bool> {
+    /// Returns the name the old database was moved to (drop it with [`Self::drop_aside`]), or
+    /// `None` when the snapshot was dropped before this restore got its lock.
+    pub async fn restore(
+        &self,
+        snapshot: &str,
+        target: &str,
+        terminate: bool,
+    ) -> Result<Option<String>> {
         // Shared: restores run side by side, while a drop (exclusive) waits for them, and a
         // restore that waited for a drop finds the snapshot gone and says so.
         self.client
@@ -270,9 +277,9 @@ impl Admin {
         let result = if self.exists(snapshot).await? {
             self.restore_locked(snapshot, target, terminate)
                 .await
-                .map(|()| true)
+                .map(Some)
         } else {
-            Ok(false)
+            Ok(None)
         };
         if let Err(e) = self
             .client
@@ -287,7 +294,12 @@ impl Admin {
         result
     }
 
-    async fn restore_locked(&self, snapshot: &str, target: &str, terminate: bool) -> Result<()> {
+    async fn restore_locked(
+        &self,
+        snapshot: &str,
+        target: &str,
+        terminate: bool,
+    ) -> Result<String> {
         let owner: String = self
             .client
             .query_one(
@@ -323,24 +335,53 @@ impl Admin {
                 .await;
             return Err(busy_error(target, &others));
         }
-        let force = if terminate { " WITH (FORCE)" } else { "" };
-        // DROP DATABASE refuses to run in a transaction, so each statement goes alone.
-        let swapped = match self
-            .batch(
-                &format!("DROP DATABASE {}{force}", quote_ident(target)),
-                &format!("dropping database {target} to replace it with the snapshot copy"),
+        // The old database is renamed aside, not dropped here: DROP DATABASE waits for a
+        // checkpoint, which the caller overlaps with its own work ([`Self::drop_aside`]).
+        let aside = format!("{BUILDING_PREFIX}old_{}", std::process::id());
+        let qa = quote_ident(&aside);
+        let swapped = async {
+            self.batch(
+                &format!("DROP DATABASE IF EXISTS {qa}"),
+                "dropping a database an earlier reset left aside",
             )
-            .await
-        {
-            Ok(()) => {
-                self.batch(
+            .await?;
+            if terminate {
+                self.client
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&target],
+                    )
+                    .await
+                    .map_err(server_error(format!(
+                        "disconnecting the sessions on {target}"
+                    )))?;
+            }
+            // PostgreSQL waits (up to 5 s) for ended sessions to leave before renaming.
+            self.batch(
+                &format!("ALTER DATABASE {} RENAME TO {qa}", quote_ident(target)),
+                &format!("moving database {target} aside to replace it with the snapshot copy"),
+            )
+            .await?;
+            if let Err(e) = self
+                .batch(
                     &format!("ALTER DATABASE {qt} RENAME TO {}", quote_ident(target)),
                     &format!("renaming the snapshot copy to {target}"),
                 )
                 .await
+            {
+                let _ = self
+                    .client
+                    .batch_execute(&format!(
+                        "ALTER DATABASE {qa} RENAME TO {}",
+                        quote_ident(target)
+                    ))
+                    .await;
+                return Err(e);
             }
-            Err(e) => Err(e),
-        };
+            Ok(())
+        }
+        .await;
         if let Err(e) = swapped {
             let _ = self
                 .client
@@ -354,7 +395,19 @@ impl Admin {
             });
         }
         self.touch(snapshot).await;
-        Ok(())
+        Ok(aside)
+    }
+
+    /// Drops the old database a restore moved aside.
+    pub async fn drop_aside(&self, aside: &str) -> Result<()> {
+        self.batch(
+            &format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(aside)
+            ),
+            &format!("dropping the replaced database (now {aside})"),
+        )
+        .await
     }
 
     /// Records that `snapshot` was used now (best effort: a failure only ages it for prune).
