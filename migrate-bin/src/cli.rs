@@ -39,7 +39,8 @@ or a libpq key=value string; its password reaches pg_dump/pg_restore through the
 only and is never printed.
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
-7 backup failed, 8 migration failed (see docs/exit-codes.md).";
+7 backup failed, 8 migration failed, 10 lint failed, 11 rehearsal findings
+(see docs/exit-codes.md).";
 
 /// Applies, reverts and inspects the groundwork database schema.
 ///
