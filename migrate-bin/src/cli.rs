@@ -44,7 +44,8 @@ only and is never printed. Lint severities, accepted findings and rehearsal thre
 from --config PATH (MIGRATE_CONFIG), else ./migrate.toml, else the one built in (docs/lint.md).
 Logs go to stderr and honour RUST_LOG (e.g. RUST_LOG=debug).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 connect, 4 refused, 5 drift, 6 lock timeout,
-7 backup failed, 8 migration failed, 10 lint failed (see docs/exit-codes.md).";
+7 backup failed, 8 migration failed, 10 lint failed, 11 rehearsal findings
+(see docs/exit-codes.md).";
 
 /// Applies, reverts and inspects the groundwork database schema.
 ///

@@ -386,3 +386,34 @@ fn the_newest_backup_in_the_audit_log_is_the_default_source_and_a_changed_file_i
     assert_same_snapshot(&before, &db.snapshot(), "after rehearsals from the backup");
     assert!(scratch_copies(&db).is_empty());
 }
+
+#[test]
+fn the_watcher_sees_the_locks_of_a_statement_outside_a_transaction() {
+    // Outside a transaction a statement's locks end with it, so only the watcher's samples
+    // (every 50 ms) can see them: this one holds SHARE on assets for 300 ms.
+    let db = seeded();
+    let f = migrations_with(&[]);
+    f.add_non_transactional(
+        "2026-03-04-090000_hold_assets",
+        "DO $$ BEGIN LOCK TABLE assets IN SHARE MODE; PERFORM pg_sleep(0.3); END $$;\n",
+        Some("SELECT 1;\n"),
+    );
+    let out = rehearse(&db, &f, &["--json"], 0);
+    let report = json(&out);
+    let s = statement(&report, "20260304090000");
+    let lock = lock_on_assets(s);
+    assert_eq!(lock["mode"], "SHARE", "{s:#}");
+    let held = lock["held_ms"].as_u64().unwrap();
+    assert!((250..2000).contains(&held), "held {held} ms: {s:#}");
+    assert!(report["samples"].as_u64().unwrap() >= 3, "{report:#}");
+    assert_eq!(report["migrations"][0]["run_in_transaction"], false);
+
+    // Without the watcher the same run sees no lock at all.
+    let out = rehearse(&db, &f, &["--json", "--no-watcher"], 0);
+    let report = json(&out);
+    assert_eq!(report["watched"], false);
+    assert_eq!(
+        statement(&report, "20260304090000")["locks"],
+        serde_json::json!([])
+    );
+}

@@ -173,12 +173,15 @@ pub async fn run_migration(
                 .await
                 .map_err(|e| fail(0, "BEGIN", &e))?;
         }
+        // Between two statements of one run nothing else touches the copy, so the tables
+        // after one are the tables before the next: one catalog read per statement.
+        let mut previous: Option<Rels> = None;
         for (i, statement) in statements.iter().enumerate() {
             let n = i + 1;
-            let before = if observe {
-                rels(client).await.map_err(|e| fail(n, statement, &e))?
-            } else {
-                Rels::new()
+            let before = match previous.take() {
+                Some(rels) => rels,
+                None if observe => rels(client).await.map_err(|e| fail(n, statement, &e))?,
+                None => Rels::new(),
             };
             let started = Instant::now();
             client
@@ -199,6 +202,9 @@ pub async fn run_migration(
             } else {
                 (Rels::new(), Vec::new())
             };
+            if observe {
+                previous = Some(after.clone());
+            }
             done.push(StatementRun {
                 sql: statement.clone(),
                 started,

@@ -507,3 +507,144 @@ impl fmt::Display for Rehearsal {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearse::apply::{RelInfo, StatementRun};
+    use crate::rehearse::watcher::SampledLock;
+
+    fn rels(entries: &[(u32, &str, u32, f64)]) -> Rels {
+        entries
+            .iter()
+            .map(|&(oid, name, relfilenode, rows)| {
+                (
+                    oid,
+                    RelInfo {
+                        name: name.into(),
+                        relfilenode,
+                        rows,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// A transactional migration: statement 1 rewrites assets under ACCESS EXCLUSIVE (100 ms),
+    /// the rehearsal reads the catalog (500 ms, not counted), statement 2 builds an index
+    /// (SHARE on assets, weaker than what is held, and SHARE on a table created in the same
+    /// transaction, invisible to others) for 50 ms, bookkeeping and COMMIT take 10 ms.
+    fn two_statements() -> (MigrationRun, Rels) {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let existing = rels(&[(1, "public.assets", 10, 84.0)]);
+        let after_1 = rels(&[(1, "public.assets", 11, 84.0)]);
+        let after_2 = rels(&[(1, "public.assets", 11, 84.0), (2, "public.new", 20, 0.0)]);
+        let run = MigrationRun {
+            version: "1".into(),
+            name: "x".into(),
+            transactional: true,
+            statements: vec![
+                StatementRun {
+                    sql: "ALTER TABLE assets ALTER COLUMN c TYPE bigint".into(),
+                    started: at(0),
+                    ended: at(100),
+                    before: existing.clone(),
+                    after: after_1.clone(),
+                    held_after: vec![(1, LockMode::AccessExclusive)],
+                },
+                StatementRun {
+                    sql: "CREATE INDEX i ON assets (c)".into(),
+                    started: at(600),
+                    ended: at(650),
+                    before: after_1,
+                    after: after_2,
+                    held_after: vec![
+                        (1, LockMode::AccessExclusive),
+                        (1, LockMode::Share),
+                        (2, LockMode::Share),
+                    ],
+                },
+            ],
+            book_started: at(650),
+            finished: at(660),
+        };
+        (run, existing)
+    }
+
+    #[test]
+    fn locks_are_attributed_to_the_statement_that_took_them_and_held_until_commit() {
+        let (run, existing) = two_statements();
+        let report = migration_report(&run, &[], &existing);
+        let s1 = &report.statements[0];
+        assert_eq!(s1.locks.len(), 1);
+        assert_eq!(s1.locks[0].table, "public.assets");
+        assert_eq!(s1.locks[0].mode, LockMode::AccessExclusive);
+        // 100 ms statement + 50 ms statement 2 + 10 ms bookkeeping and COMMIT; the 500 ms of
+        // catalog reads between them are the rehearsal's, not the migration's.
+        assert_eq!(s1.locks[0].held_ms, 160);
+        assert_eq!(s1.locks[0].rows, Some(84));
+        assert_eq!(s1.rewrites.len(), 1);
+        assert_eq!(s1.rewrites[0].table, "public.assets");
+        let s2 = &report.statements[1];
+        assert!(s2.locks.is_empty(), "{:?}", s2.locks);
+        assert!(s2.rewrites.is_empty());
+        assert_eq!(s2.duration_ms, 50);
+    }
+
+    #[test]
+    fn the_watcher_adds_locks_of_non_transactional_statements_and_waits() {
+        let (mut run, existing) = two_statements();
+        run.transactional = false;
+        for s in &mut run.statements {
+            s.held_after.clear();
+        }
+        let t0 = run.statements[0].started;
+        let sample = |ms: u64, granted: bool| Sample {
+            at: t0 + Duration::from_millis(ms),
+            waiting_for_lock: !granted,
+            locks: vec![SampledLock {
+                oid: 1,
+                mode: LockMode::Share,
+                granted,
+            }],
+        };
+        // Statement 2 queued for SHARE until 620 ms.
+        let samples = [sample(610, false), sample(620, true), sample(640, true)];
+        let report = migration_report(&run, &samples, &existing);
+        assert!(report.statements[0].locks.is_empty());
+        let lock = &report.statements[1].locks[0];
+        assert_eq!(lock.mode, LockMode::Share);
+        assert_eq!(lock.held_ms, 30, "from the grant to the statement's end");
+        assert_eq!(report.statements[1].lock_wait_ms, 50);
+    }
+
+    #[test]
+    fn thresholds_name_what_exceeds_them() {
+        let (run, existing) = two_statements();
+        let reports = [migration_report(&run, &[], &existing)];
+        assert!(threshold_findings(&reports, Thresholds::default()).is_empty());
+        let findings = threshold_findings(
+            &reports,
+            Thresholds {
+                max_lock: Some(Duration::from_millis(100)),
+                max_rewrite_rows: Some(83),
+            },
+        );
+        let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "lock-too-long: 1 statement 1 held ACCESS EXCLUSIVE on public.assets for 160 ms \
+                 (--max-lock 100 ms)",
+                "rewrite-too-big: 1 statement 1 rewrote public.assets with 84 rows \
+                 (--max-rewrite-rows 83)",
+            ]
+        );
+        let at_the_limit = Thresholds {
+            max_lock: Some(Duration::from_millis(160)),
+            max_rewrite_rows: Some(84),
+        };
+        assert!(threshold_findings(&reports, at_the_limit).is_empty());
+    }
+}

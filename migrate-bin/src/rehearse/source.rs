@@ -198,10 +198,20 @@ pub async fn restore(
             .await
             .map_err(|e| bad_source(desc.clone(), format!("cannot wait for pg_dump: {e}")))?;
         if !dumped.status.success() {
+            // When pg_restore gave up first, pg_dump only lost its reader: say both.
+            let restore_said = if restored.status.success() {
+                String::new()
+            } else {
+                format!(
+                    "; pg_restore exited with {}: {}",
+                    restored.status,
+                    scratch.scrub(String::from_utf8_lossy(&restored.stderr).trim())
+                )
+            };
             return Err(bad_source(
                 desc,
                 format!(
-                    "pg_dump exited with {}: {}",
+                    "pg_dump exited with {}: {}{restore_said}",
                     dumped.status,
                     scratch.scrub(String::from_utf8_lossy(&dumped.stderr).trim())
                 ),
