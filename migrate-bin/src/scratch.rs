@@ -68,7 +68,11 @@ pub(crate) async fn with_scratch<T>(
     let mut scratch = Scratch::open(target, given, purpose).await?;
     tracing::debug!(database = %scratch.name(), "scratch database ready");
     let result = work(&mut scratch).await;
+    tracing::debug!("scratch work done; discarding the scratch database");
+    // DROP DATABASE makes the server checkpoint (PostgreSQL 15): on a busy server this is
+    // most of a short run's time.
     let discarded = scratch.discard().await;
+    tracing::debug!("scratch database discarded");
     let value = result?;
     discarded?;
     Ok(value)

@@ -237,23 +237,23 @@ pub(super) async fn run_schema(ctx: &Ctx<'_>) -> Result<SchemaReport, MigrateErr
 
 impl fmt::Display for SchemaCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let upto = match &self.applied_up_to {
+        let expected = match &self.applied_up_to {
             Some(v) => format!(
-                "the {} applied migration(s) up to {v}",
+                "the one the {} applied migration(s) up to {v} make",
                 self.migrations_applied
             ),
-            None => "no migrations (none is applied)".to_string(),
+            None => "an empty schema (no migration is applied)".to_string(),
         };
         if self.is_clean() {
             return write!(
                 f,
-                "OK: the live schema is the one {upto} make (compared in {:.1} s)",
+                "OK: the live schema is {expected} (compared in {:.1} s)",
                 self.duration_ms as f64 / 1000.0
             );
         }
         writeln!(
             f,
-            "Schema drift: {} difference(s) between the live schema and the one {upto} make.",
+            "Schema drift: {} difference(s) between the live schema and {expected}.",
             self.differences.len()
         )?;
         writeln!(
