@@ -6,6 +6,7 @@ mod core;
 mod diesel_compat;
 mod errors;
 mod guards;
+mod lint;
 mod output;
 mod prod;
 mod prod_down;

@@ -5,7 +5,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::engine::ChangedMigration;
 use crate::env::Environment;
 use crate::error::MigrateError;
@@ -46,7 +45,7 @@ struct Pending {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>, to: Option<&str>) -> Result<PlanReport, MigrateError> {
-    let config = Config::load(ctx.global.config.as_deref())?;
+    let config = &ctx.config;
     let (mut session, _, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
     let verification = session.verify().await?;
     let pending = session.pending(to).await?;
