@@ -82,7 +82,8 @@ impl Config {
             key: None,
             reason: format!(
                 "cannot read it: {e}. Pass an existing file with --config, or leave --config \
-                 out to use ./{DEFAULT_FILE} (or the built-in defaults without one)"
+                 out to use ./{DEFAULT_FILE} (or, without one, the migrate.toml built into \
+                 this binary)"
             ),
         })?;
         Config::parse(&path, &text)
@@ -246,7 +247,7 @@ fn parse_rehearse(value: &toml::Value, bad: &Bad) -> Result<RehearseConfig, Migr
                 rehearse.max_lock = Some(parsed.ok_or_else(|| {
                     bad(
                         "rehearse.max_lock",
-                        format!("`{value}` is not a duration; use a string such as \"500ms\", \"2s\" or \"1m\""),
+                        format!("`{value}` is not a duration; use a string such as \"2s\", \"1m30s\" or \"5m\""),
                     )
                 })?);
             }
@@ -273,27 +274,41 @@ fn parse_rehearse(value: &toml::Value, bad: &Bad) -> Result<RehearseConfig, Migr
 }
 
 fn unknown_rule(id: &str) -> String {
-    let ids: Vec<String> = catalog::all_rules().into_iter().map(|r| r.id).collect();
-    let near: Vec<&String> = ids
-        .iter()
-        .filter(|known| {
-            let stem = id.split('-').next().unwrap_or(id);
-            known.contains(id) || (stem.len() > 3 && known.starts_with(stem))
-        })
-        .take(5)
+    let mut near: Vec<(usize, String)> = catalog::all_rules()
+        .into_iter()
+        .map(|r| (edit_distance(&r.id, id), r.id))
+        .filter(|(distance, _)| *distance <= 2)
+        .collect();
+    near.sort();
+    let near: Vec<String> = near
+        .into_iter()
+        .take(3)
+        .map(|(_, known)| format!("`{known}`"))
         .collect();
     let hint = if near.is_empty() {
         String::new()
     } else {
-        format!(
-            " (did you mean {}?)",
-            near.iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!(" (did you mean {}?)", near.join(", "))
     };
     format!("unknown rule `{id}`{hint}; `migrate lint --rules` lists every rule id (docs/lint.md)")
+}
+
+/// Levenshtein distance, for "did you mean" on a mistyped rule id.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -341,6 +356,11 @@ mod tests {
     #[test]
     fn every_mistake_names_file_key_and_what_is_allowed() {
         let cases = [
+            (
+                "[lint.rules]\nban-drop-tabel = \"off\"",
+                "lint.rules.ban-drop-tabel",
+                "did you mean `ban-drop-table`?",
+            ),
             (
                 "[lint.rules]\nno-such-rule = \"error\"",
                 "lint.rules.no-such-rule",

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use groundwork_testdb::{bin_cmd, migrate_cmd, normalise, run_with_limit, snapshot_diff};
 
-use super::setup::{Core, Setup, Shape, setup};
+use super::setup::{BadConfig, Core, Setup, Shape, setup};
 
 /// Every password in this suite contains it; it must never be printed.
 const SECRET: &str = "hunter2";
@@ -263,6 +263,21 @@ cases! {
     s_write_env_is_a_directory: S ["--stage", "all", "--write-env={tmp}"] env[] Migrated => 2, names "{tmp}";
     s_write_env_under_a_file: S ["--stage", "all", "--write-env={file}/.env"] env[] Migrated => 2, names "{file}/.env";
     s_artifacts_dir_is_a_file: S ["--stage", "all", "--artifacts-dir", "{file}"] env[] Migrated => 2, names "{file}";
+    // ---- the migrate config (`--config {dir}`) and `migrate lint` arguments ----
+    m_config_missing_file: M ["--config", "{tmp}/missing.toml", "status"] env[] Empty => 2, names "{tmp}/missing.toml";
+    m_config_unknown_rule_stops_up: M ["--config", "{dir}", "up"] env[] Config(BadConfig::UnknownRule) => 2, names "lint.rules.ban-drop-tabel";
+    m_config_unknown_rule_from_env: M ["lint", "--all"] env["MIGRATE_CONFIG" => "{dir}"] Config(BadConfig::UnknownRule) => 2, names "ban-drop-tabel";
+    m_config_bad_severity: M ["--config", "{dir}", "lint", "--all"] env[] Config(BadConfig::BadSeverity) => 2, names "\"error\", \"warning\" or \"off\"";
+    m_config_allow_rule_turned_off: M ["--config", "{dir}", "lint", "--all"] env[] Config(BadConfig::OffForAllowRule) => 2, names "lint.rules.allow-without-reason";
+    m_config_bad_max_lock: M ["--config", "{dir}", "plan"] env[] Config(BadConfig::BadDuration) => 2, names "rehearse.max_lock";
+    m_config_negative_rewrite_rows: M ["--config", "{dir}", "plan"] env[] Config(BadConfig::NegativeRows) => 2, names "rehearse.max_rewrite_rows";
+    m_config_allow_without_reason: M ["--config", "{dir}", "lint", "--all"] env[] Config(BadConfig::AllowWithoutReason) => 2, names "lint.allow[0].reason";
+    m_config_unknown_section: M ["--config", "{dir}", "lint", "--all"] env[] Config(BadConfig::UnknownSection) => 2, names "[lint] and [rehearse]";
+    m_config_not_toml: M ["--config", "{dir}", "lint", "--all"] env[] Config(BadConfig::NotToml) => 2, names "not valid TOML";
+    m_lint_unknown_version: M ["lint", "19990101000000"] env[] Empty => 2, names "19990101000000";
+    m_lint_pending_without_database_url: M ["lint"] env["DATABASE_URL" => "UNSET"] Empty => 2, names "--all";
+    m_lint_deny_unknown_kind: M ["lint", "--deny", "errors"] env[] Empty => 2, names "errors";
+    m_lint_all_and_version: M ["lint", "--all", "20260110090000"] env[] Empty => 2, names "--all";
 }
 
 #[test]

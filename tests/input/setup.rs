@@ -31,6 +31,19 @@ pub(super) enum Shape {
     EmptyFolder,
 }
 
+/// Malformed `migrate` config files (`--config {dir}`; `{dir}` is the file).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum BadConfig {
+    UnknownRule,
+    BadSeverity,
+    OffForAllowRule,
+    BadDuration,
+    NegativeRows,
+    AllowWithoutReason,
+    UnknownSection,
+    NotToml,
+}
+
 /// Malformed core-data folders (`--data-dir {dir}`).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Core {
@@ -68,6 +81,8 @@ pub(super) enum Setup {
     Shape(Shape),
     /// An empty database plus a core-data folder of the given shape at `{dir}`.
     Core(Core),
+    /// An empty database plus a `migrate` config file of the given kind at `{dir}`.
+    Config(BadConfig),
 }
 
 /// What a setup leaves for the placeholders; the temp folders live as long as the case.
@@ -188,6 +203,24 @@ fn write_shape(dir: &Path, shape: Shape) -> String {
     target.display().to_string()
 }
 
+fn write_config(dir: &Path, kind: BadConfig) -> String {
+    let text = match kind {
+        BadConfig::UnknownRule => "[lint.rules]\nban-drop-tabel = \"error\"\n",
+        BadConfig::BadSeverity => "[lint.rules]\nban-drop-table = \"fatal\"\n",
+        BadConfig::OffForAllowRule => "[lint.rules]\nallow-without-reason = \"off\"\n",
+        BadConfig::BadDuration => "[rehearse]\nmax_lock = \"two seconds\"\n",
+        BadConfig::NegativeRows => "[rehearse]\nmax_rewrite_rows = -5\n",
+        BadConfig::AllowWithoutReason => {
+            "[[lint.allow]]\nmigration = \"20260110090000\"\nrule = \"ban-drop-table\"\n"
+        }
+        BadConfig::UnknownSection => "[linter]\nstrict = true\n",
+        BadConfig::NotToml => "[lint.rules\nban-drop-table = error\n",
+    };
+    let path = dir.join("migrate.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -269,6 +302,10 @@ pub(super) fn setup(setup: Setup) -> Ctx {
         }
         Core(c) => {
             dir = write_core(t, c);
+            TestDb::empty()
+        }
+        Config(c) => {
+            dir = write_config(t, c);
             TestDb::empty()
         }
     };

@@ -6,6 +6,7 @@ mod core;
 mod diesel_compat;
 mod errors;
 mod guards;
+mod lint;
 mod order;
 mod output;
 mod plan_sizes;

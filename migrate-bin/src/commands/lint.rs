@@ -26,16 +26,19 @@ pub(super) struct Args<'a> {
 
 /// Runs `migrate lint` and prints its report. Needs settings (a database) only for the
 /// default, pending scope, so `--all`, a VERSION and `--rules` work offline.
-pub(super) async fn dispatch(global: &GlobalArgs, args: &Args<'_>) -> Result<(), MigrateError> {
+pub(super) async fn dispatch(
+    global: &GlobalArgs,
+    config: &Config,
+    args: &Args<'_>,
+) -> Result<(), MigrateError> {
     let out = Output {
         json: global.json,
         quiet: global.quiet,
     };
-    let config = Config::load(global.config.as_deref())?;
     if args.rules {
-        return out.finish(Ok(rules(&config)));
+        return out.finish(Ok(rules(config)));
     }
-    out.finish(run(global, args, &config).await)
+    out.finish(run(global, args, config).await)
 }
 
 fn rules(config: &Config) -> RulesReport {

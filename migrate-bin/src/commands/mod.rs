@@ -24,6 +24,7 @@ mod up;
 mod verify;
 
 use crate::cli::{Command, GlobalArgs};
+use crate::config::Config;
 use crate::engine::{RunOptions, Session};
 use crate::error::MigrateError;
 use crate::policy::{self, Facts, Intent, Requested, Settings};
@@ -34,6 +35,7 @@ use output::Output;
 /// What every command starts from.
 struct Ctx<'a> {
     global: &'a GlobalArgs,
+    config: Config,
     settings: Settings,
     source: MigrationSource,
     out: Output,
@@ -41,6 +43,9 @@ struct Ctx<'a> {
 
 /// Runs one subcommand and prints its report.
 pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(), MigrateError> {
+    // Read (and checked) before anything connects, so a typo in the config never gets as far
+    // as the database, whichever command it is.
+    let config = Config::load(global.config.as_deref())?;
     if let Command::Lint {
         version,
         all,
@@ -54,7 +59,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
             deny: *deny,
             rules: *rules,
         };
-        return lint::dispatch(global, &args).await;
+        return lint::dispatch(global, &config, &args).await;
     }
     let settings = Settings::resolve(global.database_url.clone(), global.env)?
         .with_connect_timeout(global.connect_timeout);
@@ -62,6 +67,7 @@ pub(crate) async fn dispatch(global: &GlobalArgs, command: &Command) -> Result<(
     tracing::debug!(url = %settings.conn, env = %settings.env, source = %source.describe(), "starting");
     let ctx = Ctx {
         global,
+        config,
         settings,
         source,
         out: Output {

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::engine::{ChangedMigration, OutOfOrder, out_of_order};
 use crate::env::Environment;
 use crate::error::MigrateError;
@@ -62,8 +61,7 @@ pub(super) async fn run(
     sql_script: Option<&Path>,
     allow_out_of_order: bool,
 ) -> Result<PlanReport, MigrateError> {
-    // A bad config file is a usage error before anything connects.
-    let config = Config::load(ctx.global.config.as_deref())?;
+    let config = &ctx.config;
     let (mut session, settings, _) = ctx.open("plan", Intent::ReadOnly, to).await?;
     let verification = session.verify().await?;
     let pending = session.pending(to).await?;

@@ -27,6 +27,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<SetupReport, MigrateError> {
         settings,
         source,
         out,
+        ..
     } = ctx;
     policy::require_disposable(settings.env, DisposableOnly::Setup)?;
     let migrations = source.load_migrations()?;

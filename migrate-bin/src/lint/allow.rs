@@ -101,7 +101,7 @@ pub(super) fn scan(
             Err(problem) => {
                 bad(
                     Own::InvalidAllow,
-                    format!("this allow comment {problem}, so it silences nothing."),
+                    format!("This allow comment {problem}, so it silences nothing."),
                     "Put `-- migrate:allow RULE reason: WHY` on its own line directly before \
                      the statement it is for.",
                 );
@@ -111,7 +111,7 @@ pub(super) fn scan(
         if rules.is_empty() {
             bad(
                 Own::InvalidAllow,
-                "this allow comment names no rule.".into(),
+                "This allow comment names no rule.".into(),
                 "Name the rule(s) it silences: `-- migrate:allow RULE[, RULE] reason: WHY`; \
                  `migrate lint --rules` lists the ids.",
             );
@@ -120,7 +120,7 @@ pub(super) fn scan(
         if let Some(unknown) = rules.iter().find(|r| catalog::find(r).is_none()) {
             bad(
                 Own::InvalidAllow,
-                format!("this allow comment names `{unknown}`, which is not a rule."),
+                format!("This allow comment names `{unknown}`, which is not a rule."),
                 "Use a rule id as `migrate lint` prints it; `migrate lint --rules` lists them.",
             );
             continue;
@@ -130,7 +130,7 @@ pub(super) fn scan(
             bad(
                 Own::AllowWithoutReason,
                 format!(
-                    "this allow comment for {} gives no reason, so it silences nothing.",
+                    "This allow comment for {} gives no reason, so it silences nothing.",
                     rules.join(", ")
                 ),
                 "Say why the finding is acceptable here: `-- migrate:allow RULE reason: WHY` \
@@ -201,19 +201,19 @@ mod tests {
             ),
             (
                 "-- migrate:allow no-such-rule reason: x\nDROP TABLE t;",
-                "invalid-allow: this allow comment names `no-such-rule`",
+                "invalid-allow: This allow comment names `no-such-rule`",
             ),
             (
                 "-- migrate:allow reason: x\nDROP TABLE t;",
-                "invalid-allow: this allow comment names no rule",
+                "invalid-allow: This allow comment names no rule",
             ),
             (
                 "DROP TABLE t;\n-- migrate:allow ban-drop-table reason: x\n",
-                "invalid-allow: this allow comment is followed by no statement",
+                "invalid-allow: This allow comment is followed by no statement",
             ),
             (
                 "DROP TABLE -- migrate:allow ban-drop-table reason: x\n t;",
-                "invalid-allow: this allow comment sits inside a statement",
+                "invalid-allow: This allow comment sits inside a statement",
             ),
             (
                 "-- squawk-ignore ban-drop-table\nDROP TABLE t;",

@@ -332,6 +332,18 @@ mod tests {
     }
 
     #[test]
+    fn docs_name_every_rule() {
+        let docs = include_str!("../../../docs/lint.md");
+        for r in all_rules() {
+            assert!(
+                docs.contains(&format!("`{}`", r.id)),
+                "docs/lint.md misses {}",
+                r.id
+            );
+        }
+    }
+
+    #[test]
     fn timeout_rules_are_off_and_reserved_rules_are_listed() {
         let s = Severities::default();
         assert_eq!(s.of("require-lock-timeout"), Severity::Off);
