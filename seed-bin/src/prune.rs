@@ -41,8 +41,23 @@ pub async fn run(
             "DELETE FROM public.{} WHERE id = ANY($1){scope}",
             quote_ident(list.table)
         );
+        let clear = clear_references(conn, list.table).await?;
         let mut deleted = 0u64;
         for chunk in list.ids.chunks(IDS_PER_DELETE) {
+            // Optional references to a pruned row are cleared first: the tenant keys are
+            // `NO ACTION` (a distributed database cannot SET NULL part of its key), so a row
+            // still pointed at could not go.
+            for sql in &clear {
+                diesel::sql_query(sql)
+                    .bind::<Array<SqlUuid>, _>(chunk)
+                    .bind::<Array<SqlUuid>, _>(&tenants)
+                    .execute(conn)
+                    .await
+                    .map_err(SeedError::db(format!(
+                        "clearing references to {}",
+                        list.table
+                    )))?;
+            }
             deleted += diesel::sql_query(&sql)
                 .bind::<Array<SqlUuid>, _>(chunk)
                 .bind::<Array<SqlUuid>, _>(&tenants)
@@ -54,4 +69,45 @@ pub async fn run(
         out.insert(list.table.to_string(), deleted);
     }
     Ok(out)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Reference {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    tab: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    col: String,
+}
+
+/// `UPDATE … SET col = NULL` statements (ids `$1`, tenants `$2`) for every foreign key into
+/// `table` whose one column besides `client_account_id` is nullable: the references the
+/// schema calls optional.
+async fn clear_references(conn: &mut AsyncPgConnection, table: &str) -> Result<Vec<String>> {
+    let refs: Vec<Reference> = diesel::sql_query(
+        "SELECT c.conrelid::regclass::text AS tab, a.attname::text AS col
+           FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+          WHERE c.contype = 'f' AND c.confrelid = to_regclass('public.' || quote_ident($1))
+            AND c.confdeltype IN ('a', 'r')
+            AND a.attname <> 'client_account_id' AND NOT a.attnotnull
+            AND (SELECT count(*) FROM unnest(c.conkey) k
+                  JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = k
+                 WHERE x.attname <> 'client_account_id') = 1
+            AND EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = c.conrelid
+                         AND t.attname = 'client_account_id' AND NOT t.attisdropped)",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .load(conn)
+    .await
+    .map_err(SeedError::db(format!("reading the references to {table}")))?;
+    Ok(refs
+        .into_iter()
+        .map(|r| {
+            let col = quote_ident(&r.col);
+            format!(
+                "UPDATE {} SET {col} = NULL WHERE {col} = ANY($1) AND client_account_id = ANY($2)",
+                r.tab
+            )
+        })
+        .collect())
 }

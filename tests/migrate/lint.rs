@@ -436,8 +436,9 @@ fn staging_up_stops_on_a_lint_error_too() {
 fn the_projects_migrations_pass_with_the_checked_in_config() {
     let config = workspace_root().join("migrate.toml").display().to_string();
     let project = |args: &[&str]| {
+        // With a server, so the tenant-distribution rule is checked too.
         let mut cmd = Command::new(bin_path("migrate"));
-        cmd.env_remove("DATABASE_URL")
+        cmd.env("DATABASE_URL", groundwork_testdb::server_url())
             .env_remove("MIGRATE_CONFIG")
             .current_dir(scratch_dir())
             .args(args);
@@ -457,8 +458,13 @@ fn the_projects_migrations_pass_with_the_checked_in_config() {
         );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            text.contains("0 error(s), 0 warning(s), 4 allowed."),
+            text.contains("0 error(s), 0 warning(s), 22 allowed."),
             "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("tenant-distribution: the schema after")
+                && text.contains("checked: 0 finding(s)"),
+            "the tenant-distribution rule must have run: {text}"
         );
     }
     // Without the accepted findings the applied migrations would fail: the config matters.

@@ -129,6 +129,43 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// Adds one more tenant to this (seeded) database with seed's factory — what `seed add
+    /// tenant SLUG --assets N --graph GRAPH` does: the seed stages run for that tenant only,
+    /// so its rows are deterministic and carry its own `client_account_id`. `graph` is one of
+    /// `standard`, `chain`, `star`, `tree`, `random`, `none`. Panics with seed's message when
+    /// seed refuses (e.g. an unseeded database or a seeded tenant's slug).
+    pub fn add_tenant(&self, slug: &str, assets: u32, graph: &str) -> &Self {
+        let args: Vec<String> = [
+            "seed",
+            "--quiet",
+            "--database-url",
+            self.url(),
+            "add",
+            "tenant",
+            slug,
+            "--graph",
+            graph,
+            "--assets",
+            &assets.to_string(),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        // The seed library runs its own runtime: never on a test's.
+        let code = std::thread::scope(|s| {
+            s.spawn(|| groundwork_seed::run(args))
+                .join()
+                .unwrap_or_else(|_| panic!("seed add tenant {slug} panicked"))
+        });
+        assert_eq!(
+            code,
+            std::process::ExitCode::SUCCESS,
+            "seed add tenant {slug} failed on {} (its message is above)",
+            self.name
+        );
+        self
+    }
+
     /// [`db_snapshot`] of this database.
     pub fn snapshot(&self) -> DbSnapshot {
         db_snapshot(self.url())

@@ -116,42 +116,20 @@ fn a_snapshot_pruned_by_another_process_is_built_again() {
     // Scale 2: a snapshot of its own, so no other test loses the one it clones.
     let first = TestDb::seeded(2);
     let assets = first.count("SELECT count(*) FROM assets");
-    let mut admin = admin();
-    let snapshots: Vec<String> = admin
-        .query(
-            "SELECT datname::text FROM pg_database WHERE datistemplate AND datname LIKE 'groundwork\\_snap\\_%'",
-            &[],
-        )
+    // What `seed snapshot drop` does, to the snapshot of scale 2's inputs (found by its key:
+    // a shared server keeps snapshots of other migration sets with the same rows).
+    let name = groundwork_seed::snapshot::Inputs::seeded(2)
+        .key()
         .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    // What `seed snapshot drop` does, to the snapshot whose clone holds scale 2's rows.
-    let mut dropped = 0;
-    for s in &snapshots {
-        let probe = format!("gw_t_probe_{}", std::process::id());
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{probe}\" TEMPLATE \"{s}\""))
-            .unwrap();
-        let n: i64 = postgres::Client::connect(&url_for_db(server_url(), &probe), postgres::NoTls)
-            .unwrap()
-            .query_one("SELECT count(*) FROM assets", &[])
-            .unwrap()
-            .get(0);
-        admin
-            .batch_execute(&format!("DROP DATABASE \"{probe}\" WITH (FORCE)"))
-            .unwrap();
-        if n == assets {
-            admin
-                .batch_execute(&format!("ALTER DATABASE \"{s}\" IS_TEMPLATE false"))
-                .unwrap();
-            admin
-                .batch_execute(&format!("DROP DATABASE \"{s}\" WITH (FORCE)"))
-                .unwrap();
-            dropped += 1;
-        }
-    }
-    assert_eq!(dropped, 1, "the scale-2 snapshot among {snapshots:?}");
+        .database_name();
+    assert!(database_exists(&name), "{name} made by the first clone");
+    let mut admin = admin();
+    admin
+        .batch_execute(&format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .unwrap();
     // The first may be the spare cloned before the drop; the second must clone anew.
     let (again, again2) = (TestDb::seeded(2), TestDb::seeded(2));
     assert_eq!(again.count("SELECT count(*) FROM assets"), assets);
@@ -279,4 +257,24 @@ fn child_role() {
         }
         _ => {}
     }
+}
+
+#[test]
+fn a_factory_tenant_is_added_to_a_seeded_clone() {
+    let db = TestDb::seeded(1);
+    db.add_tenant("kit-factory", 40, "chain");
+    let tenant = "(SELECT id FROM client_accounts WHERE slug = 'kit-factory')";
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM assets WHERE client_account_id = {tenant}"
+        )),
+        40
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM asset_dependencies WHERE client_account_id = {tenant}"
+        )),
+        39,
+        "a chain of 40 assets has 39 edges"
+    );
 }
