@@ -121,7 +121,7 @@ fn the_projects_schema_passes_and_says_so_in_json() {
 }
 
 #[test]
-fn without_a_database_the_check_is_reported_not_run_and_fails_deny_warnings() {
+fn without_a_database_the_check_is_reported_as_not_run() {
     let f = base();
     let lint = |deny: bool, code: i32| {
         let mut cmd = Command::new(bin_path("migrate"));
@@ -137,10 +137,15 @@ fn without_a_database_the_check_is_reported_not_run_and_fails_deny_warnings() {
     };
     let out = lint(false, 0);
     assert!(
-        out.contains("warning[tenant-distribution] not checked: it applies the migrations to a scratch database, and no database URL was given"),
+        out.contains("note[tenant-distribution] not checked: it applies the migrations to a scratch database, and no database URL was given"),
         "{out}"
     );
-    // The skipped check is the only warning, so it alone fails --deny warnings.
-    assert!(out.contains("0 error(s), 1 warning(s)"), "{out}");
-    lint(true, 10);
+    // Offline lint (--all, VERSION) checks the SQL only: the skipped schema check is a note,
+    // not a finding, so it neither counts nor fails --deny warnings (CI lints with a server).
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+    let denied = lint(true, 0);
+    assert!(
+        denied.contains("note[tenant-distribution] not checked"),
+        "{denied}"
+    );
 }
