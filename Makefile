@@ -41,7 +41,7 @@ db-verify: .env bins
 seed: .env bins
 	$(SEED) --stage all
 
-## seed-reset: empty the domain tables and reseed
+## seed-reset: restore from the matching snapshot (else empty the domain tables and reseed)
 seed-reset: .env bins
 	$(SEED) reset
 
