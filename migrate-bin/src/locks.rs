@@ -55,7 +55,7 @@ pub fn statement_locks(sql: &str) -> Vec<StatementLock> {
     let parse = SourceFile::parse(sql);
     let mut out = Vec::new();
     for stmt in parse.tree().stmts() {
-        let statement = first_line(&stmt.syntax().text().to_string());
+        let statement = crate::split::first_line(&stmt.syntax().text().to_string(), 70);
         let mut push = |mode: &'static str, table: Option<String>, creates: bool| {
             if let Some(table) = table.filter(|t| !t.is_empty()) {
                 out.push(StatementLock {
@@ -293,19 +293,6 @@ fn name<N: AstNode>(node: Option<N>) -> Option<String> {
         .unwrap_or(&text)
         .trim_end_matches('*');
     Some(text.trim().to_string())
-}
-
-fn first_line(statement: &str) -> String {
-    let line = statement
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("--"))
-        .unwrap_or_default();
-    if line.chars().count() > 70 {
-        format!("{}…", line.chars().take(70).collect::<String>())
-    } else {
-        line.to_string()
-    }
 }
 
 #[cfg(test)]

@@ -335,6 +335,22 @@ fn skip_dollar_quoted(bytes: &[u8], i: usize, tag_len: usize) -> usize {
     bytes.len()
 }
 
+/// The first code line of a statement (comments and blank lines skipped), cut to `max`
+/// characters with an ellipsis: how plans, lock lines, rehearsal tables and errors name a
+/// statement.
+pub(crate) fn first_line(statement: &str, max: usize) -> String {
+    let line = statement
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or_default();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{created_indexes, split_statements, transaction_control_statements};

@@ -147,7 +147,7 @@ pub(super) async fn run_outside_transaction(
                         message: format!(
                             "statement {} of {total} ({}): {}{}",
                             n + 1,
-                            first_line(statement),
+                            crate::split::first_line(statement, 60),
                             describe_db_error(&e, Some(statement)),
                             if timed_out {
                                 format!(" (lock_timeout reached on all {attempt} attempts)")
@@ -196,17 +196,4 @@ async fn record(
     )
     .await?;
     Ok(())
-}
-
-fn first_line(statement: &str) -> String {
-    let line = statement
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("--"))
-        .unwrap_or_default();
-    if line.chars().count() > 60 {
-        format!("{}…", line.chars().take(60).collect::<String>())
-    } else {
-        line.to_string()
-    }
 }

@@ -160,7 +160,7 @@ pub async fn run_migration(
         direction,
         version: migration.version.clone(),
         name: migration.name.clone(),
-        statement: (n, first_line(statement)),
+        statement: (n, crate::split::first_line(statement, SQL_WIDTH)),
         error: describe_driver_error(e),
     };
     let statements = split_statements(sql);
@@ -272,19 +272,8 @@ async fn book(
     Ok(())
 }
 
-/// The first code line of a statement, shortened for tables and messages.
-pub fn first_line(statement: &str) -> String {
-    let line = statement
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("--"))
-        .unwrap_or_default();
-    if line.chars().count() > 70 {
-        format!("{}…", line.chars().take(70).collect::<String>())
-    } else {
-        line.to_string()
-    }
-}
+/// How much of a statement rehearsal tables and messages show.
+pub const SQL_WIDTH: usize = 70;
 
 /// Milliseconds between two instants (zero when `to` is earlier).
 pub fn ms_between(from: Instant, to: Instant) -> u64 {

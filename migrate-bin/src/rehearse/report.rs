@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use super::apply::{MigrationRun, Rels, StepFailure, first_line, ms, ms_between};
+use super::apply::{MigrationRun, Rels, SQL_WIDTH, StepFailure, ms, ms_between};
 use super::locks::LockMode;
 use super::watcher::{INTERVAL, Sample};
 
@@ -298,7 +298,7 @@ pub fn migration_report(
         let waiting = window.iter().filter(|x| x.waiting_for_lock).count();
         statements.push(StatementReport {
             number: i + 1,
-            sql: first_line(&s.sql),
+            sql: crate::split::first_line(&s.sql, SQL_WIDTH),
             duration_ms: ms_between(s.started, s.ended),
             lock_wait_ms: ms(INTERVAL.saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))),
             locks,
