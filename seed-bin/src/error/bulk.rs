@@ -57,6 +57,23 @@ pub enum BulkError {
         #[source]
         source: diesel::result::Error,
     },
+    /// A fresh load's own foreign-key check (the per-row triggers were off) found a row whose
+    /// parent does not exist.
+    #[error(
+        "a row loaded into {table} points at a missing parent: foreign key {constraint} needs ({columns}) = ({key}) in {parent}, which has no such row. The stage's rows must only reference rows its prerequisite stages wrote, so this is a bug in the stage or a parent row was deleted while it ran; nothing of the stage was kept. Rerun the stage; if it fails again, report it."
+    )]
+    ForeignKey {
+        /// The loaded table.
+        table: String,
+        /// The constraint's name.
+        constraint: String,
+        /// Its columns in the loaded table, comma-separated.
+        columns: String,
+        /// The values of the first row without a parent, comma-separated.
+        key: String,
+        /// The referenced table.
+        parent: String,
+    },
     /// A row generator panicked or its task was cancelled.
     #[error(
         "the row generator for {table} stopped unexpectedly: {cause}. This is a bug; rerun with RUST_LOG=debug and report it."

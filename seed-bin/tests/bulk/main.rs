@@ -1,6 +1,7 @@
 //! The bulk loader against a real PostgreSQL (each test gets its own database with the
 //! embedded migrations applied), through the seed library's public `bulk` API.
 
+mod foreign_keys;
 mod schema;
 mod staging;
 mod types;

@@ -2,6 +2,7 @@
 //! point stages use ([`BulkLoader::load_rows`]), and the cleanup of its staging tables.
 
 use super::conn::{db_err, describe_target, open};
+use super::foreign_keys::{Deferred, may_defer};
 use super::stream::{Naming, Segments, Stream, join_all};
 use super::sweep::{BULK_LOCK_NAMESPACE, sweep_dead};
 use super::{BulkError, BulkRow, BulkTable, Result, ident, merge};
@@ -54,6 +55,16 @@ pub fn batched<I: Iterator>(iter: I, size: usize) -> impl Iterator<Item = Vec<I:
     })
 }
 
+/// Whether `conn` is inside a transaction (the stage's, as the runner calls a load).
+fn in_transaction(conn: &mut AsyncPgConnection) -> bool {
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    matches!(
+        <AnsiTransactionManager as TransactionManager<AsyncPgConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth(),
+        Ok(Some(_))
+    )
+}
+
 /// Opens connections for bulk loads of one seed run and owns their staging tables.
 pub struct BulkLoader {
     pub(super) cfg: ConnInfo,
@@ -62,6 +73,8 @@ pub struct BulkLoader {
     run_id: i32,
     pub(super) streams: usize,
     pub(super) segment_rows: u64,
+    /// Whether fresh loads may check their foreign keys themselves ([`super::foreign_keys`]).
+    may_defer: bool,
     seq: Arc<AtomicU32>,
     /// Staging tables this loader created, with their target tables.
     created: Arc<Mutex<Vec<(String, &'static str)>>>,
@@ -110,7 +123,9 @@ impl BulkLoader {
                 return Err(db_err("groundwork", "creating schema groundwork")(e));
             }
         }
+        let may_defer = may_defer(&holder).await;
         let loader = BulkLoader {
+            may_defer,
             cfg,
             target,
             holder,
@@ -168,9 +183,19 @@ impl BulkLoader {
         R: BulkRow,
         I: IntoIterator<Item = R>,
     {
-        // Into an empty table (a fresh database) the rows go in as they are; a rerun upserts.
-        let mode = if merge::is_empty(conn, table).await? {
-            merge::Mode::Fresh
+        // Into an empty table (a fresh database) the rows go in as they are, and its foreign
+        // keys are checked once at the end where that is equivalent; a rerun upserts.
+        let fresh = merge::is_empty(conn, table).await?;
+        // Outside a transaction every segment would commit before any check ran.
+        let deferred = if fresh && self.may_defer && in_transaction(conn) {
+            Deferred::plan(&self.holder, table).await?
+        } else {
+            None
+        };
+        let mode = if fresh {
+            merge::Mode::Fresh {
+                deferred_keys: deferred.is_some(),
+            }
         } else {
             merge::Mode::Upsert { guard: true }
         };
@@ -234,6 +259,10 @@ impl BulkLoader {
         let result = match merged {
             Ok(total) => join_all(&mut tasks, table).await.map(|()| total),
             Err(e) => Err(e),
+        };
+        let result = match (result, &deferred) {
+            (Ok(total), Some(d)) => d.check(conn).await.map(|()| total),
+            (other, _) => other,
         };
         if result.is_err() {
             tasks.abort_all();

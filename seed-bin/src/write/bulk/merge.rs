@@ -13,7 +13,11 @@ pub(crate) enum Mode {
     /// `INSERT … SELECT`, without the conflict arbitration and the per-row comparison of an
     /// upsert. A row can only collide with another row of the same load, which the unique
     /// index rejects (a generator bug, reported as such).
-    Fresh,
+    Fresh {
+        /// Insert with the per-row foreign-key triggers off; the loader checks the
+        /// constraints itself once the table is loaded ([`super::foreign_keys`]).
+        deferred_keys: bool,
+    },
     /// `INSERT … ON CONFLICT … DO UPDATE … WHERE changed`; see [`merge_sql`] for `guard`.
     Upsert {
         /// Reject a second row with one key within the load instead of overwriting it.
@@ -175,7 +179,7 @@ pub(crate) async fn merge(
             (&source, mode),
             (
                 DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _),
-                Mode::Fresh
+                Mode::Fresh { .. }
             )
         ) || source.to_string().contains(DUPLICATE_MARK);
         BulkError::Merge {
@@ -189,11 +193,25 @@ pub(crate) async fn merge(
         }
     };
     let (inserted, updated) = match mode {
-        Mode::Fresh => {
+        Mode::Fresh { deferred_keys } => {
+            // LOCAL: a failed statement's rollback also ends the window; DEFAULT is the
+            // session's own value, whatever it was.
+            if deferred_keys {
+                diesel::sql_query("SET LOCAL session_replication_role = replica")
+                    .execute(conn)
+                    .await
+                    .map_err(fail)?;
+            }
             let n = diesel::sql_query(insert_sql(t, staging))
                 .execute(conn)
                 .await
                 .map_err(fail)?;
+            if deferred_keys {
+                diesel::sql_query("SET LOCAL session_replication_role TO DEFAULT")
+                    .execute(conn)
+                    .await
+                    .map_err(fail)?;
+            }
             (n as u64, 0)
         }
         Mode::Upsert { guard } => {

@@ -39,6 +39,7 @@
 mod bench;
 mod conn;
 mod field;
+mod foreign_keys;
 mod loader;
 mod merge;
 pub mod rows;
