@@ -7,8 +7,10 @@
 #
 # For LARGE and SMALL: seed wall time and total rows, then `pg_restore --data-only` of a dump of
 # the seeded database into a freshly migrated database (same indexes, constraints and triggers),
-# and the ratio seed / pg_restore. For SMALL also the naive approach: one INSERT per row in one
-# transaction (psql replaying `pg_dump --data-only --inserts` with --single-transaction).
+# and the ratio seed / pg_restore; then, for reference, the same restore with
+# `--disable-triggers` (no foreign-key checks at all; needs a superuser). For SMALL also the
+# naive approach: one INSERT per row in one transaction (psql replaying
+# `pg_dump --data-only --inserts` with --single-transaction).
 # Peak RSS (`/usr/bin/time -v`) of the fresh seed at MID and LARGE. At LARGE also an unchanged
 # rerun (ledger skip) and a `--force` rerun.
 #
@@ -60,6 +62,12 @@ compare() { # compare N: seed vs pg_restore (and naive when asked)
   timed "pg_restore --data-only (scale $n)" pg_restore --data-only --single-transaction \
     --dbname "$SERVER/$re" "$WORK/$db.dump"
   echo "  ratio seed / pg_restore: $(echo "scale=2; $seed_secs / $SECS" | bc)"
+  # For reference: pg_restore with the foreign-key triggers off checks no reference at all,
+  # while seed's fresh loads check each constraint once (write/bulk/foreign_keys.rs).
+  fresh "$re"
+  timed "pg_restore --data-only --disable-triggers" pg_restore --data-only --single-transaction \
+    --disable-triggers --dbname "$SERVER/$re" "$WORK/$db.dump"
+  echo "  ratio seed / pg_restore --disable-triggers: $(echo "scale=2; $seed_secs / $SECS" | bc)"
   if [ -n "$naive" ]; then
     pg_dump --data-only --inserts --schema=public --exclude-table=__diesel_schema_migrations \
       --file "$WORK/$db.sql" "$SERVER/$db"
