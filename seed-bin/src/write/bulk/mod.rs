@@ -13,7 +13,10 @@
 //!    `INSERT INTO public.<table> … SELECT … FROM staging ON CONFLICT (<natural key>) DO UPDATE …
 //!    WHERE (old) IS DISTINCT FROM (new)`, which counts inserted and updated rows (`xmax = 0`
 //!    marks an insert; unchanged rows are not written at all), then `DROP TABLE` of the staging
-//!    table in the same transaction.
+//!    table in the same transaction. Into a table that was empty when the load began (a fresh
+//!    database) the merge is a plain `INSERT … SELECT`, and where the role may turn triggers
+//!    off for its transaction, the foreign keys are checked once per constraint after the
+//!    last segment instead of once per row (`foreign_keys.rs`).
 //!
 //! [`BulkLoader::load_from_producers`] pipelines the two: each stream fills a fresh staging *segment* every
 //! [`SEGMENT_ROWS`] rows and the stage's connection merges finished segments while the streams
