@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `seed reset` from a snapshot (drop the database, clone it from the template, rerun stages
-# 01 and 03 for a new API key and the sample files) against today's path (`seed reset
-# --in-place`: TRUNCATE, then every stage), alternating the two on the same database so
-# machine noise hits both alike. Prints each run, the medians and the ratio snapshot/in-place.
+# `seed reset` from a snapshot (clone the template under a temporary name, FILE_COPY from
+# 16 MB, swap it in for the database; then a new API key in one transaction and the main
+# tenant's sample files while the old database is dropped; no stage reruns) against
+# `seed reset --in-place` (TRUNCATE, then every stage), alternating the two on the same
+# database so machine noise hits both alike. Prints each run, the medians and the ratio
+# snapshot/in-place.
 #
 #   bash bench/seed-reset.sh [SCALES="1 1000"] [RUNS=3]     (SEED_BIN=path: another seed binary)
 #

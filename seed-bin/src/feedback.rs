@@ -196,6 +196,18 @@ impl Reporter {
         }
     }
 
+    /// The dataset fingerprint alone, for a run that ran no stage (a restore from a snapshot):
+    /// the line (or JSON event) a summary ends with.
+    pub fn dataset_fingerprint(&self, dataset_fingerprint: &str) {
+        match self.format {
+            LogFormat::Json => {
+                self.json(json!({"event": "summary", "fingerprint": dataset_fingerprint}))
+            }
+            LogFormat::Text if self.quiet => {}
+            LogFormat::Text => crate::out!("dataset fingerprint: {dataset_fingerprint}"),
+        }
+    }
+
     /// The summary table and the dataset fingerprint.
     pub fn summary(&self, rows: &[SummaryRow], dataset_fingerprint: &str) {
         match self.format {

@@ -167,6 +167,23 @@ pub async fn undelivered_key(conn: &mut AsyncPgConnection) -> Result<Option<Date
         .map_err(SeedError::db("reading the seed ledger"))
 }
 
+/// Records on row `id` (a successful stage-01 run) that the key it stands for was just replaced
+/// and is not shown yet (see [`key_delivered`]), with the stage's tables' state after the
+/// replacement: the row's fingerprint leaves the key's random columns out, so it still holds.
+pub async fn key_replaced(conn: &mut AsyncPgConnection, id: i64, state: &str) -> Result<()> {
+    diesel::update(seed_ledger::table.find(id))
+        .set((
+            seed_ledger::key_undelivered.eq(true),
+            seed_ledger::table_state.eq(state),
+        ))
+        .execute(conn)
+        .await
+        .map_err(SeedError::db(
+            "recording the new API key in the seed ledger",
+        ))?;
+    Ok(())
+}
+
 /// Replaces the table state of a row whose fingerprint was confirmed against the tables.
 pub async fn set_table_state(conn: &mut AsyncPgConnection, id: i64, state: &str) -> Result<()> {
     diesel::update(seed_ledger::table.find(id))

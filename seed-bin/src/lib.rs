@@ -269,36 +269,20 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
     if matches!(cli.command, Some(Command::Verify)) {
         recorded_inputs(&mut conn, &mut dataset, given, &reporter).await?;
     }
-    let make_ctx = |rotate_key: bool, reporter: feedback::Reporter| {
-        Arc::new(Ctx {
-            dataset: dataset::Dataset {
-                rng_seed: dataset.rng_seed,
-                as_of: dataset.as_of,
-                scale: dataset.scale,
-                core: dataset.core.clone(),
-                only: None,
-            },
-            prune: cli.prune.then(|| url.clone()),
-            artifacts_dir: cli.common.artifacts_dir.clone(),
-            rotate_key,
-            // Environment only (never a flag): a flag would show in `ps` and shell history.
-            demo_password: std::env::var(DEMO_PASSWORD_VAR)
-                .ok()
-                .filter(|p| !p.is_empty()),
-            reporter,
-            write_env: cli.write_env.clone(),
-            deliver_keys: true,
-        })
-    };
-    let ctx = make_ctx(cli.rotate_key, reporter);
+    let ctx = Arc::new(Ctx {
+        dataset,
+        prune: cli.prune.then(|| url.clone()),
+        artifacts_dir: cli.common.artifacts_dir.clone(),
+        rotate_key: cli.rotate_key,
+        // Environment only (never a flag): a flag would show in `ps` and shell history.
+        demo_password: std::env::var(DEMO_PASSWORD_VAR)
+            .ok()
+            .filter(|p| !p.is_empty()),
+        reporter,
+        write_env: cli.write_env.clone(),
+        deliver_keys: true,
+    });
     let jobs = cli.jobs.map_or_else(cpus, |j| j as usize);
-    // A restored database reruns stages 01 (a new key: the snapshot's is unusable) and 03.
-    let restored_ctx = || {
-        make_ctx(
-            true,
-            feedback::Reporter::new(cli.common.output_format(), cli.common.quiet),
-        )
-    };
     match cli.command {
         Some(Command::Verify) => {
             let problems = verify::run(&mut conn, &ctx, &url, &selected).await?;
@@ -330,17 +314,7 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
                 } else {
                     snapshot::Others::Ask
                 };
-                if restore_from_snapshot(
-                    &url,
-                    &ctx,
-                    restored_ctx,
-                    env,
-                    others,
-                    jobs,
-                    cli.common.snapshots,
-                )
-                .await?
-                {
+                if restore_from_snapshot(&url, &ctx, env, others, cli.common.snapshots).await? {
                     return Ok(());
                 }
             }
@@ -392,10 +366,8 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
                 if restore_from_snapshot(
                     &url,
                     &ctx,
-                    restored_ctx,
                     env,
                     snapshot::Others::Decline,
-                    jobs,
                     cli.common.snapshots,
                 )
                 .await?
@@ -476,16 +448,14 @@ async fn add(
     Ok(())
 }
 
-/// Replaces the database with the snapshot of this run's inputs when there is one, then
-/// reruns stages 01 and 03 with `restored` (a new key, shown and written like a fresh run's,
-/// and the sample files). Returns whether it restored; if not, it said why.
+/// Replaces the database with the snapshot of this run's inputs when there is one, then gives
+/// it a new API key (shown and written like a fresh run's) and the sample files (see
+/// [`snapshot::renew`]). Returns whether it restored; if not, it said why.
 async fn restore_from_snapshot(
     url: &groundwork_migrate::ConnInfo,
     ctx: &Ctx,
-    restored: impl FnOnce() -> Arc<Ctx>,
     env: Environment,
     others: snapshot::Others,
-    jobs: usize,
     snapshots: cli::Snapshots,
 ) -> Result<bool> {
     if snapshots == cli::Snapshots::Off {
@@ -506,24 +476,18 @@ async fn restore_from_snapshot(
         }
         snapshot::Restore::Done(name, dropping) => {
             ctx.reporter.note(&format!(
-                "restored {} from snapshot {name} in {} ms; rerunning 01 (a new API key) and 03 (the sample files)",
+                "restored {} from snapshot {name} in {} ms",
                 url.database(),
                 started.elapsed().as_millis()
             ));
-            let rctx = restored();
-            let mut conn = db::connect(url).await?;
-            let seeded = runner::seed(
-                url,
-                &mut conn,
-                &rctx,
-                &snapshot::after_restore(),
-                runner::Run {
-                    force: true,
-                    keep_going: false,
-                    jobs,
-                },
-            )
-            .await;
+            let renewing = std::time::Instant::now();
+            let renewed = snapshot::renew(url, ctx).await;
+            if renewed.is_ok() {
+                ctx.reporter.note(&format!(
+                    "created a new test agent API key and wrote the sample import files in {} ms; no stage needed to rerun",
+                    renewing.elapsed().as_millis()
+                ));
+            }
             match dropping.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => ctx.reporter.note(&format!(
@@ -533,7 +497,7 @@ async fn restore_from_snapshot(
                     "the replaced database was not dropped ({e}); `seed snapshot drop --all` removes it"
                 )),
             }
-            seeded?;
+            ctx.reporter.dataset_fingerprint(&renewed?);
             Ok(true)
         }
     }

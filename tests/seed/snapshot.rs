@@ -124,18 +124,62 @@ fn stored_hash(db: &TestDb) -> String {
         .get(0)
 }
 
+/// Every ledger row with the transaction that last wrote it: a run that skips every stage by
+/// its recorded table state alone writes no row (a full fingerprint comparison would refresh
+/// the state, a rerun would add a row).
+fn ledger_versions(db: &TestDb) -> String {
+    db.client()
+        .query_one(
+            "SELECT string_agg(id::text || ':' || xmin::text, ',' ORDER BY id) FROM groundwork.seed_ledger",
+            &[],
+        )
+        .expect("read the ledger")
+        .get(0)
+}
+
+fn fingerprint_line(out: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with("dataset fingerprint: "))
+        .unwrap_or_else(|| panic!("no dataset fingerprint printed:\n{out}"))
+        .to_string()
+}
+
+/// The files of a folder, by name.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read the artifacts folder")
+        .map(|e| {
+            let e = e.expect("a folder entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read a sample file"),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn reset_restores_from_the_snapshot_with_a_fresh_seeds_content_and_a_new_key() {
+    use std::os::unix::fs::PermissionsExt;
     let rng = unique_seed().to_string();
     let snap = Snap::new(rng.parse().expect("a number"));
     let db = seeded_with_snapshot(&rng, &snap);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (fresh_files, reset_files) = (dir.path().join("fresh"), dir.path().join("reset"));
     // A fresh seed of the same inputs, by the usual path, as the reference.
     let fresh = TestDb::empty();
-    let first_key = printed_key(&text(&seed(
+    let fresh_out = text(&seed(
         &fresh,
-        &["--stage", "all", "--rng-seed", &rng],
+        &[
+            "--stage",
+            "all",
+            "--rng-seed",
+            &rng,
+            &format!("--artifacts-dir={}", fresh_files.display()),
+        ],
         0,
-    )));
+    ));
+    let first_key = printed_key(&fresh_out);
     let first_db_key = {
         // The key the snapshot's source database printed must not open the restored one.
         let out = text(&seed(
@@ -148,7 +192,18 @@ fn reset_restores_from_the_snapshot_with_a_fresh_seeds_content_and_a_new_key() {
     let before = stored_hash(&db);
     assert!(domain::api_key::verify(&first_db_key, &before));
 
-    let out = text(&seed_snap(&db, &["reset", "--rng-seed", &rng], 0));
+    let env_file = dir.path().join("app.env");
+    let out = text(&seed_snap(
+        &db,
+        &[
+            "reset",
+            "--rng-seed",
+            &rng,
+            &format!("--artifacts-dir={}", reset_files.display()),
+            &format!("--write-env={}", env_file.display()),
+        ],
+        0,
+    ));
     assert!(
         out.contains(&format!("from snapshot {}", snap.name())),
         "reset names the snapshot it restored from:\n{out}"
@@ -159,6 +214,7 @@ fn reset_restores_from_the_snapshot_with_a_fresh_seeds_content_and_a_new_key() {
         content(&fresh),
         "restored content = fresh seed's"
     );
+    assert_eq!(fingerprint_line(&out), fingerprint_line(&fresh_out));
     assert_eq!(
         db.count("SELECT count(*) FROM groundwork.environment WHERE env = 'test'"),
         0
@@ -169,7 +225,8 @@ fn reset_restores_from_the_snapshot_with_a_fresh_seeds_content_and_a_new_key() {
         "the target's stamp is kept"
     );
 
-    // The key: a new one, printed once, that verifies; no earlier key verifies.
+    // The key: a new one, printed once and written with --write-env, that verifies; no
+    // earlier key verifies.
     assert_eq!(out.matches("TEST_AGENT_KEY=").count(), 1, "{out}");
     let new_key = printed_key(&out);
     let hash = stored_hash(&db);
@@ -180,12 +237,65 @@ fn reset_restores_from_the_snapshot_with_a_fresh_seeds_content_and_a_new_key() {
     );
     assert!(!domain::api_key::verify(&first_key, &hash));
     assert_ne!(new_key, first_db_key);
-    // No warning about an undelivered key afterwards, and the dataset verifies.
+    assert_eq!(
+        std::fs::read_to_string(&env_file).expect("--write-env wrote the file"),
+        format!("TEST_AGENT_KEY={new_key}\n")
+    );
+    assert_eq!(
+        std::fs::metadata(&env_file)
+            .expect("the env file")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // The sample files were written as a fresh run writes them, and only Democorp's.
+    assert!(out.contains("wrote sample import file"), "{out}");
+    assert_eq!(files(&reset_files), files(&fresh_files));
+
+    // The next run has no warning (the key was delivered) and skips every stage from the
+    // recorded table states alone, so it writes nothing, not even to the ledger.
+    let ledger = ledger_versions(&db);
     let again = text(&seed(&db, &["--stage", "all", "--rng-seed", &rng], 0));
     assert!(!again.contains("warning"), "{again}");
+    for id in super::support::stage_ids() {
+        assert!(again.contains(&format!("{id} unchanged")), "{id}:\n{again}");
+    }
+    assert_eq!(ledger_versions(&db), ledger, "{again}");
     seed(&db, &["verify", "--rng-seed", &rng], 0);
-    // The sample files were written as a fresh run writes them.
-    assert!(out.contains("wrote sample import file"), "{out}");
+}
+
+#[test]
+fn reset_with_json_logs_emits_the_new_key_as_one_api_key_event() {
+    let rng = unique_seed().to_string();
+    let snap = Snap::new(rng.parse().expect("a number"));
+    let db = seeded_with_snapshot(&rng, &snap);
+    let out = seed_snap(
+        &db,
+        &["reset", "--log-format", "json", "--rng-seed", &rng],
+        0,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let keys: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "api_key").collect();
+    assert_eq!(keys.len(), 1, "{}", output_text(&out));
+    assert_eq!(keys[0]["name"], "TEST_AGENT_KEY");
+    let key = keys[0]["key"].as_str().expect("the key");
+    assert!(domain::api_key::verify(key, &stored_hash(&db)));
+    assert!(!stdout.contains("TEST_AGENT_KEY="), "{stdout}");
+    let restored = format!("from snapshot {}", snap.name());
+    assert!(
+        events.iter().any(|e| e["event"] == "note"
+            && e["message"].as_str().is_some_and(|m| m.contains(&restored))),
+        "{stdout}"
+    );
+    assert!(events.iter().any(|e| e["event"] == "summary"), "{stdout}");
+    // Delivered: the next run has nothing to warn about.
+    let again = text(&seed(&db, &["--stage", "all", "--rng-seed", &rng], 0));
+    assert!(!again.contains("warning"), "{again}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod admin;
 mod guards;
 mod one;
 mod schedule;
-mod secret;
+pub(crate) mod secret;
 
 pub use admin::{list, reset_tables};
 pub use guards::{check_prerequisites, check_prod};

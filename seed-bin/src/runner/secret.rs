@@ -15,8 +15,8 @@ use groundwork_migrate::policy;
 /// ledger that it was delivered. A run killed before that leaves the row undelivered, and
 /// the next run says so.
 /// Returns why the key could not be printed or written; the run reports it at the end (the
-/// stages after 01 still run).
-pub(super) async fn deliver(
+/// stages after 01 still run). Used by a stage run and by a restore from a snapshot.
+pub(crate) async fn deliver(
     ctx: &Ctx,
     conn: &mut AsyncPgConnection,
     row: i64,

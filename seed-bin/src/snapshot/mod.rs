@@ -427,14 +427,63 @@ fn confirm(target: &str, sessions: &[(i32, String)]) -> Result<bool> {
     }
 }
 
-/// The stages a restored database reruns: 01 for a new API key (the snapshot's is unusable),
-/// 03 for the sample files in `--artifacts-dir` (files are not in the database).
-pub(crate) fn after_restore() -> Vec<&'static dyn Stage> {
-    STAGES
-        .iter()
-        .copied()
-        .filter(|s| s.id() == stage_id::CORE_ENTITIES || s.id() == stage_id::DATA_IMPORTS)
-        .collect()
+/// Gives a database just restored from a snapshot what the snapshot cannot hold: a test agent
+/// API key somebody knows (shown, and written with `--write-env`, as a fresh run shows it) and
+/// the main tenant's sample files in `--artifacts-dir`. Every row but the key's is the
+/// snapshot's already, so no stage reruns. Returns the dataset fingerprint the ledger records.
+pub(crate) async fn renew(info: &ConnInfo, ctx: &Ctx) -> Result<String> {
+    let mut conn = db::connect(info).await?;
+    let (row, key) = replace_key(&mut conn, ctx).await?;
+    // Shown right after the commit, before anything else can fail: a key that is committed
+    // but not shown is lost (the ledger row says so until it is shown).
+    let delivered = if ctx.deliver_keys {
+        runner::secret::deliver(ctx, &mut conn, row, &key).await
+    } else {
+        Ok(())
+    };
+    let files = crate::stages::s03_data_imports::main_tenant_files(ctx);
+    let written = crate::stages::s03_data_imports::write_files(ctx, &files);
+    // The run ends with one error; a key that could not be shown must not go unmentioned.
+    if let (Err(k), Err(_)) = (&delivered, &written) {
+        eprintln!("error: {k}");
+    }
+    written?;
+    delivered?;
+    runner::dataset_fingerprint(&mut conn, STAGES).await
+}
+
+/// Replaces the snapshot's unusable key in one transaction and returns the ledger row that
+/// now stands for the new key with its plaintext. That row (stage 01's last successful run)
+/// stays marked undelivered until the key is shown, and gets the tables' new state, so the
+/// next run finds stage 01 unchanged from the state alone instead of fingerprinting its
+/// tables.
+async fn replace_key(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &Ctx,
+) -> Result<(i64, String)> {
+    use crate::stages::s01_core_entities::{self, CoreEntities};
+    use diesel::sql_types::BigInt;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let id = stage_id::CORE_ENTITIES;
+    conn.transaction::<_, SeedError, _>(async |c| {
+        // Stage 01's own lock: a seed of stage 01 started meanwhile waits for this key.
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(runner::stage_lock_key(id))
+            .execute(c)
+            .await
+            .map_err(SeedError::db(format!("waiting for the lock of stage {id}")))?;
+        let last = ledger::last_success(c, id).await?.ok_or_else(|| {
+            SeedError::Internal(format!(
+                "the restored snapshot has no successful run of stage {id} in its seed ledger"
+            ))
+        })?;
+        let key = s01_core_entities::rotate_test_key(ctx, c).await?;
+        ledger::forget_undelivered_keys(c).await?;
+        let state = crate::fingerprint::table_state(c, CoreEntities.tables()).await?;
+        ledger::key_replaced(c, last.id, &state).await?;
+        Ok((last.id, key))
+    })
+    .await
 }
 
 #[cfg(test)]

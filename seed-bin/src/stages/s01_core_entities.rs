@@ -317,6 +317,23 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
     if existing.is_some() && !ctx.rotate_key {
         return Ok(None);
     }
+    new_key(ctx, conn, t).await.map(Some)
+}
+
+/// Gives the seeded main tenant (Democorp) a new test agent key, as `--rotate-key` does for
+/// that row, and returns its plaintext for the caller to show once its transaction commits.
+/// For a database restored from a snapshot, whose stored key nobody knows: only this row
+/// changes, so the stage's other rows (and its fingerprint) stay as the snapshot had them.
+pub(crate) async fn rotate_test_key(ctx: &Ctx, conn: &mut AsyncPgConnection) -> Result<String> {
+    let tenants = ctx.seeded_tenants();
+    let main = tenants.as_slice().first().ok_or_else(|| {
+        SeedError::Internal("the core data file has no account to give the API key to".into())
+    })?;
+    new_key(ctx, conn, main).await
+}
+
+/// Writes a new key into tenant `t`'s test agent row (created when missing).
+async fn new_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Result<String> {
     let key = domain::api_key::generate().map_err(|e| SeedError::Internal(e.to_string()))?;
     let hash =
         domain::api_key::hash(key.plaintext()).map_err(|e| SeedError::Internal(e.to_string()))?;
@@ -331,7 +348,7 @@ async fn ensure_key(ctx: &Ctx, conn: &mut AsyncPgConnection, t: &Tenant) -> Resu
         (client_account_id, name),
         [key_prefix, key_hash, permissions, revoked_at, expires_at]
     );
-    Ok(Some(key.plaintext().to_string()))
+    Ok(key.plaintext().to_string())
 }
 
 /// The key's row, given its lookup prefix and hash (random by design).

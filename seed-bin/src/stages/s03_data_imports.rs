@@ -212,6 +212,25 @@ fn tenant_imports(ctx: &Ctx, t: &Tenant) -> (Vec<NewDataImport>, Vec<(String, St
     (rows, files)
 }
 
+/// The main tenant's (Democorp's) sample files, without generating any other tenant's data:
+/// what a database restored from a snapshot needs written (files are not in the database).
+pub(crate) fn main_tenant_files(ctx: &Ctx) -> Vec<(String, String)> {
+    ctx.seeded_tenants()
+        .first()
+        .map(|t| tenant_imports(ctx, t).1)
+        .unwrap_or_default()
+}
+
+/// Writes sample files into `--artifacts-dir` (each replaced atomically), one note per file.
+pub(crate) fn write_files(ctx: &Ctx, files: &[(String, String)]) -> Result<()> {
+    for (name, body) in files {
+        let path = write_atomic(&ctx.artifacts_dir, name, body)?;
+        ctx.reporter
+            .note(&format!("wrote sample import file {}", path.display()));
+    }
+    Ok(())
+}
+
 const INFO: StageInfo = StageInfo {
     id: ID,
     description: "Democorp's 3 imports (CMDB CSV, cloud JSON, manual spreadsheet) and their sample files in --artifacts-dir",
@@ -278,11 +297,7 @@ impl Stage for DataImports {
                 ]
             );
             // Files last: if the write failed, nothing claims they exist.
-            for (name, body) in files {
-                let path = write_atomic(&ctx.artifacts_dir, &name, &body)?;
-                ctx.reporter
-                    .note(&format!("wrote sample import file {}", path.display()));
-            }
+            write_files(ctx, &files)?;
             Ok(StageOutput {
                 counts: snapshot.counts(conn).await?,
                 secret: None,
