@@ -20,6 +20,10 @@ const MAINTENANCE_DB: &str = "postgres";
 /// which `snapshot drop --all` removes.
 pub(super) const BUILDING_PREFIX: &str = "groundwork_snapnew_";
 
+/// How long [`Admin::sessions_on`] waits for sessions that are ending: 25 × 20 ms.
+const SESSION_SETTLE_POLLS: u32 = 25;
+const SESSION_SETTLE_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Snapshots at least this large are restored with `STRATEGY FILE_COPY`, smaller ones with
 /// `WAL_LOG` (PostgreSQL 15's default). WAL_LOG copies every page through the buffer pool and
 /// the WAL, so its cost grows with the size, and the `DROP DATABASE` of the replaced database
@@ -114,6 +118,21 @@ impl Admin {
 
     /// Sessions other than ours connected to `db`: (pid, application_name).
     pub async fn sessions_on(&self, db: &str) -> Result<Vec<(i32, String)>> {
+        // A connection its client just closed (this run's own, or a run that just ended)
+        // stays listed until its backend has exited, a few milliseconds later: give leaving
+        // sessions a moment before counting them as somebody else's.
+        let mut sessions = self.sessions_now(db).await?;
+        for _ in 0..SESSION_SETTLE_POLLS {
+            if sessions.is_empty() {
+                break;
+            }
+            tokio::time::sleep(SESSION_SETTLE_STEP).await;
+            sessions = self.sessions_now(db).await?;
+        }
+        Ok(sessions)
+    }
+
+    async fn sessions_now(&self, db: &str) -> Result<Vec<(i32, String)>> {
         let rows = self
             .client
             .query(
