@@ -131,7 +131,10 @@ fn one_test() {
             .append(true)
             .open(out)
             .unwrap();
-        writeln!(f, "{ms:.1} {drop_ms:.1}").unwrap();
+        // One write per line: the tests run in parallel threads, and `writeln!` may split a
+        // line into several writes that interleave with another thread's.
+        f.write_all(format!("{ms:.1} {drop_ms:.1}\n").as_bytes())
+            .unwrap();
     }
 }
 
