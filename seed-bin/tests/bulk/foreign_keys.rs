@@ -75,7 +75,7 @@ fn a_missing_parent_fails_a_fresh_load_that_checks_its_own_keys() {
         err.contains(
             "foreign key raw_import_records_data_import_fkey needs (client_account_id, data_import_id)"
         ) && err.contains(&format!("{}, {}", tenant(1), import(7)))
-            && err.contains("in data_imports, which has no such row"),
+            && err.contains("in public.data_imports, which has no such row"),
         "{err}"
     );
     assert_eq!(db.count("SELECT count(*) FROM raw_import_records"), 0);
@@ -97,14 +97,26 @@ fn a_reference_into_another_tenant_fails_a_fresh_load() {
     assert_eq!(db.count("SELECT count(*) FROM raw_import_records"), 0);
 }
 
-/// Without the right to turn triggers off, the triggers check every row (the server's own
-/// error); granted the parameter, the loader checks (its own error).
+/// Without the right to turn triggers off, or to lock a parent in SHARE mode, the triggers
+/// check every row (the server's own error); granted both, the loader checks (its own error).
 #[test]
 fn the_role_decides_who_checks_and_both_refuse_the_row() {
-    for (grant, ours) in [(false, false), (true, true)] {
+    // (SET on the parameter, may only read the parent, the loader's own check)
+    for (grant, read_only_parent, ours) in [
+        (false, false, false),
+        (true, true, false),
+        (true, false, true),
+    ] {
         let db = schema_db();
         parents(&db, 2);
         let role = plain_role(&db, grant);
+        if read_only_parent {
+            db.client()
+                .batch_execute(&format!(
+                    "REVOKE UPDATE, DELETE, TRUNCATE ON data_imports FROM \"{role}\""
+                ))
+                .expect("revoke");
+        }
         let err = fresh_load_error(&as_role(&db, &role), rows_pointing_at(2));
         drop_role(&db, &role);
         assert_eq!(

@@ -10,8 +10,9 @@
 //!
 //! Only where that is exactly equivalent: the role may set the parameter (a superuser, or
 //! `GRANT SET ON PARAMETER session_replication_role`), the table is a plain table without
-//! rules or triggers of its own that fire on INSERT (replica mode would skip those too), and
-//! every foreign key is MATCH SIMPLE. Anywhere else the triggers run as usual.
+//! rules or triggers of its own that fire on INSERT (replica mode would skip those too), every
+//! foreign key is MATCH SIMPLE, and the role may lock each parent in SHARE mode (UPDATE, DELETE
+//! or TRUNCATE on it). Anywhere else the triggers run as usual.
 
 use super::{BulkError, BulkTable, Result, ident};
 use diesel::sql_types::{Bool, Nullable, Text};
@@ -45,7 +46,7 @@ pub(super) async fn may_defer(holder: &Client) -> bool {
 struct Constraint {
     name: String,
     columns: Vec<String>,
-    /// The parent as `regclass` prints it (quoted and schema-qualified where needed).
+    /// The parent, schema-qualified and quoted.
     parent: String,
     parent_columns: Vec<String>,
 }
@@ -85,12 +86,17 @@ impl Deferred {
         }
         let rows = probe
             .query(
-                "SELECT c.conname::text, c.confrelid::regclass::text, c.confmatchtype = 's', \
+                "SELECT c.conname::text, format('%I.%I', n.nspname, r.relname), \
+                   c.confmatchtype = 's' AND (has_table_privilege(c.confrelid, 'UPDATE') \
+                     OR has_table_privilege(c.confrelid, 'DELETE') \
+                     OR has_table_privilege(c.confrelid, 'TRUNCATE')), \
                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
                    ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) \
-                 FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = $1::text::regclass \
+                 FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid \
+                 JOIN pg_namespace n ON n.oid = r.relnamespace \
+                 WHERE c.contype = 'f' AND c.conrelid = $1::text::regclass \
                  ORDER BY c.conname",
                 &[&qualified],
             )
@@ -99,7 +105,8 @@ impl Deferred {
         let mut constraints = Vec::with_capacity(rows.len());
         for r in rows {
             if !r.get::<_, bool>(2) {
-                // MATCH FULL rejects partly-null keys, which the check below lets through.
+                // MATCH FULL rejects partly-null keys, which the check below lets through; and
+                // the SHARE lock on the parent needs one of these privileges.
                 return Ok(None);
             }
             constraints.push(Constraint {
