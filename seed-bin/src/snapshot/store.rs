@@ -390,29 +390,19 @@ impl Admin {
                         "disconnecting the sessions on {target}"
                     )))?;
             }
-            // PostgreSQL waits (up to 5 s) for ended sessions to leave before renaming.
+            // Both renames in one transaction: the target is replaced whole or not at all,
+            // with no moment in which it is missing, and the database under the aside name is
+            // never one a failed restore must rename back (so anyone may drop it). PostgreSQL
+            // waits (up to 5 s) for ended sessions to leave before renaming.
             self.batch(
-                &format!("ALTER DATABASE {} RENAME TO {qa}", quote_ident(target)),
-                &format!("moving database {target} aside to replace it with the snapshot copy"),
+                &format!(
+                    "ALTER DATABASE {} RENAME TO {qa}; ALTER DATABASE {qt} RENAME TO {}",
+                    quote_ident(target),
+                    quote_ident(target)
+                ),
+                &format!("replacing database {target} with the snapshot copy"),
             )
-            .await?;
-            if let Err(e) = self
-                .batch(
-                    &format!("ALTER DATABASE {qt} RENAME TO {}", quote_ident(target)),
-                    &format!("renaming the snapshot copy to {target}"),
-                )
-                .await
-            {
-                let _ = self
-                    .client
-                    .batch_execute(&format!(
-                        "ALTER DATABASE {qa} RENAME TO {}",
-                        quote_ident(target)
-                    ))
-                    .await;
-                return Err(e);
-            }
-            Ok(())
+            .await
         }
         .await;
         if let Err(e) = swapped {
