@@ -764,6 +764,31 @@ fn a_reset_takes_the_spare_made_ahead_and_its_child_makes_the_next() {
         });
         snap.wait_for_spare();
     }
+    // What a killed reset (or child) and a spare builder killed before its rename leave
+    // behind: the next child drops both and makes the spare again.
+    let left_aside = aside_of(u32::MAX - (unique_seed() % 1_000_000) as u32);
+    let left_build = format!(
+        "groundwork_snapnew_spare_{}",
+        &snap.name()["groundwork_snap_".len()..]
+    );
+    for name in [&left_aside, &left_build] {
+        admin()
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("plant a leftover");
+    }
+    admin()
+        .batch_execute(&format!("DROP DATABASE \"{}\"", snap.spare()))
+        .expect("drop the spare");
+    let out = text(&seed_snap(&db, &["reset", "--rng-seed", &rng], 0));
+    assert!(
+        out.contains(&format!("from snapshot {} in", snap.name())),
+        "no spare to take: the snapshot is copied\n{out}"
+    );
+    assert_eq!(content(&db), content(&fresh));
+    for name in [&left_aside, &left_build] {
+        wait_for(&format!("the drop of {name}"), || owner_of(name).is_none());
+    }
+    snap.wait_for_spare();
     seed(&db, &["verify", "--rng-seed", &rng], 0);
 }
 
