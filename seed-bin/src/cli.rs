@@ -191,6 +191,24 @@ pub enum SnapshotCommand {
         #[arg(long)]
         all: bool,
     },
+    /// The work a restore leaves, done by a detached child of `seed` (not for users): make
+    /// the snapshot's next spare copy, drop the replaced database.
+    #[command(hide = true)]
+    Maintain(Maintain),
+}
+
+/// What one `seed snapshot maintain` does (the child gets the server from DATABASE_URL).
+#[derive(Debug, Clone, Args)]
+pub struct Maintain {
+    /// The database a restore replaced (renamed aside), to drop.
+    #[arg(long, value_name = "NAME")]
+    pub replaced: Option<String>,
+    /// The snapshot to make a spare copy of.
+    #[arg(long, value_name = "NAME", requires = "owner")]
+    pub spare_of: Option<String>,
+    /// The role that owns the databases the spare will replace.
+    #[arg(long, value_name = "ROLE", requires = "spare_of")]
+    pub owner: Option<String>,
 }
 
 /// Settings shared by every subcommand.

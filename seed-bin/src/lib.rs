@@ -59,9 +59,31 @@ pub const DEMO_PASSWORD_VAR: &str = "SEED_DEMO_PASSWORD";
 /// Name of the variable `--write-env` sets.
 pub const KEY_ENV_VAR: &str = "TEST_AGENT_KEY";
 
-/// Runs `seed` with the given arguments (the first is the program name; `main` has loaded
-/// `.env`) and returns the exit code of the table both binaries share.
+/// Runs `seed` with the given arguments (the first is the program name) and returns the exit
+/// code of the table both binaries share. As a library call, a restore from a snapshot cleans
+/// up after itself before it returns and makes no spare copy: only [`run_executable`] starts
+/// background work.
 pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_as(args, false)
+}
+
+/// [`run`] as the `seed` executable itself (`main` has loaded `.env`): after a restore from a
+/// snapshot, a detached child of this executable (`seed snapshot maintain`) drops the replaced
+/// database and makes the snapshot's next spare copy, and the run does not wait for it
+/// (`SEED_SNAPSHOT_SPARE=off` turns that off; see docs/seed-data.md, "Snapshots").
+pub fn run_executable<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_as(args, true)
+}
+
+fn run_as<I, T>(args: I, executable: bool) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -98,7 +120,7 @@ where
             ))));
         }
     };
-    policy::report(rt.block_on(execute(cli, given)))
+    policy::report(rt.block_on(execute(cli, given, executable)))
 }
 
 /// Which dataset inputs the run was given rather than defaulted.
@@ -188,7 +210,17 @@ async fn prepare_schema(
     }
 }
 
-async fn execute(cli: Cli, given: Given) -> Result<()> {
+async fn execute(cli: Cli, given: Given, executable: bool) -> Result<()> {
+    // The child a restore started: it needs the server and nothing else (above all no
+    // connection to the target, which would block the next restore of it).
+    if let Some(Command::Snapshot(cli::SnapshotCommand::Maintain(job))) = &cli.command {
+        return snapshot::upkeep::run(&conn_info(&cli)?, job).await;
+    }
+    let upkeep = snapshot::upkeep::Upkeep::resolve(
+        executable,
+        cli.common.database_url.as_deref(),
+        cli.common.connect_timeout,
+    )?;
     // Everything that can be checked without the database is checked first: an unwritable
     // --write-env target found after stage 01 committed would lose the new key.
     if let Some(path) = &cli.write_env
@@ -314,7 +346,9 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
                 } else {
                     snapshot::Others::Ask
                 };
-                if restore_from_snapshot(&url, &ctx, env, others, cli.common.snapshots).await? {
+                if restore_from_snapshot(&url, &ctx, env, others, cli.common.snapshots, &upkeep)
+                    .await?
+                {
                     return Ok(());
                 }
             }
@@ -341,7 +375,7 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
             )
             .await?;
             drop(conn);
-            keep_snapshot(&url, &ctx, cli.common.snapshots).await
+            keep_snapshot(&url, &ctx, cli.common.snapshots, &upkeep).await
         }
         Some(Command::Add(what)) => {
             let judged = if stamp_is_prod {
@@ -369,6 +403,7 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
                     env,
                     snapshot::Others::Decline,
                     cli.common.snapshots,
+                    &upkeep,
                 )
                 .await?
                 {
@@ -393,7 +428,7 @@ async fn execute(cli: Cli, given: Given) -> Result<()> {
             .await?;
             drop(conn);
             if whole {
-                keep_snapshot(&url, &ctx, cli.common.snapshots).await?;
+                keep_snapshot(&url, &ctx, cli.common.snapshots, &upkeep).await?;
             }
             Ok(())
         }
@@ -457,6 +492,7 @@ async fn restore_from_snapshot(
     env: Environment,
     others: snapshot::Others,
     snapshots: cli::Snapshots,
+    upkeep: &snapshot::upkeep::Upkeep,
 ) -> Result<bool> {
     if snapshots == cli::Snapshots::Off {
         return Ok(false);
@@ -469,15 +505,21 @@ async fn restore_from_snapshot(
     }
     let key = snapshot::key_of(&ctx.dataset, true)?;
     let started = std::time::Instant::now();
-    match snapshot::restore(url, &key, env, others).await? {
+    match snapshot::restore(url, &key, env, others, upkeep).await? {
         snapshot::Restore::Fallback(why) => {
             ctx.reporter.note(&format!("{why}; seeding every stage"));
             Ok(false)
         }
-        snapshot::Restore::Done(name, dropping) => {
+        snapshot::Restore::Done(restored) => {
             ctx.reporter.note(&format!(
-                "restored {} from snapshot {name} in {} ms",
+                "restored {} from snapshot {}{} in {} ms",
                 url.database(),
+                restored.name,
+                if restored.from_spare {
+                    " (a spare copy made ahead)"
+                } else {
+                    ""
+                },
                 started.elapsed().as_millis()
             ));
             let renewing = std::time::Instant::now();
@@ -488,14 +530,8 @@ async fn restore_from_snapshot(
                     renewing.elapsed().as_millis()
                 ));
             }
-            match dropping.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => ctx.reporter.note(&format!(
-                    "the replaced database was not dropped ({e}); `seed snapshot drop --all` removes it"
-                )),
-                Err(e) => ctx.reporter.note(&format!(
-                    "the replaced database was not dropped ({e}); `seed snapshot drop --all` removes it"
-                )),
+            if let Some(note) = restored.finish().await {
+                ctx.reporter.note(&note);
             }
             ctx.reporter.dataset_fingerprint(&renewed?);
             Ok(true)
@@ -509,12 +545,13 @@ async fn keep_snapshot(
     url: &groundwork_migrate::ConnInfo,
     ctx: &Ctx,
     snapshots: cli::Snapshots,
+    upkeep: &snapshot::upkeep::Upkeep,
 ) -> Result<()> {
     if snapshots == cli::Snapshots::Off || snapshot::unusable_because(ctx).is_some() {
         return Ok(());
     }
     let key = snapshot::key_of(&ctx.dataset, true)?;
-    snapshot::keep(url, &key, &ctx.reporter).await;
+    snapshot::keep(url, &key, &ctx.reporter, upkeep).await;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The `seed` binary: loads `.env`, then hands over to `groundwork_seed::run`.
+//! The `seed` binary: loads `.env`, then hands over to `groundwork_seed::run_executable`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -14,5 +14,5 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         return policy::Code::Usage.into();
     }
-    groundwork_seed::run(args)
+    groundwork_seed::run_executable(args)
 }

@@ -5,11 +5,16 @@
 //!
 //! Each test seeds with an `--rng-seed` of its own, so its snapshot key (and name) is its
 //! own too: tests running side by side never share, prune or drop each other's snapshot.
+//!
+//! `seed` runs a detached child after a restore or a newly kept snapshot (it makes the
+//! snapshot's spare copy and drops the replaced database); the tests that look at its work
+//! wait for it ([`wait_for`]), and [`Snap`]'s drop waits for a child at work on the snapshot.
 
 use super::support::{seed, text};
 use groundwork_seed::snapshot::{Inputs, SnapshotKey};
 use groundwork_testdb::{TestDb, content_hashes, output_text, seed_cmd, server_url};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 /// An `--rng-seed` no other test (or earlier run) uses.
 fn unique_seed() -> u64 {
@@ -39,22 +44,106 @@ impl Snap {
         self.key.database_name()
     }
     fn exists(&self) -> bool {
-        admin()
-            .query_opt(
-                "SELECT 1 FROM pg_database WHERE datname = $1",
-                &[&self.name()],
-            )
-            .expect("look for the snapshot")
-            .is_some()
+        owner_of(&self.name()).is_some()
+    }
+    /// The name of the snapshot's spare copy.
+    fn spare(&self) -> String {
+        groundwork_seed::snapshot::spare_name(&self.name()).expect("a snapshot's name")
+    }
+    /// Waits until the snapshot's spare is there (made by the child of the last run).
+    fn wait_for_spare(&self) {
+        wait_for(&format!("the spare {}", self.spare()), || {
+            owner_of(&self.spare()).is_some()
+        });
     }
 }
 
 impl Drop for Snap {
+    /// What `seed snapshot drop` does: under the snapshot's lock, so a child still making its
+    /// spare finishes first and its spare goes too, and a child that comes later finds the
+    /// snapshot gone and makes none.
     fn drop(&mut self) {
-        let n = self.name();
-        let _ = admin().batch_execute(&format!("ALTER DATABASE \"{n}\" WITH IS_TEMPLATE false"));
-        let _ = admin().batch_execute(&format!("DROP DATABASE IF EXISTS \"{n}\""));
+        let name = self.name();
+        let dropped = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(groundwork_seed::snapshot::drop_snapshot(
+                    server_url(),
+                    &name,
+                ))
+                .map_err(|e| e.to_string())
+            });
+        if let Err(e) = dropped
+            && !std::thread::panicking()
+        {
+            panic!("drop snapshot {name}: {e}");
+        }
     }
+}
+
+/// The owner of database `name`, `None` when there is none.
+fn owner_of(name: &str) -> Option<String> {
+    admin()
+        .query_opt(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("look for the database")
+        .map(|r| r.get(0))
+}
+
+/// Polls `ready` every 50 ms until it holds, for at most a minute (the child copies a
+/// database, which a busy machine makes slow).
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The name a restore by process `pid` renames the replaced database to.
+fn aside_of(pid: u32) -> String {
+    format!("groundwork_snapnew_old_{pid}")
+}
+
+/// [`seed_snap`] on a spawned process, returning its pid too.
+fn seed_snap_pid(cmd: &mut std::process::Command, args: &[&str], code: i32) -> (u32, Output) {
+    let child = cmd
+        .env("SEED_SNAPSHOTS", "auto")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn seed");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for seed");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "seed {args:?}\n{}",
+        output_text(&out)
+    );
+    (pid, out)
+}
+
+/// Running processes whose command line holds every one of `needles`: (pid, command line).
+fn processes_with(needles: &[&str]) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            needles
+                .iter()
+                .all(|n| cmd.contains(n))
+                .then_some((pid, cmd))
+        })
+        .collect()
 }
 
 fn admin() -> postgres::Client {
@@ -492,8 +581,25 @@ fn list_shows_inputs_and_drop_removes_one() {
 
     let bogus = text(&seed_snap(&db, &["snapshot", "drop", "postgres"], 2));
     assert!(bogus.contains("is not a snapshot"), "{bogus}");
+    // The spare the child made after the snapshot was kept goes with it, and so does the
+    // spare of a snapshot that is gone (dropped by other means).
+    snap.wait_for_spare();
+    let orphan = Snap::new(unique_seed() ^ 1).spare();
+    admin()
+        .batch_execute(&format!("CREATE DATABASE \"{orphan}\""))
+        .expect("make a spare without a snapshot");
     seed_snap(&db, &["snapshot", "drop", &snap.name()], 0);
     assert!(!snap.exists());
+    assert_eq!(
+        owner_of(&snap.spare()),
+        None,
+        "the snapshot's spare is dropped"
+    );
+    assert_eq!(
+        owner_of(&orphan),
+        None,
+        "a spare without a snapshot is dropped"
+    );
     let gone = text(&seed_snap(&db, &["snapshot", "drop", &snap.name()], 2));
     assert!(gone.contains("there is no snapshot"), "{gone}");
 }
@@ -528,6 +634,7 @@ fn prune_keeps_the_most_recently_used() {
     // used snapshot on the server, A one of the most.
     backdate(&sa, "2001-01-01T00:00:00Z");
     backdate(&sb, "2000-01-01T00:00:00Z");
+    sb.wait_for_spare();
     seed_snap(
         &db_a,
         &["reset", "--rng-seed", &a.to_string(), "--quiet"],
@@ -558,6 +665,12 @@ fn prune_keeps_the_most_recently_used() {
     );
     assert!(sa.exists(), "{out}");
     assert!(!sb.exists(), "{out}");
+    assert_eq!(
+        owner_of(&sb.spare()),
+        None,
+        "the pruned snapshot's spare goes too"
+    );
+    sa.wait_for_spare();
 }
 
 #[test]
@@ -595,4 +708,239 @@ fn two_processes_seeding_the_same_inputs_create_the_snapshot_once() {
         )
         .expect("list");
     assert!(leftovers.is_empty(), "no half-made copy is left");
+}
+
+/// A full seed keeps the snapshot and a child makes its spare; a reset takes the spare (and
+/// says so), swaps it in, and leaves the next spare and the drop of the replaced database to
+/// its child; the content is a fresh seed's every time.
+#[test]
+fn a_reset_takes_the_spare_made_ahead_and_its_child_makes_the_next() {
+    let rng = unique_seed().to_string();
+    let snap = Snap::new(rng.parse().expect("a number"));
+    let db = seeded_with_snapshot(&rng, &snap);
+    let fresh = TestDb::empty();
+    seed(
+        &fresh,
+        &["--stage", "all", "--rng-seed", &rng, "--quiet"],
+        0,
+    );
+    snap.wait_for_spare();
+    let no_connections = |name: &str| {
+        admin()
+            .query_one(
+                "SELECT NOT datallowconn FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .expect("read the spare")
+            .get::<_, bool>(0)
+    };
+    assert!(
+        no_connections(&snap.spare()),
+        "nobody may connect to a spare"
+    );
+    for run in 1..=2 {
+        let (pid, out) = seed_snap_pid(&mut seed_cmd(&db), &["reset", "--rng-seed", &rng], 0);
+        let out = text(&out);
+        assert!(
+            out.contains(&format!(
+                "from snapshot {} (a spare copy made ahead)",
+                snap.name()
+            )),
+            "run {run}: the reset takes the spare:\n{out}"
+        );
+        assert!(!out.contains("not dropped"), "{out}");
+        assert_eq!(
+            content(&db),
+            content(&fresh),
+            "run {run}: a fresh seed's content"
+        );
+        assert!(
+            !no_connections(db.name()),
+            "the restored database takes connections"
+        );
+        // The child: the replaced database goes, the next spare comes.
+        wait_for(&format!("the drop of {}", aside_of(pid)), || {
+            owner_of(&aside_of(pid)).is_none()
+        });
+        snap.wait_for_spare();
+    }
+    // What a killed reset (or child) and a spare builder killed before its rename leave
+    // behind: the next child drops both and makes the spare again.
+    let left_aside = aside_of(u32::MAX - (unique_seed() % 1_000_000) as u32);
+    let left_build = format!(
+        "groundwork_snapnew_spare_{}",
+        &snap.name()["groundwork_snap_".len()..]
+    );
+    for name in [&left_aside, &left_build] {
+        admin()
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("plant a leftover");
+    }
+    admin()
+        .batch_execute(&format!("DROP DATABASE \"{}\"", snap.spare()))
+        .expect("drop the spare");
+    let out = text(&seed_snap(&db, &["reset", "--rng-seed", &rng], 0));
+    assert!(
+        out.contains(&format!("from snapshot {} in", snap.name())),
+        "no spare to take: the snapshot is copied\n{out}"
+    );
+    assert_eq!(content(&db), content(&fresh));
+    for name in [&left_aside, &left_build] {
+        wait_for(&format!("the drop of {name}"), || owner_of(name).is_none());
+    }
+    snap.wait_for_spare();
+    seed(&db, &["verify", "--rng-seed", &rng], 0);
+}
+
+/// A spare owned by another role than the target's is not used (the restored database must
+/// keep its owner); the reset's child then replaces it with one for the target's owner.
+#[test]
+fn a_spare_of_another_owner_is_not_used_and_is_replaced() {
+    /// A role of this test alone; dropped last (declared first), once nothing is its.
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            let _ = admin().batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+        }
+    }
+    let role = Role(format!("gw_spare_owner_{}", unique_seed() % 1_000_000_007));
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{}\"", role.0))
+        .expect("create a role");
+    let rng = unique_seed().to_string();
+    let snap = Snap::new(rng.parse().expect("a number"));
+    let db = seeded_with_snapshot(&rng, &snap);
+    snap.wait_for_spare();
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" OWNER TO \"{}\"",
+            snap.spare(),
+            role.0
+        ))
+        .expect("give the spare to the other role");
+    let target_owner = owner_of(db.name()).expect("the target's owner");
+    assert_ne!(target_owner, role.0);
+    let out = text(&seed_snap(&db, &["reset", "--rng-seed", &rng], 0));
+    assert!(
+        out.contains(&format!("from snapshot {} in", snap.name())),
+        "restored by copying the snapshot:\n{out}"
+    );
+    assert!(!out.contains("spare"), "{out}");
+    assert_eq!(owner_of(db.name()), Some(target_owner.clone()));
+    wait_for("the spare for the target's owner", || {
+        owner_of(&snap.spare()).as_deref() == Some(target_owner.as_str())
+    });
+    drop(snap);
+    drop(db);
+}
+
+/// `SEED_SNAPSHOT_SPARE=off`: no child and no spare; the reset drops the replaced database
+/// itself before it ends.
+#[test]
+fn with_the_spare_switched_off_no_child_runs_and_no_spare_is_made() {
+    let rng = unique_seed().to_string();
+    let snap = Snap::new(rng.parse().expect("a number"));
+    let db = TestDb::empty();
+    let off = |db: &TestDb| {
+        let mut cmd = seed_cmd(db);
+        cmd.env("SEED_SNAPSHOT_SPARE", "off");
+        cmd
+    };
+    let (_, out) = seed_snap_pid(&mut off(&db), &["--stage", "all", "--rng-seed", &rng], 0);
+    assert!(
+        text(&out).contains(&format!("kept snapshot {}", snap.name())),
+        "{}",
+        text(&out)
+    );
+    let (pid, out) = seed_snap_pid(&mut off(&db), &["reset", "--rng-seed", &rng], 0);
+    let out = text(&out);
+    assert!(
+        out.contains(&format!("from snapshot {} in", snap.name())),
+        "{out}"
+    );
+    assert_eq!(
+        owner_of(&aside_of(pid)),
+        None,
+        "the replaced database is gone when the reset ends"
+    );
+    let children = || processes_with(&["snapshot", "maintain", &snap.name()]);
+    assert!(children().is_empty(), "{:?}", children());
+    // Long enough for a child to have made a spare (it makes one in well under a second).
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(owner_of(&snap.spare()), None, "no spare");
+    assert!(children().is_empty(), "{:?}", children());
+    let bad = text(
+        &seed_snap_pid(
+            seed_cmd(&db).env("SEED_SNAPSHOT_SPARE", "sometimes"),
+            &["reset", "--rng-seed", &rng],
+            2,
+        )
+        .1,
+    );
+    assert!(bad.contains("SEED_SNAPSHOT_SPARE"), "{bad}");
+}
+
+/// The child gets the connection string (and its password) through its environment, never
+/// on its command line, which every user of the machine can read. The test holds the
+/// spare's build lock, so the child waits, visible, until the test has looked at it.
+#[test]
+fn the_childs_command_line_holds_no_password() {
+    let rng = unique_seed().to_string();
+    let snap = Snap::new(rng.parse().expect("a number"));
+    let db = seeded_with_snapshot(&rng, &snap);
+    snap.wait_for_spare();
+    let password = format!("pw-{}-not-for-argv", unique_seed());
+    let url = db
+        .url()
+        .replacen("postgres@", &format!("postgres:{password}@"), 1);
+    assert!(
+        url.contains(&password),
+        "the harness's URL has a user: {url}"
+    );
+    let mut holder = admin();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&groundwork_seed::snapshot::spare_lock_key(&snap.name())],
+        )
+        .expect("hold the spare's build lock");
+    let (pid, out) = seed_snap_pid(
+        seed_cmd(&db).env("DATABASE_URL", &url),
+        &["reset", "--rng-seed", &rng],
+        0,
+    );
+    let out = text(&out);
+    assert!(out.contains("(a spare copy made ahead)"), "{out}");
+    assert!(!out.contains(&password), "{out}");
+    let spare_of = format!("--spare-of={}", snap.name());
+    let replaced = format!("--replaced={}", aside_of(pid));
+    let needles = ["snapshot", "maintain", spare_of.as_str(), replaced.as_str()];
+    wait_for("the reset's child", || !processes_with(&needles).is_empty());
+    // The child of the first seed may still be sweeping: no child of this snapshot may show
+    // the password.
+    for (_, cmdline) in processes_with(&["snapshot", "maintain", spare_of.as_str()]) {
+        assert!(!cmdline.contains(&password), "{cmdline}");
+        assert!(!cmdline.contains("postgres://"), "{cmdline}");
+    }
+    for (child, _) in processes_with(&needles) {
+        let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&environ)
+                .split('\0')
+                .any(|v| v == format!("DATABASE_URL={url}")),
+            "the child gets the URL in its environment"
+        );
+        // A process group of its own: a Ctrl-C for the terminal's next command misses it.
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<u32>().ok());
+        assert_eq!(group, Some(child), "{stat}");
+    }
+    drop(holder);
+    snap.wait_for_spare();
+    wait_for(&format!("the drop of {}", aside_of(pid)), || {
+        owner_of(&aside_of(pid)).is_none()
+    });
 }

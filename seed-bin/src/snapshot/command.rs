@@ -1,6 +1,6 @@
 //! `seed snapshot list | prune | drop`.
 
-use super::key::NAME_PREFIX;
+use super::key::{NAME_PREFIX, SPARE_PREFIX};
 use super::store::{Admin, BUILDING_PREFIX, Listed};
 use crate::cli::{LogFormat, SnapshotCommand};
 use crate::error::{Result, SeedError};
@@ -39,6 +39,7 @@ pub async fn run(
                 admin.drop_snapshot(&s.name).await?;
                 reporter.note(&format!("dropped snapshot {}", s.name));
             }
+            drop_orphan_spares(&admin).await?;
             reporter.note(&format!(
                 "kept {} snapshot(s), dropped {}",
                 all.len() - doomed.len(),
@@ -49,7 +50,10 @@ pub async fn run(
         SnapshotCommand::Drop {
             name: Some(name), ..
         } => {
-            if !name.starts_with(NAME_PREFIX) && !name.starts_with(BUILDING_PREFIX) {
+            if ![NAME_PREFIX, BUILDING_PREFIX, SPARE_PREFIX]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
                 return Err(SeedError::Usage(format!(
                     "`{name}` is not a snapshot: their names start with {NAME_PREFIX}. `seed snapshot list` shows them."
                 )));
@@ -61,7 +65,7 @@ pub async fn run(
             }
             admin.drop_snapshot(name).await?;
             reporter.note(&format!("dropped snapshot {name}"));
-            Ok(())
+            drop_orphan_spares(&admin).await
         }
         SnapshotCommand::Drop { name: None, .. } => {
             let mut names: Vec<String> = admin.list().await?.into_iter().map(|s| s.name).collect();
@@ -70,9 +74,21 @@ pub async fn run(
                 admin.drop_snapshot(n).await?;
             }
             reporter.note(&format!("dropped {} snapshot(s)", names.len()));
-            Ok(())
+            drop_orphan_spares(&admin).await
         }
+        SnapshotCommand::Maintain(_) => Err(SeedError::Internal(
+            "`seed snapshot maintain` reached the snapshot commands".into(),
+        )),
     }
+}
+
+/// Drops the spares whose snapshot is gone (dropped by other means than `seed`, or while a
+/// spare's builder was at work): a spare never outlives its snapshot for long.
+async fn drop_orphan_spares(admin: &Admin) -> Result<()> {
+    for spare in admin.orphan_spares().await? {
+        admin.drop_snapshot(&spare).await?;
+    }
+    Ok(())
 }
 
 async fn list(admin: &Admin, reporter: &Reporter) -> Result<()> {

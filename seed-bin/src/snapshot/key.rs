@@ -13,6 +13,28 @@ pub const DATASET_VERSION: u32 = 1;
 /// touch databases named so.
 pub const NAME_PREFIX: &str = "groundwork_snap_";
 
+/// Prefix of a snapshot's spare: a copy of it made ahead, in the background, so that the next
+/// restore renames it into place instead of copying the template (see `store::Admin::restore`).
+/// `groundwork_spare_<the snapshot's 24 hex digits>`; it starts with neither [`NAME_PREFIX`]
+/// nor the prefix of half-made copies, so listing and leftover handling never take it for one.
+pub const SPARE_PREFIX: &str = "groundwork_spare_";
+
+/// The name of the spare of snapshot `snapshot`; `None` when that is no snapshot's name.
+pub fn spare_name(snapshot: &str) -> Option<String> {
+    snapshot
+        .strip_prefix(NAME_PREFIX)
+        .filter(|hex| !hex.is_empty())
+        .map(|hex| format!("{SPARE_PREFIX}{hex}"))
+}
+
+/// The snapshot whose spare `spare` is; `None` when that is no spare's name.
+pub fn snapshot_of_spare(spare: &str) -> Option<String> {
+    spare
+        .strip_prefix(SPARE_PREFIX)
+        .filter(|hex| !hex.is_empty())
+        .map(|hex| format!("{NAME_PREFIX}{hex}"))
+}
+
 /// Hex digits of the key in a snapshot's name: 96 bits, far from any accidental collision,
 /// and the name stays at 40 bytes (PostgreSQL's limit is 63).
 const NAME_HEX_DIGITS: usize = 24;
@@ -150,5 +172,19 @@ mod tests {
             name.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         );
+    }
+
+    #[test]
+    fn a_spare_is_named_after_its_snapshot_and_never_taken_for_one() {
+        let name = SnapshotKey::new(base()).database_name();
+        let spare = spare_name(&name).unwrap_or_default();
+        assert!(spare.starts_with(SPARE_PREFIX), "{spare}");
+        assert!(spare.len() <= 63, "{spare}");
+        assert!(!spare.starts_with(NAME_PREFIX), "{spare}");
+        assert!(!spare.starts_with("groundwork_snapnew_"), "{spare}");
+        assert_eq!(snapshot_of_spare(&spare), Some(name));
+        assert_eq!(spare_name("postgres"), None);
+        assert_eq!(spare_name(NAME_PREFIX), None);
+        assert_eq!(snapshot_of_spare("groundwork_snap_abc"), None);
     }
 }

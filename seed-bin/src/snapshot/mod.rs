@@ -14,9 +14,13 @@
 pub(crate) mod command;
 mod key;
 mod store;
+pub(crate) mod upkeep;
 
-pub use key::{DATASET_VERSION, KeyInputs, NAME_PREFIX, SnapshotKey};
+pub use key::{DATASET_VERSION, KeyInputs, NAME_PREFIX, SPARE_PREFIX, SnapshotKey, spare_name};
 use store::Admin;
+pub use store::spare_lock_key;
+pub use upkeep::SPARE_VAR;
+use upkeep::Upkeep;
 
 use crate::data;
 use crate::dataset::{Dataset, stage_id};
@@ -132,6 +136,22 @@ pub async fn ensure(server_url: &str, inputs: &Inputs) -> Result<String> {
     Ok(ensure_built(server_url, inputs).await?.0)
 }
 
+/// Drops snapshot `name` (and its spare copy) from the server of `server_url`, after the
+/// restores and spare builders at work on it: the counterpart of [`ensure`] for a test kit
+/// that cleans up after itself. Dropping one that is not there is no error.
+pub async fn drop_snapshot(server_url: &str, name: &str) -> Result<()> {
+    let info = db::parse(server_url, None)?;
+    let admin = Admin::connect(&info).await?;
+    if admin.exists(name).await? {
+        admin.drop_snapshot(name).await
+    } else if let Some(spare) = spare_name(name) {
+        // The snapshot went by other means; its spare must not outlive it.
+        admin.drop_snapshot(&spare).await
+    } else {
+        Ok(())
+    }
+}
+
 /// [`ensure`], and whether this call built the snapshot.
 async fn ensure_built(server_url: &str, inputs: &Inputs) -> Result<(String, bool)> {
     let info = db::parse(server_url, None)?;
@@ -215,28 +235,47 @@ async fn scrub(conn: &mut diesel_async::AsyncPgConnection) -> Result<()> {
 }
 
 /// After a successful `seed --stage all` into `target`: keeps it as the snapshot of `key`
-/// unless one exists. Never fails the run: a snapshot is an optimisation, so a problem is a
+/// unless one exists, and has `upkeep` make its first spare, so that the first restore from it
+/// already finds one. Never fails the run: a snapshot is an optimisation, so a problem is a
 /// note saying why none was kept.
-pub(crate) async fn keep(info: &ConnInfo, key: &SnapshotKey, reporter: &Reporter) {
+pub(crate) async fn keep(info: &ConnInfo, key: &SnapshotKey, reporter: &Reporter, upkeep: &Upkeep) {
     let target = info.database();
-    let made = async {
-        let admin = Admin::connect(info).await?;
-        admin
-            .create_from(&target, key, |copy| async move {
-                let mut conn = db::connect(&copy).await?;
-                scrub(&mut conn).await?;
-                // Every snapshot is stamped test, whoever made it: the test kit clones it as
-                // is, and `seed` writes the target's own stamp back after a restore.
-                Stamp(None).write(&mut conn, Environment::Test).await
-            })
-            .await
-    }
-    .await;
+    let admin = match Admin::connect(info).await {
+        Ok(a) => a,
+        Err(e) => return reporter.note(&format!("no snapshot kept: {e}")),
+    };
+    let made = admin
+        .create_from(&target, key, |copy| async move {
+            let mut conn = db::connect(&copy).await?;
+            scrub(&mut conn).await?;
+            // Every snapshot is stamped test, whoever made it: the test kit clones it as
+            // is, and `seed` writes the target's own stamp back after a restore.
+            Stamp(None).write(&mut conn, Environment::Test).await
+        })
+        .await;
     match made {
-        Ok(true) => reporter.note(&format!(
-            "kept snapshot {} of this dataset; `seed reset` restores from it",
-            key.database_name()
-        )),
+        Ok(true) => {
+            reporter.note(&format!(
+                "kept snapshot {} of this dataset; `seed reset` restores from it",
+                key.database_name()
+            ));
+            if let Upkeep::Detached(child) = upkeep {
+                match admin.owner_of(&target).await {
+                    Ok(Some(owner)) => {
+                        let job = crate::cli::Maintain {
+                            replaced: None,
+                            spare_of: Some(key.database_name()),
+                            owner: Some(owner),
+                        };
+                        if let Err(e) = child.start(&job) {
+                            tracing::debug!(error = %e, "cannot start the spare's builder; the first restore copies the snapshot");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "no spare made"),
+                }
+            }
+        }
         Ok(false) => {}
         Err(e) if store::is_in_use(&e) => reporter.note(&format!(
             "no snapshot kept: other sessions are connected to {target}, and PostgreSQL copies a database only while nobody else is connected"
@@ -337,11 +376,64 @@ pub(crate) enum Others {
 
 /// What a restore attempt did.
 pub(crate) enum Restore {
-    /// Restored from the snapshot of this name; the old database is being dropped by the
-    /// task (await it before the run ends).
-    Done(String, tokio::task::JoinHandle<Result<()>>),
+    /// Restored; call [`Restored::finish`] before the run ends.
+    Done(Restored),
     /// No restore: why (said to the user before the run falls back).
     Fallback(String),
+}
+
+/// A done restore, and the cleanup it leaves.
+pub(crate) struct Restored {
+    /// The snapshot restored from.
+    pub name: String,
+    /// Whether the restored database is the snapshot's spare, made ahead.
+    pub from_spare: bool,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// The replaced database is being dropped by this task.
+    Dropping(tokio::task::JoinHandle<Result<()>>),
+    /// The detached child drops it and makes the next spare; it starts only once the run's
+    /// own work is done, so that it does not compete with it.
+    Child(Box<Detached>),
+}
+
+struct Detached {
+    child: upkeep::Child,
+    job: crate::cli::Maintain,
+    /// To drop the replaced database here if the child cannot start.
+    info: ConnInfo,
+}
+
+impl Restored {
+    /// Awaits the drop of the replaced database, or starts the detached child that drops it
+    /// and makes the next spare (without waiting for it). Returns a note for the user when
+    /// the replaced database was left behind.
+    pub(crate) async fn finish(self) -> Option<String> {
+        let dropping = match self.cleanup {
+            Cleanup::Dropping(task) => task,
+            Cleanup::Child(d) => match d.child.start(&d.job) {
+                Ok(()) => return None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot start the detached cleanup; dropping the replaced database now");
+                    let aside = d.job.replaced.unwrap_or_default();
+                    let info = d.info;
+                    tokio::spawn(
+                        async move { Admin::connect(&info).await?.drop_aside(&aside).await },
+                    )
+                }
+            },
+        };
+        let e = match dropping.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        Some(format!(
+            "the replaced database was not dropped ({e}); `seed snapshot drop --all` or the next restore removes it"
+        ))
+    }
 }
 
 /// Replaces the target of `info` with the snapshot of `key` if there is one. The caller has
@@ -351,6 +443,7 @@ pub(crate) async fn restore(
     key: &SnapshotKey,
     env: Environment,
     others: Others,
+    upkeep: &Upkeep,
 ) -> Result<Restore> {
     let name = key.database_name();
     let target = info.database();
@@ -387,16 +480,46 @@ pub(crate) async fn restore(
         let mut conn = db::connect(info).await?;
         Stamp::read(&mut conn).await?
     };
-    let Some(aside) = admin.restore(&name, &target, terminate).await? else {
+    let Some(restored) = admin.restore(&name, &target, terminate).await? else {
         return Ok(Restore::Fallback(format!(
             "snapshot {name} was dropped while this run waited for it"
         )));
     };
-    // The replaced database is dropped while the caller reruns its stages.
-    let dropping = tokio::spawn(async move { admin.drop_aside(&aside).await });
-    let mut conn = db::connect(info).await?;
-    stamp.write(&mut conn, env).await?;
-    Ok(Restore::Done(name, dropping))
+    let cleanup = match upkeep {
+        Upkeep::Detached(child) => Cleanup::Child(Box::new(Detached {
+            child: child.clone(),
+            job: crate::cli::Maintain {
+                replaced: Some(restored.aside),
+                spare_of: Some(name.clone()),
+                owner: Some(restored.owner),
+            },
+            info: info.clone(),
+        })),
+        // The replaced database is dropped while the caller makes the key and the files.
+        Upkeep::Inline => Cleanup::Dropping(tokio::spawn(async move {
+            admin.drop_aside(&restored.aside).await?;
+            // And those of restores whose drop never happened (their process killed).
+            admin.sweep_replaced().await.map(drop)
+        })),
+    };
+    let written = async {
+        let mut conn = db::connect(info).await?;
+        stamp.write(&mut conn, env).await
+    }
+    .await;
+    let restored = Restored {
+        name,
+        from_spare: restored.from_spare,
+        cleanup,
+    };
+    if let Err(e) = written {
+        // The target is replaced all the same: the replaced database must still go.
+        if let Some(note) = restored.finish().await {
+            tracing::debug!(note, "after a failed restore");
+        }
+        return Err(e);
+    }
+    Ok(Restore::Done(restored))
 }
 
 /// Asks on the terminal whether to end the other sessions; without a terminal, refuses.

@@ -3,7 +3,7 @@
 //! list and drop. Every statement runs on a connection to the maintenance database, because
 //! `CREATE DATABASE … TEMPLATE` needs the source free of sessions, ours included.
 
-use super::key::{NAME_PREFIX, SnapshotKey};
+use super::key::{NAME_PREFIX, SPARE_PREFIX, SnapshotKey, snapshot_of_spare, spare_name};
 use crate::error::{Result, SeedError};
 use chrono::{DateTime, Utc};
 use groundwork_migrate::ConnInfo;
@@ -19,6 +19,21 @@ const MAINTENANCE_DB: &str = "postgres";
 /// name with [`NAME_PREFIX`] always holds a whole snapshot. A killed run leaves one behind,
 /// which `snapshot drop --all` removes.
 pub(super) const BUILDING_PREFIX: &str = "groundwork_snapnew_";
+
+/// Prefix of the database a restore replaced (the old target, renamed aside and then
+/// dropped; the pid of the restoring process follows). The swap renames the target aside and
+/// the copy to the target in one transaction, so a database of this name is never one
+/// anybody may need back: whoever finds one may drop it ([`Admin::sweep_replaced`]).
+pub(super) const ASIDE_PREFIX: &str = "groundwork_snapnew_old_";
+
+/// Prefix of a spare being made (the snapshot's hex digits follow): one name per snapshot,
+/// used only under the spare's build lock ([`spare_lock_key`]), so a copy left under it by a
+/// builder that died is dropped by the next builder.
+const SPARE_BUILD_PREFIX: &str = "groundwork_snapnew_spare_";
+
+/// How long the detached `seed snapshot maintain` waits for any lock before it gives up
+/// ([`Admin::limit_lock_waits`]).
+const UPKEEP_LOCK_TIMEOUT: &str = "5min";
 
 /// How long [`Admin::sessions_on`] waits for sessions that are ending: 25 × 20 ms.
 const SESSION_SETTLE_POLLS: u32 = 25;
@@ -47,6 +62,13 @@ fn lock_key(name: &str) -> i64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
     i64::from_le_bytes(b)
+}
+
+/// The advisory lock a spare's builder holds while it makes the spare of `snapshot`: one
+/// builder at a time per snapshot, and a restore that finds no spare waits for a builder at
+/// work rather than starting a copy of its own. Public for tests that hold a builder back.
+pub fn spare_lock_key(snapshot: &str) -> i64 {
+    lock_key(&format!("spare/{snapshot}"))
 }
 
 /// What `COMMENT ON DATABASE` holds for a snapshot: the full key, its inputs, and when it was
@@ -289,23 +311,21 @@ impl Admin {
             .await
     }
 
-    /// Replaces database `target` (owner kept) with a copy of snapshot `snapshot`. Other
-    /// sessions on `target` are ended first when `terminate` is set; otherwise their presence
-    /// fails with [`SeedError::Refused`] before anything changed.
-    /// Returns the name the old database was moved to (drop it with [`Self::drop_aside`]), or
-    /// `None` when the snapshot was dropped before this restore got its lock.
+    /// Replaces database `target` (owner kept) with a copy of snapshot `snapshot`: its spare
+    /// when there is one for the target's owner, else a copy made now. Other sessions on
+    /// `target` are ended first when `terminate` is set; otherwise their presence fails with
+    /// [`SeedError::Refused`] before anything changed. Returns `None` when the snapshot was
+    /// dropped before this restore got its lock.
     pub async fn restore(
         &self,
         snapshot: &str,
         target: &str,
         terminate: bool,
-    ) -> Result<Option<String>> {
-        // Shared: restores run side by side, while a drop (exclusive) waits for them, and a
-        // restore that waited for a drop finds the snapshot gone and says so.
-        self.client
-            .execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(snapshot)])
-            .await
-            .map_err(server_error(format!("locking snapshot {snapshot}")))?;
+    ) -> Result<Option<Restored>> {
+        // Shared: restores (and spare builders) run side by side, while a drop (exclusive)
+        // waits for them, and a restore that waited for a drop finds the snapshot gone and
+        // says so.
+        self.lock_shared(snapshot).await?;
         let result = if self.exists(snapshot).await? {
             self.restore_locked(snapshot, target, terminate)
                 .await
@@ -313,6 +333,19 @@ impl Admin {
         } else {
             Ok(None)
         };
+        self.unlock_shared(snapshot).await;
+        result
+    }
+
+    async fn lock_shared(&self, snapshot: &str) -> Result<()> {
+        self.client
+            .execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(snapshot)])
+            .await
+            .map_err(server_error(format!("locking snapshot {snapshot}")))?;
+        Ok(())
+    }
+
+    async fn unlock_shared(&self, snapshot: &str) {
         if let Err(e) = self
             .client
             .execute(
@@ -323,7 +356,6 @@ impl Admin {
         {
             tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
         }
-        result
     }
 
     async fn restore_locked(
@@ -331,17 +363,20 @@ impl Admin {
         snapshot: &str,
         target: &str,
         terminate: bool,
-    ) -> Result<String> {
-        let owner: String = self
+    ) -> Result<Restored> {
+        let spare = spare_name(snapshot)
+            .ok_or_else(|| SeedError::Internal(format!("`{snapshot}` is not a snapshot's name")))?;
+        let row = self
             .client
             .query_one(
-                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
-                &[&target],
+                "SELECT pg_get_userbyid(t.datdba), \
+                 (SELECT pg_get_userbyid(s.datdba) FROM pg_database s WHERE s.datname = $2) \
+                 FROM pg_database t WHERE t.datname = $1",
+                &[&target, &spare],
             )
             .await
-            .map_err(server_error(format!("reading the owner of {target}")))?
-            .get(0);
-        let strategy = self.copy_strategy(snapshot).await;
+            .map_err(server_error(format!("reading the owner of {target}")))?;
+        let (owner, spare_owner): (String, Option<String>) = (row.get(0), row.get(1));
         let temp = format!("{BUILDING_PREFIX}restore_{}", std::process::id());
         let qt = quote_ident(&temp);
         self.batch(
@@ -349,17 +384,23 @@ impl Admin {
             "dropping a leftover restore copy",
         )
         .await?;
-        // Copy first, under another name: the target is dropped only once its replacement is
-        // whole, so a failed copy leaves it untouched.
-        self.batch(
-            &format!(
-                "CREATE DATABASE {qt} TEMPLATE {} OWNER {}{strategy}",
-                quote_ident(snapshot),
-                quote_ident(&owner)
-            ),
-            &format!("copying snapshot {snapshot}"),
-        )
-        .await?;
+        let from_spare = self
+            .claim_spare(snapshot, &spare, spare_owner, &owner, &temp)
+            .await?;
+        if !from_spare {
+            let strategy = self.copy_strategy(snapshot).await;
+            // Copy first, under another name: the target is replaced only once its
+            // replacement is whole, so a failed copy leaves it untouched.
+            self.batch(
+                &format!(
+                    "CREATE DATABASE {qt} TEMPLATE {} OWNER {}{strategy}",
+                    quote_ident(snapshot),
+                    quote_ident(&owner)
+                ),
+                &format!("copying snapshot {snapshot}"),
+            )
+            .await?;
+        }
         let others = self.sessions_on(target).await?;
         if !others.is_empty() && !terminate {
             let _ = self
@@ -369,8 +410,8 @@ impl Admin {
             return Err(busy_error(target, &others));
         }
         // The old database is renamed aside, not dropped here: DROP DATABASE waits for a
-        // checkpoint, which the caller overlaps with its own work ([`Self::drop_aside`]).
-        let aside = format!("{BUILDING_PREFIX}old_{}", std::process::id());
+        // checkpoint, which the caller keeps off its path ([`Self::drop_aside`]).
+        let aside = format!("{ASIDE_PREFIX}{}", std::process::id());
         let qa = quote_ident(&aside);
         let swapped = async {
             self.batch(
@@ -390,29 +431,19 @@ impl Admin {
                         "disconnecting the sessions on {target}"
                     )))?;
             }
-            // PostgreSQL waits (up to 5 s) for ended sessions to leave before renaming.
+            // Both renames in one transaction: the target is replaced whole or not at all,
+            // with no moment in which it is missing, and the database under the aside name is
+            // never one a failed restore must rename back (so anyone may drop it). PostgreSQL
+            // waits (up to 5 s) for ended sessions to leave before renaming.
             self.batch(
-                &format!("ALTER DATABASE {} RENAME TO {qa}", quote_ident(target)),
-                &format!("moving database {target} aside to replace it with the snapshot copy"),
+                &format!(
+                    "ALTER DATABASE {} RENAME TO {qa}; ALTER DATABASE {qt} RENAME TO {}",
+                    quote_ident(target),
+                    quote_ident(target)
+                ),
+                &format!("replacing database {target} with the snapshot copy"),
             )
-            .await?;
-            if let Err(e) = self
-                .batch(
-                    &format!("ALTER DATABASE {qt} RENAME TO {}", quote_ident(target)),
-                    &format!("renaming the snapshot copy to {target}"),
-                )
-                .await
-            {
-                let _ = self
-                    .client
-                    .batch_execute(&format!(
-                        "ALTER DATABASE {qa} RENAME TO {}",
-                        quote_ident(target)
-                    ))
-                    .await;
-                return Err(e);
-            }
-            Ok(())
+            .await
         }
         .await;
         if let Err(e) = swapped {
@@ -428,7 +459,187 @@ impl Admin {
             });
         }
         self.touch(snapshot).await;
-        Ok(aside)
+        Ok(Restored {
+            aside,
+            owner,
+            from_spare,
+        })
+    }
+
+    /// Takes the spare of `snapshot` for this restore when it fits (`owner`, the target's
+    /// owner, owns it): renamed to `temp`, it stands for the copy the restore would otherwise
+    /// make now. `spare_owner` is the spare's owner as read a moment ago (`None`: no spare).
+    /// Returns whether it took it.
+    async fn claim_spare(
+        &self,
+        snapshot: &str,
+        spare: &str,
+        spare_owner: Option<String>,
+        owner: &str,
+        temp: &str,
+    ) -> Result<bool> {
+        let mut spare_owner = spare_owner;
+        if spare_owner.is_none() {
+            // A spare being made right now (by the child of the previous restore, or after a
+            // snapshot was just kept) is ready sooner than a copy started now, and two copies
+            // at once would slow each other down: wait for its builder, then look again.
+            let k = spare_lock_key(snapshot);
+            self.batch(
+                &format!("SELECT pg_advisory_lock({k}); SELECT pg_advisory_unlock({k})"),
+                "waiting for the spare copy being made",
+            )
+            .await?;
+            spare_owner = self.owner_of(spare).await?;
+        }
+        if spare_owner.as_deref() != Some(owner) {
+            return Ok(false);
+        }
+        // The spare takes no connections while it waits; the one rename is the claim, so two
+        // restores can never both take it.
+        let qt = quote_ident(temp);
+        match self
+            .batch(
+                &format!(
+                    "ALTER DATABASE {} RENAME TO {qt}; ALTER DATABASE {qt} WITH ALLOW_CONNECTIONS true",
+                    quote_ident(spare)
+                ),
+                &format!("taking the spare copy {spare}"),
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            // 3D000: another restore took it first. Anything else: copying the template, as
+            // without a spare, fails for a real problem with its own message.
+            Err(e) => {
+                tracing::debug!(error = %e, "the spare copy was not taken; copying the snapshot");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Bounds every wait of this session for a lock (for the detached child: a drop or a
+    /// creation of the snapshot waits for it, so it must not wait forever itself).
+    pub async fn limit_lock_waits(&self) -> Result<()> {
+        self.batch(
+            &format!("SET lock_timeout = '{UPKEEP_LOCK_TIMEOUT}'"),
+            "setting the lock timeout",
+        )
+        .await
+    }
+
+    /// The owner of database `db`, `None` when there is no such database.
+    pub async fn owner_of(&self, db: &str) -> Result<Option<String>> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+                &[&db],
+            )
+            .await
+            .map_err(server_error(format!("reading the owner of {db}")))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Makes the spare of `snapshot` for databases owned by `owner` (a copy of it under
+    /// [`SPARE_PREFIX`], renamed into place once whole), unless one is there. Holds the
+    /// snapshot's shared lock, as a restore does, so a drop of the snapshot waits for it and
+    /// drops the spare too, and it checks under that lock that the snapshot still exists: a
+    /// builder that comes late never makes the spare of a dropped snapshot. A spare of
+    /// another owner is replaced: the spare fits the latest restore.
+    pub async fn make_spare(&self, snapshot: &str, owner: &str) -> Result<Spare> {
+        let spare = spare_name(snapshot).ok_or_else(|| {
+            SeedError::Usage(format!(
+                "`{snapshot}` is not a snapshot: their names start with {NAME_PREFIX}"
+            ))
+        })?;
+        self.lock_shared(snapshot).await?;
+        let made = async {
+            if !self.exists(snapshot).await? {
+                return Ok(Spare::SnapshotGone);
+            }
+            let k = spare_lock_key(snapshot);
+            self.client
+                .execute("SELECT pg_advisory_lock($1)", &[&k])
+                .await
+                .map_err(server_error(format!(
+                    "waiting for the spare copy of {snapshot} being made"
+                )))?;
+            let made = self.build_spare_locked(snapshot, &spare, owner).await;
+            if let Err(e) = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&k])
+                .await
+            {
+                tracing::debug!(error = %e, "releasing the spare's lock; the session end releases it");
+            }
+            made
+        }
+        .await;
+        self.unlock_shared(snapshot).await;
+        made
+    }
+
+    async fn build_spare_locked(&self, snapshot: &str, spare: &str, owner: &str) -> Result<Spare> {
+        let present = self.owner_of(spare).await?;
+        if present.as_deref() == Some(owner) {
+            return Ok(Spare::AlreadyThere);
+        }
+        let temp = format!("{SPARE_BUILD_PREFIX}{}", &snapshot[NAME_PREFIX.len()..]);
+        let qt = quote_ident(&temp);
+        // Only a builder that died holding the build lock can have left a copy under it.
+        self.batch(
+            &format!("DROP DATABASE IF EXISTS {qt} WITH (FORCE)"),
+            "dropping a half-made spare copy",
+        )
+        .await?;
+        let strategy = self.copy_strategy(snapshot).await;
+        self.batch(
+            &format!(
+                "CREATE DATABASE {qt} TEMPLATE {} OWNER {}{strategy}",
+                quote_ident(snapshot),
+                quote_ident(owner)
+            ),
+            &format!("copying snapshot {snapshot} into a spare"),
+        )
+        .await?;
+        let placed = async {
+            if present.is_some() {
+                self.batch(
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(spare)),
+                    &format!("dropping the spare {spare} of another owner"),
+                )
+                .await?;
+            }
+            // Nobody may connect to a spare: a session could change what the next restore
+            // hands out as the snapshot's content, and would block the rename that claims it.
+            self.batch(
+                &format!(
+                    "ALTER DATABASE {qt} WITH ALLOW_CONNECTIONS false; ALTER DATABASE {qt} RENAME TO {}",
+                    quote_ident(spare)
+                ),
+                &format!("renaming the spare copy to {spare}"),
+            )
+            .await
+        }
+        .await;
+        match placed {
+            Ok(()) => Ok(Spare::Made),
+            Err(e) => {
+                let _ = self
+                    .client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {qt} WITH (FORCE)"))
+                    .await;
+                match e {
+                    // Someone else placed a spare meanwhile: theirs serves as well.
+                    SeedError::Server { state: Some(s), .. }
+                        if s == SqlState::DUPLICATE_DATABASE =>
+                    {
+                        Ok(Spare::AlreadyThere)
+                    }
+                    other => Err(other),
+                }
+            }
+        }
     }
 
     /// The `STRATEGY` clause for copying `snapshot` (see [`FILE_COPY_FROM_BYTES`]); empty
@@ -463,6 +674,25 @@ impl Admin {
             &format!("dropping the replaced database (now {aside})"),
         )
         .await
+    }
+
+    /// Drops every database a restore moved aside ([`ASIDE_PREFIX`]) that is still there:
+    /// those of restores whose drop never happened (their process or its child was killed).
+    /// Any of them may go (see [`ASIDE_PREFIX`]); one that another restore's child drops at
+    /// the same moment is simply gone (`IF EXISTS`). Returns how many it dropped.
+    pub async fn sweep_replaced(&self) -> Result<usize> {
+        let rows = self
+            .client
+            .query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+                &[&ASIDE_PREFIX],
+            )
+            .await
+            .map_err(server_error("listing the databases restores replaced"))?;
+        for row in &rows {
+            self.drop_aside(&row.get::<_, String>(0)).await?;
+        }
+        Ok(rows.len())
     }
 
     /// Records that `snapshot` was used now (best effort: a failure only ages it for prune).
@@ -533,29 +763,91 @@ impl Admin {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Drops snapshot (or leftover copy) `name`, under its lock so a restore or a creation
-    /// in progress finishes first.
+    /// Names of the spares whose snapshot no longer exists.
+    pub async fn orphan_spares(&self) -> Result<Vec<String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT s.datname FROM pg_database s WHERE starts_with(s.datname, $1) \
+                 AND NOT EXISTS (SELECT 1 FROM pg_database p \
+                 WHERE p.datname = $2 || substr(s.datname, length($1) + 1)) ORDER BY 1",
+                &[&SPARE_PREFIX, &NAME_PREFIX],
+            )
+            .await
+            .map_err(server_error("listing the spare copies"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Drops snapshot (or leftover copy, or spare) `name`, under the snapshot's lock so a
+    /// restore, a creation or a spare's builder in progress finishes first. A snapshot's
+    /// spare (and a half-made one) goes with it.
     pub async fn drop_snapshot(&self, name: &str) -> Result<()> {
+        if let Some(snapshot) = snapshot_of_spare(name) {
+            self.lock(&snapshot).await?;
+            let result = self.drop_spares_of(&snapshot).await;
+            self.unlock(&snapshot).await;
+            return result;
+        }
         self.lock(name).await?;
         let q = quote_ident(name);
         let doing = format!("dropping snapshot {name}");
         // DROP DATABASE refuses to run in a transaction, so each statement goes alone.
-        let result = match self
-            .batch(
+        let result = async {
+            self.batch(
                 &format!("ALTER DATABASE {q} WITH IS_TEMPLATE false"),
                 &doing,
             )
-            .await
-        {
-            Ok(()) => {
-                self.batch(&format!("DROP DATABASE IF EXISTS {q}"), &doing)
-                    .await
+            .await?;
+            self.batch(&format!("DROP DATABASE IF EXISTS {q}"), &doing)
+                .await?;
+            if name.starts_with(NAME_PREFIX) {
+                self.drop_spares_of(name).await?;
             }
-            Err(e) => Err(e),
-        };
+            Ok(())
+        }
+        .await;
         self.unlock(name).await;
         result
     }
+
+    /// Drops the spare of `snapshot` and any half-made one (the caller holds the snapshot's
+    /// lock, so no builder is at work).
+    async fn drop_spares_of(&self, snapshot: &str) -> Result<()> {
+        let Some(spare) = spare_name(snapshot) else {
+            return Ok(());
+        };
+        let building = format!("{SPARE_BUILD_PREFIX}{}", &snapshot[NAME_PREFIX.len()..]);
+        for db in [spare, building] {
+            self.batch(
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&db)),
+                &format!("dropping the spare copy {db}"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`Admin::restore`] did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// The name the old target now has: a database nobody needs, to drop
+    /// ([`Admin::drop_aside`]).
+    pub aside: String,
+    /// The target's owner, which the restored database has too (a spare for it must).
+    pub owner: String,
+    /// Whether the restored database is the snapshot's spare, made ahead.
+    pub from_spare: bool,
+}
+
+/// What [`Admin::make_spare`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spare {
+    Made,
+    /// A spare for that owner was there already.
+    AlreadyThere,
+    /// The snapshot was dropped before the builder got its lock.
+    SnapshotGone,
 }
 
 pub(super) fn busy_error(target: &str, others: &[(i32, String)]) -> SeedError {
@@ -586,4 +878,24 @@ pub fn is_privilege_error(e: &SeedError) -> bool {
 /// Whether `e` says another session was connected to the database being copied.
 pub fn is_in_use(e: &SeedError) -> bool {
     matches!(e, SeedError::Server { state: Some(s), .. } if *s == SqlState::OBJECT_IN_USE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `seed snapshot drop --all` finds every half-made database by [`BUILDING_PREFIX`].
+    #[test]
+    fn every_temporary_name_is_a_leftover_name_and_no_snapshot_name() {
+        for p in [ASIDE_PREFIX, SPARE_BUILD_PREFIX] {
+            assert!(p.starts_with(BUILDING_PREFIX), "{p}");
+            assert!(!p.starts_with(NAME_PREFIX), "{p}");
+        }
+        let longest = format!("{SPARE_BUILD_PREFIX}{}", "f".repeat(24));
+        assert!(longest.len() <= 63, "{longest}");
+        assert_ne!(
+            spare_lock_key("groundwork_snap_x"),
+            lock_key("groundwork_snap_x")
+        );
+    }
 }
