@@ -170,17 +170,27 @@ impl Admin {
     /// Takes the advisory lock of snapshot `name` for this session (released by
     /// [`Self::unlock`] or when the connection closes).
     async fn lock(&self, name: &str) -> Result<()> {
+        self.advisory("pg_advisory_lock", name).await
+    }
+
+    async fn unlock(&self, name: &str) {
+        self.release("pg_advisory_unlock", name).await
+    }
+
+    /// Waits for `function` (one of the advisory-lock functions) on snapshot `name`'s key.
+    async fn advisory(&self, function: &str, name: &str) -> Result<()> {
         self.client
-            .execute("SELECT pg_advisory_lock($1)", &[&lock_key(name)])
+            .execute(&format!("SELECT {function}($1)"), &[&lock_key(name)])
             .await
             .map_err(server_error(format!("locking snapshot {name}")))?;
         Ok(())
     }
 
-    async fn unlock(&self, name: &str) {
+    /// Releases with `function`; a failure is harmless, the session's end releases it.
+    async fn release(&self, function: &str, name: &str) {
         if let Err(e) = self
             .client
-            .execute("SELECT pg_advisory_unlock($1)", &[&lock_key(name)])
+            .execute(&format!("SELECT {function}($1)"), &[&lock_key(name)])
             .await
         {
             tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
@@ -338,24 +348,11 @@ impl Admin {
     }
 
     async fn lock_shared(&self, snapshot: &str) -> Result<()> {
-        self.client
-            .execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(snapshot)])
-            .await
-            .map_err(server_error(format!("locking snapshot {snapshot}")))?;
-        Ok(())
+        self.advisory("pg_advisory_lock_shared", snapshot).await
     }
 
     async fn unlock_shared(&self, snapshot: &str) {
-        if let Err(e) = self
-            .client
-            .execute(
-                "SELECT pg_advisory_unlock_shared($1)",
-                &[&lock_key(snapshot)],
-            )
-            .await
-        {
-            tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
-        }
+        self.release("pg_advisory_unlock_shared", snapshot).await
     }
 
     async fn restore_locked(
