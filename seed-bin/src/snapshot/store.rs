@@ -71,6 +71,14 @@ pub fn spare_lock_key(snapshot: &str) -> i64 {
     lock_key(&format!("spare/{snapshot}"))
 }
 
+/// The name a spare is made under before it is renamed to `spare` ([`SPARE_BUILD_PREFIX`]).
+fn spare_build_name(spare: &str) -> String {
+    format!(
+        "{SPARE_BUILD_PREFIX}{}",
+        spare.strip_prefix(SPARE_PREFIX).unwrap_or(spare)
+    )
+}
+
 /// What `COMMENT ON DATABASE` holds for a snapshot: the full key, its inputs, and when it was
 /// made and last restored (the comment is the one place PostgreSQL keeps for free text on a
 /// database that needs no connection to it).
@@ -170,27 +178,33 @@ impl Admin {
     /// Takes the advisory lock of snapshot `name` for this session (released by
     /// [`Self::unlock`] or when the connection closes).
     async fn lock(&self, name: &str) -> Result<()> {
-        self.advisory("pg_advisory_lock", name).await
+        self.advisory(
+            "pg_advisory_lock",
+            lock_key(name),
+            format!("locking snapshot {name}"),
+        )
+        .await
     }
 
     async fn unlock(&self, name: &str) {
-        self.release("pg_advisory_unlock", name).await
+        self.release("pg_advisory_unlock", lock_key(name)).await
     }
 
-    /// Waits for `function` (one of the advisory-lock functions) on snapshot `name`'s key.
-    async fn advisory(&self, function: &str, name: &str) -> Result<()> {
+    /// Waits for `function` (one of the advisory-lock functions) on `key`; `doing` names
+    /// the wait in an error.
+    async fn advisory(&self, function: &str, key: i64, doing: String) -> Result<()> {
         self.client
-            .execute(&format!("SELECT {function}($1)"), &[&lock_key(name)])
+            .execute(&format!("SELECT {function}($1)"), &[&key])
             .await
-            .map_err(server_error(format!("locking snapshot {name}")))?;
+            .map_err(server_error(doing))?;
         Ok(())
     }
 
     /// Releases with `function`; a failure is harmless, the session's end releases it.
-    async fn release(&self, function: &str, name: &str) {
+    async fn release(&self, function: &str, key: i64) {
         if let Err(e) = self
             .client
-            .execute(&format!("SELECT {function}($1)"), &[&lock_key(name)])
+            .execute(&format!("SELECT {function}($1)"), &[&key])
             .await
         {
             tracing::debug!(error = %e, "releasing the snapshot lock; the session end releases it");
@@ -348,11 +362,17 @@ impl Admin {
     }
 
     async fn lock_shared(&self, snapshot: &str) -> Result<()> {
-        self.advisory("pg_advisory_lock_shared", snapshot).await
+        self.advisory(
+            "pg_advisory_lock_shared",
+            lock_key(snapshot),
+            format!("locking snapshot {snapshot}"),
+        )
+        .await
     }
 
     async fn unlock_shared(&self, snapshot: &str) {
-        self.release("pg_advisory_unlock_shared", snapshot).await
+        self.release("pg_advisory_unlock_shared", lock_key(snapshot))
+            .await
     }
 
     async fn restore_locked(
@@ -555,20 +575,14 @@ impl Admin {
                 return Ok(Spare::SnapshotGone);
             }
             let k = spare_lock_key(snapshot);
-            self.client
-                .execute("SELECT pg_advisory_lock($1)", &[&k])
-                .await
-                .map_err(server_error(format!(
-                    "waiting for the spare copy of {snapshot} being made"
-                )))?;
+            self.advisory(
+                "pg_advisory_lock",
+                k,
+                format!("waiting for the spare copy of {snapshot} being made"),
+            )
+            .await?;
             let made = self.build_spare_locked(snapshot, &spare, owner).await;
-            if let Err(e) = self
-                .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&k])
-                .await
-            {
-                tracing::debug!(error = %e, "releasing the spare's lock; the session end releases it");
-            }
+            self.release("pg_advisory_unlock", k).await;
             made
         }
         .await;
@@ -581,7 +595,7 @@ impl Admin {
         if present.as_deref() == Some(owner) {
             return Ok(Spare::AlreadyThere);
         }
-        let temp = format!("{SPARE_BUILD_PREFIX}{}", &snapshot[NAME_PREFIX.len()..]);
+        let temp = spare_build_name(spare);
         let qt = quote_ident(&temp);
         // Only a builder that died holding the build lock can have left a copy under it.
         self.batch(
@@ -813,7 +827,7 @@ impl Admin {
         let Some(spare) = spare_name(snapshot) else {
             return Ok(());
         };
-        let building = format!("{SPARE_BUILD_PREFIX}{}", &snapshot[NAME_PREFIX.len()..]);
+        let building = spare_build_name(&spare);
         for db in [spare, building] {
             self.batch(
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&db)),
